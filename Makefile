@@ -1,0 +1,30 @@
+# Two commands do all set-up on a fresh machine: `make run` (the pipeline on the offline digits
+# dataset) and `make test`. Both create .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# torch and torchvision first, pinned: on this project's machines pip takes them from local disk,
+# and installing them before aelat stops a resolver from pulling another torch build.
+TORCH := torch==2.14.1 torchvision==0.29.1
+
+.PHONY: venv run test test-fast bench clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+run: venv
+	$(BIN)/aelat run
+
+test: venv
+	$(BIN)/python -m pytest
+
+test-fast: venv
+	$(BIN)/python -m pytest -m "not slow"
+
+clean:
+	rm -rf outputs/*/ outputs/latest .pytest_cache

@@ -1,0 +1,220 @@
+"""The contract between stages: run folders, artifact names and keys, the manifest, atomic writes.
+
+A run folder holds one configuration's artifacts::
+
+    outputs/<dataset>-<model>-d<latent_dim>-s<seed>-<hash>/
+        config.yaml            resolved config (written by every stage that changes it)
+        run.json               manifest: per stage, config hash, upstream checksums, outputs' checksums, timing
+        model.pt               train: {"state_dict", "model" (name + config), "sample_shape", "latent_dim", ...}
+        train_log.csv          train: epoch, train_loss, test_loss, seconds
+        latents.npz            encode: per representation <key>_train, <key>_test (float32, (n, d)),
+                               y_train, y_test (int64), class_names (str), recon_mse_<rep> (float64 scalars)
+        embedding_<method>.npz embed: train, test (float32, (n, 2)), y_train, y_test, train_index (int64)
+        embedding_<method>.png embed: scatter coloured by class
+        metrics.json           evaluate: representation -> metric -> value, and the config
+    outputs/latest -> the newest run folder
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from aelat import __version__
+from aelat.config import config_hash
+from aelat.errors import ArtifactError, StaleArtifactError
+
+CONFIG = "config.yaml"
+MANIFEST = "run.json"
+MODEL = "model.pt"
+TRAIN_LOG = "train_log.csv"
+LATENTS = "latents.npz"
+METRICS = "metrics.json"
+LATEST = "latest"
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+# Representations the encode stage writes, and the key prefix of each in latents.npz.
+REPRESENTATIONS = {"raw": "raw", "pca": "pca", "untrained": "untrained", "latent": "z"}
+
+# Which command makes each stage's artifacts, for "missing" messages.
+MAKER = {"train": "aelat train", "encode": "aelat encode", "evaluate": "aelat evaluate"}
+
+
+def embedding_file(method: str) -> str:
+    return f"embedding_{method}.npz"
+
+
+def embedding_plot(method: str) -> str:
+    return f"embedding_{method}.png"
+
+
+def run_name(cfg: DictConfig) -> str:
+    """Readable, deterministic folder name: dataset, model, latent size, seed, hash of what training read."""
+    dataset = cfg.dataset.name if cfg.dataset.name != "npz" else Path(cfg.dataset.path).name
+    return f"{dataset}-{cfg.model.name}-d{cfg.latent_dim}-s{cfg.seed}-{config_hash(cfg, 'train')}"
+
+
+def run_dir_for(cfg: DictConfig) -> Path:
+    return Path(cfg.output_dir) / run_name(cfg)
+
+
+def latest_run(output_dir: str | Path) -> Path:
+    """The run folder ``outputs/latest`` points at."""
+    link = Path(output_dir) / LATEST
+    if not link.exists():
+        raise ArtifactError(f"no run in {output_dir} yet; start one with `aelat train` or `aelat run`")
+    return link.resolve()
+
+
+def mark_latest(run_dir: Path) -> None:
+    """Point ``<output_dir>/latest`` at ``run_dir`` (atomically, via a temporary symlink)."""
+    link = run_dir.parent / LATEST
+    tmp = run_dir.parent / f".{LATEST}.{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    tmp.symlink_to(run_dir.name, target_is_directory=True)
+    os.replace(tmp, link)
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path in the same folder; on success it replaces ``path`` in one rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    tmp = Path(tmp)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give artifacts the usual permissions
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def write_text(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_json(path: Path, obj) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def write_npz(path: Path, **arrays: np.ndarray) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    """Load every array of an .npz artifact; a damaged file is an ArtifactError."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise ArtifactError(f"{path} is unreadable ({exc}); delete it and re-run the stage that makes it") from None
+
+
+def checksum(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def versions() -> dict[str, str]:
+    """Versions of what produced a run: python, the numeric libraries, aelat and its git commit."""
+    import openTSNE
+    import sklearn
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+        "openTSNE": openTSNE.__version__,
+        "aelat": __version__,
+        "aelat_git": _git_commit(),
+    }
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 else "unknown"
+
+
+class Run:
+    """A run folder and its manifest: what each stage read and wrote."""
+
+    def __init__(self, path: Path, cfg: DictConfig):
+        self.path = Path(path)
+        self.cfg = cfg
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def manifest(self) -> dict:
+        path = self.file(MANIFEST)
+        if not path.exists():
+            return {"stages": {}}
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError:
+            raise ArtifactError(f"{path} is corrupt; delete the run folder and re-run `aelat run`") from None
+
+    def save_config(self) -> None:
+        write_text(self.file(CONFIG), OmegaConf.to_yaml(self.cfg, resolve=True))
+
+    def record(self, stage: str, outputs: list[str], inputs: dict[str, str], seconds: float) -> None:
+        """Record a finished stage: its config hash, the checksums it read and wrote, its timing."""
+        manifest = self.manifest()
+        manifest["stages"][stage] = {
+            "config_hash": config_hash(self.cfg, stage),
+            "inputs": inputs,
+            "outputs": {name: checksum(self.file(name)) for name in outputs},
+            "seconds": round(seconds, 3),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        manifest["versions"] = versions()
+        write_json(self.file(MANIFEST), manifest)
+
+    def require(self, stage: str, name: str) -> dict[str, str]:
+        """Check that ``stage`` made ``name`` under the current config and that it is intact.
+
+        Returns ``{name: checksum}`` for the reading stage to record as its input.
+        """
+        maker = MAKER.get(stage.split(":")[0], f"aelat embed --method {stage.split(':')[-1]}")
+        entry = self.manifest()["stages"].get(stage)
+        path = self.file(name)
+        if entry is None or not path.exists():
+            raise ArtifactError(f"{path} is missing; make it with `{maker}` for this run")
+        if entry["config_hash"] != config_hash(self.cfg, stage):
+            raise StaleArtifactError(
+                f"{path} was made under another config; re-run `{maker}` with the same overrides"
+            )
+        digest = checksum(path)
+        if entry["outputs"].get(name) != digest:
+            raise ArtifactError(f"{path} changed after `{maker}` wrote it; re-run `{maker}`")
+        return {name: digest}

@@ -1,0 +1,123 @@
+"""Compose, validate and hash aelat's Hydra configuration."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+from hydra.errors import HydraException, MissingConfigException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from aelat.errors import ConfigError
+
+CONFIG_DIR = Path(os.environ.get("AELAT_CONFIG_DIR", Path(__file__).resolve().parents[2] / "configs"))
+
+# The config keys each stage's output depends on: a change to any of them makes that output stale.
+STAGE_KEYS = {
+    "train": ("dataset", "model", "latent_dim", "seed", "train"),
+    "encode": ("dataset", "model", "latent_dim", "seed", "train"),
+    "embed": ("dataset", "model", "latent_dim", "seed", "train", "embed"),
+    "evaluate": ("dataset", "model", "latent_dim", "seed", "train", "evaluate"),
+}
+
+
+def compose(overrides: Sequence[str] = ()) -> DictConfig:
+    """Compose ``configs/config.yaml`` with Hydra override strings, then validate it."""
+    if not (CONFIG_DIR / "config.yaml").is_file():
+        raise ConfigError(f"no config.yaml in {CONFIG_DIR}; set AELAT_CONFIG_DIR to aelat's configs/ folder")
+    try:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+            cfg = hydra_compose("config", overrides=list(overrides))
+    except MissingConfigException as exc:
+        group = (exc.missing_cfg_file or "").split("/")[0]
+        if exc.options:
+            raise ConfigError(
+                f"unknown {group} '{exc.missing_cfg_file.split('/')[-1]}'; choose one of: {', '.join(exc.options)}"
+            ) from None
+        raise ConfigError(_one_line(exc)) from None
+    except HydraException as exc:
+        raise ConfigError(_one_line(exc)) from None
+    return validate(cfg)
+
+
+def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
+    """Apply ``key=value`` overrides to an existing (saved) config; group choices cannot change here."""
+    cfg = cfg.copy()
+    OmegaConf.set_struct(cfg, True)
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        if not sep:
+            raise ConfigError(f"override '{override}' is not key=value")
+        if key in ("dataset", "model", "train", "embed", "evaluate"):
+            raise ConfigError(
+                f"'{override}' picks another config group; drop --run so the overrides compose a new run"
+            )
+        try:
+            OmegaConf.update(cfg, key, OmegaConf.from_dotlist([f"v={value}"]).v, merge=True)
+        except OmegaConfBaseException as exc:
+            raise ConfigError(f"cannot apply override '{override}': {_one_line(exc)}") from None
+    return validate(cfg)
+
+
+def validate(cfg: DictConfig) -> DictConfig:
+    """Check types and ranges of the values aelat uses; make paths absolute so hashes mean one file."""
+    _require_int(cfg.latent_dim, "latent_dim", minimum=1)
+    _require_int(cfg.seed, "seed", minimum=0)
+    _require_int(cfg.train.epochs, "train.epochs", minimum=1)
+    _require_int(cfg.train.batch_size, "train.batch_size", minimum=1)
+    _require_positive(cfg.train.lr, "train.lr")
+    _require_int(cfg.evaluate.k, "evaluate.k", minimum=1)
+    if cfg.embed.max_points is not None:
+        _require_int(cfg.embed.max_points, "embed.max_points", minimum=10)
+    for width in cfg.model.get("hidden", []):
+        _require_int(width, "model.hidden entries", minimum=1)
+    if cfg.device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"device={cfg.device!r} is not one of auto, cpu, cuda")
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device=cuda but torch sees no CUDA device; use device=auto or device=cpu")
+    for key in ("path", "root"):
+        if cfg.dataset.get(key) is not None and not OmegaConf.is_missing(cfg.dataset, key):
+            cfg.dataset[key] = str(Path(cfg.dataset[key]).expanduser().resolve())
+    if cfg.dataset.name == "npz" and OmegaConf.is_missing(cfg.dataset, "path"):
+        raise ConfigError("dataset=npz needs a file: add dataset.path=FILE.npz")
+    return cfg
+
+
+def resolve_device(cfg: DictConfig) -> torch.device:
+    """The torch device named by ``cfg.device`` (auto: CUDA when present)."""
+    if cfg.device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(cfg.device)
+
+
+def config_hash(cfg: DictConfig, stage: str) -> str:
+    """Short, stable hash of the part of the config ``stage`` (e.g. "train", "embed:tsne") depends on."""
+    group, _, method = stage.partition(":")
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    subset = {key: resolved[key] for key in STAGE_KEYS[group]}
+    if method:  # a map depends on its own method's options only, not on every method's
+        subset["embed"] = {"max_points": subset["embed"]["max_points"], method: subset["embed"].get(method)}
+    return hashlib.sha256(json.dumps(subset, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def _require_int(value, name: str, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name}={value!r} is not an integer; give a whole number >= {minimum}")
+    if value < minimum:
+        raise ConfigError(f"{name}={value} is too small; it must be >= {minimum}")
+
+
+def _require_positive(value, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigError(f"{name}={value!r} must be a positive number")
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(line.strip() for line in str(exc).splitlines() if line.strip() and "See https" not in line)

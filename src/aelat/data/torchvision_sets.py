@@ -1,0 +1,130 @@
+"""MNIST, Fashion-MNIST, KMNIST and CIFAR-10 read from torchvision's on-disk layout."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+from torchvision import datasets
+
+from aelat.data.base import Dataset, to_unit_float
+from aelat.errors import DataError
+
+_IDX_CLASSES = {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST, "kmnist": datasets.KMNIST}
+_IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+_CIFAR_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
+_CIFAR_FILES = (*_CIFAR_TRAIN, "test_batch", "batches.meta")
+_CIFAR_LOOKED_FOR = f"{datasets.CIFAR10.base_folder}/data_batch_1..5, test_batch, batches.meta"
+_NAMES = (*_IDX_CLASSES, "cifar10")
+
+
+def load_torchvision(name: str, root: str | os.PathLike, download: bool) -> Dataset:
+    """Load a torchvision image dataset once into tensors, downloading it first if asked.
+
+    Parameters
+    ----------
+    name : {"mnist", "fashion_mnist", "kmnist", "cifar10"}
+        The dataset.
+    root : str or os.PathLike
+        Folder in torchvision's layout: ``MNIST/raw/`` (``FashionMNIST/raw/``, ``KMNIST/raw/``)
+        holding the four uncompressed ``*-ubyte`` IDX files, or ``cifar-10-batches-py/`` holding
+        ``data_batch_1`` .. ``data_batch_5``, ``test_batch`` and ``batches.meta``.
+    download : bool
+        Let torchvision fetch missing files into ``root`` (needs internet).
+
+    Returns
+    -------
+    Dataset
+        ``x_train``, ``x_test``: float32 in [0, 1], shape (n, 1, 28, 28) for the MNIST family and
+        (n, 3, 32, 32) for CIFAR-10; ``y_train``, ``y_test``: int64, shape (n,).
+
+    Raises
+    ------
+    DataError
+        For an unknown ``name``, or when the files are absent and cannot be downloaded.
+    """
+    root = Path(root).expanduser().absolute()
+    if name in _IDX_CLASSES:
+        return _load_idx(name, _IDX_CLASSES[name], root, download)
+    if name == "cifar10":
+        return _load_cifar10(root, download)
+    raise DataError(f"unknown torchvision dataset '{name}'; choose one of: {', '.join(_NAMES)}")
+
+
+def _load_idx(name: str, cls: type[datasets.MNIST], root: Path, download: bool) -> Dataset:
+    """Read the IDX files with torchvision's own class, which checks they exist but not their md5."""
+    try:
+        train = cls(root, train=True, download=download)
+        test = cls(root, train=False)
+    except (RuntimeError, OSError) as err:
+        raw = root / cls.__name__ / "raw"
+        if all((raw / file).is_file() for file in _IDX_FILES):
+            reason = str(err).splitlines()[0]
+            raise DataError(f"{name}: the files in {raw} are unreadable ({reason}); replace them") from err
+        looked_for = f"torchvision's {cls.__name__}/raw files"
+        raise DataError(_no_data(name, root, looked_for, download_failed=download)) from err
+    return Dataset(
+        name=name,
+        x_train=to_unit_float(train.data.numpy()[:, None], name),
+        y_train=train.targets.to(torch.int64),
+        x_test=to_unit_float(test.data.numpy()[:, None], name),
+        y_test=test.targets.to(torch.int64),
+        class_names=tuple(str(c) for c in train.classes),
+    )
+
+
+def _load_cifar10(root: Path, download: bool) -> Dataset:
+    """Read the pickled batches by hand: torchvision's CIFAR10 rejects files whose md5 differs from the release."""
+    folder = root / datasets.CIFAR10.base_folder
+    if download and not all((folder / file).is_file() for file in _CIFAR_FILES):
+        try:
+            datasets.CIFAR10(root, train=False, download=True)
+        except (RuntimeError, OSError) as err:
+            raise DataError(_no_data("cifar10", root, _CIFAR_LOOKED_FOR, download_failed=True)) from err
+    if not all((folder / file).is_file() for file in _CIFAR_FILES):
+        raise DataError(_no_data("cifar10", root, _CIFAR_LOOKED_FOR, download_failed=False))
+    x_train, y_train = _read_cifar_batches(folder, _CIFAR_TRAIN)
+    x_test, y_test = _read_cifar_batches(folder, ("test_batch",))
+    meta = _unpickle(folder / "batches.meta")
+    return Dataset(
+        name="cifar10",
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        class_names=tuple(str(c) for c in meta["label_names"]),
+    )
+
+
+def _read_cifar_batches(folder: Path, files: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack the batches as (n, 3, 32, 32); a row holds 1024 red, then green, then blue pixels, each row-major."""
+    images, labels = [], []
+    for file in files:
+        batch = _unpickle(folder / file)
+        x, y = np.asarray(batch.get("data")), np.asarray(batch.get("labels"))
+        if x.ndim != 2 or x.shape[1] != 3 * 32 * 32 or y.shape != (len(x),):
+            raise DataError(
+                f"cifar10: {folder / file} holds 'data' of shape {x.shape} and 'labels' of shape {y.shape}; "
+                "expected (n, 3072) and (n,)"
+            )
+        images.append(x)
+        labels.append(y)
+    x = np.concatenate(images).reshape(-1, 3, 32, 32)
+    return to_unit_float(x, "cifar10"), torch.from_numpy(np.concatenate(labels).astype(np.int64))
+
+
+def _unpickle(path: Path) -> dict:
+    """Load one CIFAR pickle; latin1 decodes the Python 2 strings of the official release."""
+    with open(path, "rb") as f:
+        return pickle.load(f, encoding="latin1")
+
+
+def _no_data(name: str, root: Path, looked_for: str, download_failed: bool) -> str:
+    failed = " and the download failed" if download_failed else ""
+    return (
+        f"{name}: no data under {root} (looked for {looked_for}){failed}; set dataset.root to where they are, "
+        "dataset.download=true when online, or use dataset=npz dataset.path=FILE.npz"
+    )

@@ -1,0 +1,1 @@
+"""Metrics on representations: class structure, neighbourhoods, the distribution of Q = g#P."""

@@ -1,0 +1,53 @@
+"""Autoencoder families behind one registry, and the checkpoint format of ``model.pt``."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from aelat import __version__
+from aelat.errors import ArtifactError, ConfigError
+from aelat.models.base import Autoencoder
+from aelat.models.mlp import MLPAutoencoder
+
+MODELS = {"mlp": MLPAutoencoder}
+
+
+def build_model(model_cfg: DictConfig | dict, sample_shape: Sequence[int], latent_dim: int) -> Autoencoder:
+    """Build the autoencoder ``model_cfg.name`` names, for samples of ``sample_shape``."""
+    options = dict(OmegaConf.to_container(model_cfg) if isinstance(model_cfg, DictConfig) else model_cfg)
+    name = options.pop("name")
+    if name not in MODELS:
+        raise ConfigError(f"unknown model '{name}'; choose one of: {', '.join(MODELS)}")
+    try:
+        return MODELS[name](sample_shape, latent_dim, **options)
+    except TypeError as exc:
+        raise ConfigError(f"model={name}: {exc}; see configs/model/{name}.yaml for its options") from None
+
+
+def checkpoint(model: Autoencoder, model_cfg: DictConfig) -> dict:
+    """What ``model.pt`` holds: the weights and everything that rebuilds the model."""
+    return {
+        "state_dict": model.state_dict(),
+        "model": OmegaConf.to_container(model_cfg),
+        "sample_shape": list(model.sample_shape),
+        "latent_dim": model.latent_dim,
+        "aelat_version": __version__,
+    }
+
+
+def load_checkpoint(path: Path, device: torch.device) -> Autoencoder:
+    """Rebuild the model saved in ``path``; a truncated or foreign file is an ArtifactError."""
+    fix = f"delete {path} and re-run `aelat train`"
+    try:
+        saved = torch.load(path, map_location=device, weights_only=True)
+        model = build_model(saved["model"], saved["sample_shape"], saved["latent_dim"])
+        model.load_state_dict(saved["state_dict"])
+    except (RuntimeError, EOFError, KeyError, TypeError, ValueError, OSError, pickle.UnpicklingError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ArtifactError(f"{path} is not a readable aelat checkpoint ({reason}); {fix}") from None
+    return model.to(device)

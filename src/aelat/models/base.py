@@ -1,0 +1,27 @@
+"""The interface every aelat autoencoder implements."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Autoencoder(nn.Module):
+    """An encoder g to a ``latent_dim`` code and a decoder back to the input's shape."""
+
+    latent_dim: int
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Map inputs of shape (n, *sample_shape) to codes of shape (n, latent_dim)."""
+        raise NotImplementedError
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Map codes of shape (n, latent_dim) back to inputs of shape (n, *sample_shape)."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+    def loss(self, x: torch.Tensor) -> torch.Tensor:
+        """The training objective on a batch: mean squared reconstruction error."""
+        return nn.functional.mse_loss(self(x), x)

@@ -1,0 +1,1 @@
+"""Figures (matplotlib only here), saved as PNG without a screen."""

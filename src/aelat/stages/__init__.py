@@ -1,0 +1,1 @@
+"""The pipeline stages; each exposes ``run(run: Run)`` and reads/writes artifacts only through ``Run``."""

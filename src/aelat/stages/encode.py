@@ -1,0 +1,63 @@
+"""Stage 2: encode train and test with the trained model and the baselines; writes latents.npz."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+
+from aelat import artifacts
+from aelat.artifacts import Run
+from aelat.config import resolve_device
+from aelat.data import load_dataset
+from aelat.models import Autoencoder, build_model, load_checkpoint
+from aelat.runtime import seed_everything
+from aelat.stages.train import reconstruction_mse
+
+
+def run(run: Run) -> None:
+    cfg = run.cfg
+    started = time.perf_counter()
+    inputs = run.require("train", artifacts.MODEL)
+    device = resolve_device(cfg)
+    data = load_dataset(cfg)
+    trained = load_checkpoint(run.file(artifacts.MODEL), device)
+    seed_everything(cfg.seed)  # same seed as training: the untrained encoder is the trained one's start
+    untrained = build_model(cfg.model, data.sample_shape, cfg.latent_dim).to(device)
+
+    raw_train = data.x_train.reshape(len(data.x_train), -1).numpy()
+    raw_test = data.x_test.reshape(len(data.x_test), -1).numpy()
+    n_components = min(cfg.latent_dim, *raw_train.shape)
+    pca = PCA(n_components=n_components, random_state=cfg.seed).fit(raw_train)
+    pca_test = pca.transform(raw_test)
+
+    arrays = {
+        "y_train": data.y_train.numpy(),
+        "y_test": data.y_test.numpy(),
+        "class_names": np.array(data.class_names),
+        "raw_train": raw_train,
+        "raw_test": raw_test,
+        "pca_train": pca.transform(raw_train).astype(np.float32),
+        "pca_test": pca_test.astype(np.float32),
+        "recon_mse_raw": np.float64(0.0),
+        "recon_mse_pca": np.float64(np.mean((pca.inverse_transform(pca_test) - raw_test) ** 2)),
+    }
+    x_train, x_test = data.x_train.to(device), data.x_test.to(device)
+    for name, model in (("untrained", untrained), ("latent", trained)):
+        key = artifacts.REPRESENTATIONS[name]
+        arrays[f"{key}_train"] = encode(model, x_train)
+        arrays[f"{key}_test"] = encode(model, x_test)
+        arrays[f"recon_mse_{name}"] = np.float64(reconstruction_mse(model, x_test))
+
+    artifacts.write_npz(run.file(artifacts.LATENTS), **arrays)
+    run.save_config()
+    run.record("encode", [artifacts.LATENTS], inputs, time.perf_counter() - started)
+
+
+@torch.inference_mode()
+def encode(model: Autoencoder, x: torch.Tensor, batch_size: int = 4096) -> np.ndarray:
+    """Codes of ``x`` under ``model``, float32 of shape (n, latent_dim), computed in large batches."""
+    model.eval()
+    return torch.cat([model.encode(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]).cpu().numpy()

@@ -1,0 +1,58 @@
+"""Shared fixtures: a tiny, fast configuration and a CLI runner that writes into tmp_path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from aelat.cli import app
+
+MNIST_NPZ = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "mnist.npz"
+# Few epochs and a small net keep a whole digits pipeline to a few seconds on 2 cores.
+FAST = ["train.epochs=3", "model.hidden=[64]", "latent_dim=4"]
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    return tmp_path / "outputs"
+
+
+@pytest.fixture
+def aelat(out: Path):
+    """Invoke the CLI in-process with output_dir in tmp_path; returns (exit code, stdout, stderr)."""
+    runner = CliRunner()
+
+    def invoke(*args: str, overrides: bool = True):
+        argv = list(args) + ([f"output_dir={out}"] if overrides else [])
+        result = runner.invoke(app, argv, catch_exceptions=False)
+        return result.exit_code, result.stdout, result.stderr
+
+    return invoke
+
+
+@pytest.fixture
+def mnist_npz() -> Path:
+    if not MNIST_NPZ.is_file():
+        pytest.skip(f"real MNIST not found at {MNIST_NPZ} (CI has it; see README)")
+    return MNIST_NPZ
+
+
+def write_npz(path: Path, n_train: int = 40, n_test: int = 12, shape=(6, 6), n_classes: int = 3, **replace):
+    """A small random image dataset in aelat's npz format; ``replace`` swaps individual arrays."""
+    rng = np.random.default_rng(0)
+    arrays = {
+        "Xtr": rng.integers(0, 256, size=(n_train, *shape), dtype=np.uint8),
+        "ytr": np.arange(n_train) % n_classes,
+        "Xte": rng.integers(0, 256, size=(n_test, *shape), dtype=np.uint8),
+        "yte": np.arange(n_test) % n_classes,
+    }
+    arrays.update(replace)
+    np.savez(path, **{k: v for k, v in arrays.items() if v is not None})
+    return path
+
+
+os.environ.setdefault("COLUMNS", "120")

@@ -1,0 +1,137 @@
+"""The whole pipeline through the CLI, and its error paths."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy.spatial.distance import cdist
+
+from aelat import artifacts
+from conftest import FAST
+
+
+def brute_force_knn_accuracy(train, y_train, test, y_test, k):
+    """Independent kNN: full distance matrix, stable sort, majority vote (ties to the smallest label)."""
+    nearest = np.argsort(cdist(test, train), axis=1, kind="stable")[:, :k]
+    votes = np.apply_along_axis(np.bincount, 1, y_train[nearest], minlength=y_train.max() + 1)
+    return float(np.mean(votes.argmax(axis=1) == y_test))
+
+
+def test_aelat_run_end_to_end_on_digits(tmp_path):
+    """The installed console script runs every stage; the trained latent beats the untrained encoder."""
+    out = tmp_path / "outputs"
+    env = {**os.environ, "COLUMNS": "120"}
+    command = [Path(sys.executable).with_name("aelat"), "run", f"output_dir={out}", "seed=0"]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "aelat metrics" in result.stdout and "tsne(latent)" in result.stdout
+
+    run_dir = (out / "latest").resolve()
+    assert run_dir.name.startswith("digits-mlp-d16-s0-")
+    assert {p.name for p in run_dir.iterdir()} == {
+        "config.yaml", "run.json", "model.pt", "train_log.csv", "latents.npz", "metrics.json",
+        "embedding_tsne.npz", "embedding_tsne.png", "embedding_pca.npz", "embedding_pca.png",
+    }
+    log = np.genfromtxt(run_dir / "train_log.csv", delimiter=",", names=True)
+    assert len(log) == 30 and log["test_loss"][-1] < log["test_loss"][0]
+
+    latents = artifacts.read_npz(run_dir / "latents.npz")
+    assert latents["z_train"].shape == (1347, 16) and latents["z_test"].shape == (450, 16)
+    assert latents["raw_train"].shape == (1347, 64) and latents["pca_train"].shape == (1347, 16)
+    assert latents["untrained_test"].shape == (450, 16)
+    assert latents["z_train"].dtype == np.float32 and latents["y_train"].dtype == np.int64
+
+    scores = json.loads((run_dir / "metrics.json").read_text())["representations"]
+    assert set(scores) == {"raw", "pca", "untrained", "latent", "tsne(latent)", "pca(latent)"}
+    for name, key in artifacts.REPRESENTATIONS.items():
+        expected = brute_force_knn_accuracy(
+            latents[f"{key}_train"], latents["y_train"], latents[f"{key}_test"], latents["y_test"], 10
+        )
+        assert scores[name]["knn10_accuracy"] == pytest.approx(expected), name
+    assert scores["latent"]["knn10_accuracy"] > scores["untrained"]["knn10_accuracy"] + 0.03, scores
+    # PCA's reconstruction error is the variance its discarded components carry
+    raw_test = latents["raw_test"]
+    assert scores["pca"]["recon_mse"] < np.mean((raw_test - raw_test.mean(0)) ** 2)
+    assert scores["latent"]["recon_mse"] < scores["untrained"]["recon_mse"]
+
+    with Image.open(run_dir / "embedding_tsne.png") as png:
+        assert png.size[0] > 600 and png.size[1] > 300
+
+
+def test_stages_one_by_one_and_rerun_lands_in_same_folder(aelat, out):
+    assert aelat("train", *FAST)[0] == 0
+    first = sorted(out.iterdir())
+    assert aelat("encode")[0] == 0 and aelat("embed", "--method", "pca")[0] == 0  # defaults to outputs/latest
+    code, stdout, _ = aelat("evaluate", *FAST)  # overrides name the same run
+    assert code == 0 and "pca(latent)" in stdout
+    assert aelat("train", *FAST)[0] == 0
+    assert sorted(out.iterdir()) == first
+
+
+def test_tsne_map_is_reproducible(aelat, out):
+    assert aelat("train", *FAST)[0] == 0 and aelat("encode")[0] == 0
+    maps = []
+    for _ in range(2):
+        assert aelat("embed", "--method", "tsne", "embed.max_points=300")[0] == 0
+        maps.append(artifacts.read_npz(out / "latest" / "embedding_tsne.npz"))
+    np.testing.assert_array_equal(maps[0]["train"], maps[1]["train"])
+    np.testing.assert_array_equal(maps[0]["test"], maps[1]["test"])
+    assert maps[0]["train"].shape == (300, 2) and len(maps[0]["train_index"]) == 300
+
+
+def test_missing_artifact_names_the_command(aelat, out):
+    assert aelat("train", *FAST)[0] == 0
+    code, _, stderr = aelat("evaluate", *FAST)
+    assert code == 1
+    assert "latents.npz is missing; make it with `aelat encode`" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_stale_artifact_is_refused(aelat, out):
+    assert aelat("train", *FAST)[0] == 0 and aelat("encode")[0] == 0
+    run_dir = (out / "latest").resolve()
+    code, _, stderr = aelat("evaluate", "--run", str(run_dir), "train.lr=0.01", overrides=False)
+    assert code == 1 and "was made under another config" in stderr and "aelat encode" in stderr
+    assert not (run_dir / "metrics.json").exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "dataset=imagenet"], "unknown dataset 'imagenet'; choose one of:"),
+        (["train", "latent_dim=0"], "latent_dim=0 is too small"),
+        (["embed", "--method", "isomap"], "unknown embed method 'isomap'; choose one of: tsne, pca"),
+        (["train", "train.batch_size=5000"], "train.batch_size=5000 exceeds the 1347 training samples"),
+    ],
+)
+def test_bad_input_is_one_line_and_writes_nothing(aelat, out, args, message):
+    if args[0] == "embed":
+        assert aelat("train", *FAST)[0] == 0 and aelat("encode")[0] == 0
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")} if out.exists() else {}
+    code, _, stderr = aelat(*args)
+    assert code == 1 and message in stderr
+    assert stderr.strip().count("\n") == 0 or stderr.startswith("run:")
+    after = {p: p.stat().st_mtime_ns for p in out.rglob("*")} if out.exists() else {}
+    assert after == before
+
+
+def test_run_dir_that_is_not_a_run(aelat, tmp_path):
+    code, _, stderr = aelat("encode", "--run", str(tmp_path), overrides=False)
+    assert code == 1 and "is not an aelat run" in stderr
+
+
+@pytest.mark.slow
+def test_mnist_latent_clusters_by_class(aelat, out, mnist_npz):
+    """Issue's acceptance run: MNIST, latent 16, 10 epochs; kNN-10 on the latent >= 0.96."""
+    code, stdout, stderr = aelat(
+        "run", "dataset=npz", f"dataset.path={mnist_npz}", "latent_dim=16", "train.epochs=10", "--method", "pca"
+    )
+    assert code == 0, stderr
+    scores = json.loads((out / "latest" / "metrics.json").read_text())["representations"]
+    assert scores["latent"]["knn10_accuracy"] >= 0.96, scores["latent"]
+    assert scores["untrained"]["knn10_accuracy"] < scores["latent"]["knn10_accuracy"] - 0.02, scores
