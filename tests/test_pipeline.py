@@ -29,13 +29,16 @@ def test_aelat_run_end_to_end_on_digits(tmp_path):
     command = [Path(sys.executable).with_name("aelat"), "run", f"output_dir={out}", "seed=0"]
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr
-    assert "aelat metrics" in result.stdout and "tsne(latent)" in result.stdout
+    assert "class structure" in result.stdout and "tsne(latent)" in result.stdout
 
     run_dir = (out / "latest").resolve()
     assert run_dir.name.startswith("digits-mlp-d16-s0-")
+    maps = {f"embedding_{m}{s}.{ext}" for m in ("tsne", "pca") for s in ("", "_raw", "_pca", "_untrained")
+            for ext in ("npz", "png")}
+    report = {"report.md", "report_maps_tsne.png", "report_maps_pca.png", "report_sliced_wasserstein.png",
+              "report_training.png", "report_reconstructions.png"}
     assert {p.name for p in run_dir.iterdir()} == {
-        "config.yaml", "run.json", "model.pt", "train_log.csv", "latents.npz", "metrics.json",
-        "embedding_tsne.npz", "embedding_tsne.png", "embedding_pca.npz", "embedding_pca.png",
+        "config.yaml", "run.json", "model.pt", "train_log.csv", "latents.npz", "metrics.json", *maps, *report,
     }
     log = np.genfromtxt(run_dir / "train_log.csv", delimiter=",", names=True)
     assert len(log) == 30 and log["test_loss"][-1] < log["test_loss"][0]
@@ -47,13 +50,14 @@ def test_aelat_run_end_to_end_on_digits(tmp_path):
     assert latents["z_train"].dtype == np.float32 and latents["y_train"].dtype == np.int64
 
     scores = json.loads((run_dir / "metrics.json").read_text())["representations"]
-    assert set(scores) == {"raw", "pca", "untrained", "latent", "tsne(latent)", "pca(latent)"}
+    assert len(scores) == 12
     for name, key in artifacts.REPRESENTATIONS.items():
         expected = brute_force_knn_accuracy(
             latents[f"{key}_train"], latents["y_train"], latents[f"{key}_test"], latents["y_test"], 10
         )
-        assert scores[name]["knn10_accuracy"] == pytest.approx(expected), name
-    assert scores["latent"]["knn10_accuracy"] > scores["untrained"]["knn10_accuracy"] + 0.03, scores
+        assert scores[name]["structure"]["knn_accuracy_10"] == pytest.approx(expected), name
+    latent, untrained = scores["latent"]["structure"], scores["untrained"]["structure"]
+    assert latent["knn_accuracy_10"] > untrained["knn_accuracy_10"] + 0.03, (latent, untrained)
     # PCA's reconstruction error is the variance its discarded components carry
     raw_test = latents["raw_test"]
     assert scores["pca"]["recon_mse"] < np.mean((raw_test - raw_test.mean(0)) ** 2)
@@ -133,5 +137,6 @@ def test_mnist_latent_clusters_by_class(aelat, out, mnist_npz):
     )
     assert code == 0, stderr
     scores = json.loads((out / "latest" / "metrics.json").read_text())["representations"]
-    assert scores["latent"]["knn10_accuracy"] >= 0.96, scores["latent"]
-    assert scores["untrained"]["knn10_accuracy"] < scores["latent"]["knn10_accuracy"] - 0.02, scores
+    latent, untrained = scores["latent"]["structure"], scores["untrained"]["structure"]
+    assert latent["knn_accuracy_10"] >= 0.96, latent
+    assert untrained["knn_accuracy_10"] < latent["knn_accuracy_10"] - 0.02, (latent, untrained)

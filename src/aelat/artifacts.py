@@ -8,9 +8,13 @@ A run folder holds one configuration's artifacts::
         model.pt               train: {"state_dict", "model" (name + config), "sample_shape", "latent_dim", ...}
         train_log.csv          train: epoch, train_loss, test_loss, seconds
         latents.npz            encode: per representation <key>_train, <key>_test (float32, (n, d)),
-                               y_train, y_test (int64), class_names (str), recon_mse_<rep> (float64 scalars)
-        embedding_<method>.npz embed: train, test (float32, (n, 2)), y_train, y_test, train_index (int64)
+                               y_train, y_test (int64), class_names (str), recon_mse_<rep> (float64 scalars),
+                               examples_index (int64, test rows), examples_input and examples_<pca|untrained|latent>
+                               (float32, (m, *sample_shape): those rows and their reconstructions)
+        embedding_<method>.npz embed: map of the latent: train, test (float32, (n, 2)), y_train, y_test,
+                               train_index (int64: rows of the train set the map was fitted on)
         embedding_<method>.png embed: scatter coloured by class
+        embedding_<method>_<source>.npz/.png   the same for a baseline (raw, pca, untrained)
         metrics.json           evaluate: representation -> metric -> value, and the config
     outputs/latest -> the newest run folder
 """
@@ -50,16 +54,23 @@ os.umask(_UMASK)
 # Representations the encode stage writes, and the key prefix of each in latents.npz.
 REPRESENTATIONS = {"raw": "raw", "pca": "pca", "untrained": "untrained", "latent": "z"}
 
-# Which command makes each stage's artifacts, for "missing" messages.
-MAKER = {"train": "aelat train", "encode": "aelat encode", "evaluate": "aelat evaluate"}
+
+def maker(stage: str) -> str:
+    """The command that makes a stage's artifacts, for "missing" and "stale" messages."""
+    group, *detail = stage.split(":")
+    if group == "embed":
+        return f"aelat embed --method {detail[0]}" + (f" --of {detail[1]}" if len(detail) > 1 else "")
+    return f"aelat {group}"
 
 
-def embedding_file(method: str) -> str:
-    return f"embedding_{method}.npz"
+def embedding_stem(method: str, source: str = "latent") -> str:
+    """``embedding_<method>`` for the latent's map, ``embedding_<method>_<source>`` for a baseline's."""
+    return f"embedding_{method}" if source == "latent" else f"embedding_{method}_{source}"
 
 
-def embedding_plot(method: str) -> str:
-    return f"embedding_{method}.png"
+def embedding_stage(method: str, source: str = "latent") -> str:
+    """The manifest entry of a map: ``embed:<method>`` or ``embed:<method>:<source>``."""
+    return f"embed:{method}" if source == "latent" else f"embed:{method}:{source}"
 
 
 def run_name(cfg: DictConfig) -> str:
@@ -205,16 +216,16 @@ class Run:
 
         Returns ``{name: checksum}`` for the reading stage to record as its input.
         """
-        maker = MAKER.get(stage.split(":")[0], f"aelat embed --method {stage.split(':')[-1]}")
+        command = maker(stage)
         entry = self.manifest()["stages"].get(stage)
         path = self.file(name)
         if entry is None or not path.exists():
-            raise ArtifactError(f"{path} is missing; make it with `{maker}` for this run")
+            raise ArtifactError(f"{path} is missing; make it with `{command}` for this run")
         if entry["config_hash"] != config_hash(self.cfg, stage):
             raise StaleArtifactError(
-                f"{path} was made under another config; re-run `{maker}` with the same overrides"
+                f"{path} was made under another config; re-run `{command}` with the same overrides"
             )
         digest = checksum(path)
         if entry["outputs"].get(name) != digest:
-            raise ArtifactError(f"{path} changed after `{maker}` wrote it; re-run `{maker}`")
+            raise ArtifactError(f"{path} changed after `{command}` wrote it; re-run `{command}`")
         return {name: digest}

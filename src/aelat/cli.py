@@ -25,6 +25,15 @@ from aelat.artifacts import Run
 from aelat.config import STAGE_KEYS, apply_overrides, compose, validate
 from aelat.embedders import EMBEDDERS
 from aelat.errors import AelatError, ArtifactError
+from aelat.report import (
+    DISTRIBUTION_COLUMNS,
+    STRUCTURE_COLUMNS,
+    format_value,
+    lookup,
+    table_columns,
+    with_summaries,
+    write_report,
+)
 
 app = typer.Typer(
     help="Train autoencoders, draw their latent distribution Q = g#P and measure it against baselines.",
@@ -112,25 +121,40 @@ def encode(overrides: Optional[List[str]] = OVERRIDES, run_dir: Optional[Path] =
 def embed(
     overrides: Optional[List[str]] = OVERRIDES,
     method: str = typer.Option("tsne", "--method", help=f"2-D map: {' | '.join(EMBEDDERS)}"),
+    of: str = typer.Option("latent", "--of", help=f"What to map: {' | '.join(artifacts.REPRESENTATIONS)} | all"),
     run_dir: Optional[Path] = RUN_DIR,
 ) -> None:
-    """Draw a 2-D map of the latent: embedding_<method>.npz and .png."""
+    """Draw a 2-D map of the latent or a baseline: embedding_<method>[_<source>].npz and .png."""
     from aelat.stages import embed as stage
 
     run = open_run(run_dir, overrides)
-    stage.run(run, method)
+    for source in sources(of):
+        stage.run(run, method, source)
     finished(run)
+
+
+def sources(of: str) -> list[str]:
+    return list(artifacts.REPRESENTATIONS) if of == "all" else [of]
 
 
 @app.command()
 @reports_errors
 def evaluate(overrides: Optional[List[str]] = OVERRIDES, run_dir: Optional[Path] = RUN_DIR) -> None:
-    """Score every representation: metrics.json and a table."""
+    """Score every representation: metrics.json, report.md and tables."""
     from aelat.stages import evaluate as stage
 
     run = open_run(run_dir, overrides)
     print_metrics(stage.run(run))
+    print_report_path(write_report(run))
     finished(run)
+
+
+@app.command()
+@reports_errors
+def report(run_dir: Optional[Path] = RUN_DIR) -> None:
+    """Re-render report.md and its figures from the run's artifacts."""
+    run = open_run(run_dir, [])
+    print_report_path(write_report(run))
 
 
 @app.command("run")
@@ -138,6 +162,7 @@ def evaluate(overrides: Optional[List[str]] = OVERRIDES, run_dir: Optional[Path]
 def run_all(
     overrides: Optional[List[str]] = OVERRIDES,
     method: List[str] = typer.Option(["tsne", "pca"], "--method", help="2-D maps to draw (repeatable)"),
+    of: str = typer.Option("all", "--of", help=f"What to map: {' | '.join(artifacts.REPRESENTATIONS)} | all"),
 ) -> None:
     """Train, encode, embed and evaluate one configuration."""
     from aelat.stages import embed as embed_stage
@@ -147,32 +172,45 @@ def run_all(
 
     run = open_run(None, overrides, new=True)
     train_stage.run(run)
+    finished(run)
     encode_stage.run(run)
     for name in method:
-        embed_stage.run(run, name)
+        for source in sources(of):
+            embed_stage.run(run, name, source)
     print_metrics(evaluate_stage.run(run))
+    print_report_path(write_report(run))
     finished(run)
 
 
+TERMINAL_COLUMNS = {
+    "structure": ("dim", "kNN@1", "kNN@5", "kNN@10", "probe", "k-means acc", "GMM acc", "silhouette", "recon MSE"),
+    "distribution": tuple(title for title, _, _ in DISTRIBUTION_COLUMNS),
+}
+
+
 def print_metrics(metrics: dict) -> None:
-    """The metrics table, one row per representation."""
-    scores = metrics["representations"]
-    columns = list(next(iter(scores.values())))
-    table = Table(title="aelat metrics (test set)")
-    table.add_column("representation")
-    for column in columns:
-        table.add_column(column, justify="right")
-    for name, row in scores.items():
-        table.add_row(name, *(_format(row[c]) for c in columns))
-    Console(width=max(100, Console().width)).print(table)
+    """The structure and distribution tables, one row per representation."""
+    scores = with_summaries(metrics["representations"])
+    console = Console(width=max(120, Console().width))
+    tables = (
+        ("structure", "class structure (test set)", STRUCTURE_COLUMNS),
+        ("distribution", "distribution of Q", DISTRIBUTION_COLUMNS),
+    )
+    for kind, title, columns in tables:
+        shown = [c for c in table_columns(scores, columns) if c[0] in TERMINAL_COLUMNS[kind]]
+        table = Table(title=f"aelat — {title}")
+        table.add_column("representation")
+        for name, _, _ in shown:
+            table.add_column(name, justify="right")
+        for name, row in scores.items():
+            if kind not in row:
+                continue
+            table.add_row(name, *(format_value(lookup(row, path), fmt) for _, path, fmt in shown))
+        console.print(table)
 
 
-def _format(value) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return str(value)
+def print_report_path(path: Path) -> None:
+    Console(stderr=True).print(f"report: {path}", highlight=False)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ STAGE_KEYS = {
     "encode": ("dataset", "model", "latent_dim", "seed", "train"),
     "embed": ("dataset", "model", "latent_dim", "seed", "train", "embed"),
     "evaluate": ("dataset", "model", "latent_dim", "seed", "train", "evaluate"),
+    "report": ("dataset", "model", "latent_dim", "seed", "train", "evaluate"),
 }
 
 
@@ -73,7 +74,7 @@ def validate(cfg: DictConfig) -> DictConfig:
     _require_int(cfg.train.epochs, "train.epochs", minimum=1)
     _require_int(cfg.train.batch_size, "train.batch_size", minimum=1)
     _require_positive(cfg.train.lr, "train.lr")
-    _require_int(cfg.evaluate.k, "evaluate.k", minimum=1)
+    _validate_evaluate(cfg.evaluate)
     if cfg.embed.max_points is not None:
         _require_int(cfg.embed.max_points, "embed.max_points", minimum=10)
     for width in cfg.model.get("hidden", []):
@@ -99,12 +100,31 @@ def resolve_device(cfg: DictConfig) -> torch.device:
 
 def config_hash(cfg: DictConfig, stage: str) -> str:
     """Short, stable hash of the part of the config ``stage`` (e.g. "train", "embed:tsne") depends on."""
-    group, _, method = stage.partition(":")
+    group, *detail = stage.split(":")
+    method = detail[0] if detail else None
     resolved = OmegaConf.to_container(cfg, resolve=True)
     subset = {key: resolved[key] for key in STAGE_KEYS[group]}
     if method:  # a map depends on its own method's options only, not on every method's
         subset["embed"] = {"max_points": subset["embed"]["max_points"], method: subset["embed"].get(method)}
     return hashlib.sha256(json.dumps(subset, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def _validate_evaluate(ev: DictConfig) -> None:
+    for key in ("knn_k", "neighbourhood.k"):
+        values = OmegaConf.select(ev, key)
+        if not OmegaConf.is_list(values) or len(values) == 0:
+            raise ConfigError(f"evaluate.{key}={values!r} must be a non-empty list such as [5, 10]")
+        for k in values:
+            _require_int(k, f"evaluate.{key} entries", minimum=1)
+    sizes = {"probe_max_train": 10, "cluster_fit_size": 10, "silhouette_sample": 10, "neighbourhood.sample": 10}
+    sizes |= {f"distribution.{key}": 2 for key in ev.distribution if key != "id_discard_fraction"}
+    for key, minimum in sizes.items():
+        value = OmegaConf.select(ev, key)
+        if value is not None or key.startswith("distribution."):
+            _require_int(value, f"evaluate.{key}", minimum=minimum)
+    fraction = ev.distribution.id_discard_fraction
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
+        raise ConfigError(f"evaluate.distribution.id_discard_fraction={fraction!r} must lie in [0, 1)")
 
 
 def _require_int(value, name: str, minimum: int) -> None:

@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from aelat.artifacts import atomic_path  # noqa: E402
+from aelat.plots import plt, save
 
 
 def class_colours(n_classes: int) -> np.ndarray:
     """One colour per class, the same across every figure aelat draws."""
     cmap = plt.get_cmap("tab10" if n_classes <= 10 else "tab20")
     return cmap(np.arange(n_classes) % cmap.N)
+
+
+def _scatter(ax, points: np.ndarray, labels: np.ndarray, colours: np.ndarray, title: str) -> None:
+    size = float(np.clip(2e4 / max(len(points), 1), 0.5, 20))  # dense maps need small markers
+    ax.scatter(points[:, 0], points[:, 1], c=colours[labels], s=size, linewidths=0, rasterized=True)
+    ax.set_title(title, fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _legend(fig, colours: np.ndarray, class_names: Sequence[str]) -> None:
+    handles = [
+        plt.Line2D([], [], marker="o", linestyle="", color=colours[i], label=name) for i, name in enumerate(class_names)
+    ]
+    fig.legend(handles=handles, loc="outside right center", title="class", frameon=False)
 
 
 def plot_map(
@@ -29,20 +40,22 @@ def plot_map(
     title: str,
     path: Path,
 ) -> None:
-    """Two panels, fitted train points and transformed test points, with a class legend; written atomically."""
+    """Two panels, fitted train points and transformed test points, with a class legend."""
     colours = class_colours(len(class_names))
-    fig, axes = plt.subplots(1, 2, figsize=(12, 6), sharex=True, sharey=True, constrained_layout=True)
-    for ax, points, labels, name in ((axes[0], train, y_train, "train (fitted)"), (axes[1], test, y_test, "test (placed)")):
-        size = float(np.clip(2e4 / max(len(points), 1), 0.5, 20))  # dense maps need small markers
-        ax.scatter(points[:, 0], points[:, 1], c=colours[labels], s=size, linewidths=0, rasterized=True)
-        ax.set_title(f"{name}, n={len(points)}")
-        ax.set_xticks([])
-        ax.set_yticks([])
-    handles = [
-        plt.Line2D([], [], marker="o", linestyle="", color=colours[i], label=name) for i, name in enumerate(class_names)
-    ]
-    fig.legend(handles=handles, loc="outside right center", title="class", frameon=False)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 6), sharex=True, sharey=True, layout="constrained")
+    _scatter(axes[0], train, y_train, colours, f"train (fitted), n={len(train)}")
+    _scatter(axes[1], test, y_test, colours, f"test (placed), n={len(test)}")
+    _legend(fig, colours, class_names)
     fig.suptitle(title)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save(fig, path)
+
+
+def plot_map_grid(maps: Mapping[str, tuple[np.ndarray, np.ndarray]], class_names: Sequence[str], title: str, path: Path) -> None:
+    """Several maps side by side (same colours, one legend); ``maps`` is panel title -> (points, labels)."""
+    colours = class_colours(len(class_names))
+    fig, axes = plt.subplots(1, len(maps), figsize=(4.2 * len(maps) + 1, 4.6), layout="constrained", squeeze=False)
+    for ax, (panel, (points, labels)) in zip(axes[0], maps.items()):
+        _scatter(ax, points, labels, colours, panel)
+    _legend(fig, colours, class_names)
+    fig.suptitle(title)
+    save(fig, path)

@@ -45,11 +45,19 @@ def run(run: Run) -> None:
         "recon_mse_pca": np.float64(np.mean((pca.inverse_transform(pca_test) - raw_test) ** 2)),
     }
     x_train, x_test = data.x_train.to(device), data.x_test.to(device)
+    examples = example_indices(arrays["y_test"])
+    arrays["examples_index"] = examples
+    arrays["examples_input"] = data.x_test[examples].numpy()
+    arrays["examples_pca"] = (
+        pca.inverse_transform(pca_test[examples]).reshape(arrays["examples_input"].shape).astype(np.float32)
+    )
     for name, model in (("untrained", untrained), ("latent", trained)):
         key = artifacts.REPRESENTATIONS[name]
         arrays[f"{key}_train"] = encode(model, x_train)
         arrays[f"{key}_test"] = encode(model, x_test)
         arrays[f"recon_mse_{name}"] = np.float64(reconstruction_mse(model, x_test))
+        with torch.inference_mode():
+            arrays[f"examples_{name}"] = model.eval()(x_test[torch.from_numpy(examples).to(device)]).cpu().numpy()
 
     artifacts.write_npz(run.file(artifacts.LATENTS), **arrays)
     run.save_config()
@@ -61,3 +69,8 @@ def encode(model: Autoencoder, x: torch.Tensor, batch_size: int = 4096) -> np.nd
     """Codes of ``x`` under ``model``, float32 of shape (n, latent_dim), computed in large batches."""
     model.eval()
     return torch.cat([model.encode(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]).cpu().numpy()
+
+
+def example_indices(y_test: np.ndarray, limit: int = 12) -> np.ndarray:
+    """Test rows shown in the reconstruction grid: the first of each class, at most ``limit``."""
+    return np.sort([np.flatnonzero(y_test == label)[0] for label in np.unique(y_test)])[:limit]

@@ -1,4 +1,10 @@
-"""Stage 4: score every representation the same way; writes metrics.json."""
+"""Stage 4: score every representation the same way; writes metrics.json and report.md.
+
+Representations: raw input, PCA, untrained encoder, trained latent, and every 2-D map present
+(``<method>(<source>)``). Each gets the class-structure metrics; each 2-D map also gets the
+neighbourhood metrics against the representation it was made from; each of dimension >= 2 gets
+the distribution metrics of Q.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 from omegaconf import OmegaConf
-from sklearn.neighbors import KNeighborsClassifier
 
 from aelat import artifacts
 from aelat.artifacts import Run
+from aelat.embedders import EMBEDDERS
+from aelat.metrics.distribution import distribution_metrics
+from aelat.metrics.neighbourhood import neighbourhood_scores
+from aelat.metrics.structure import clustering_scores, knn_accuracy, linear_probe_accuracy, silhouette
+from aelat.runtime import progress_bar
 
 
 @dataclass(frozen=True)
@@ -22,42 +32,100 @@ class Representation:
     y_train: np.ndarray
     y_test: np.ndarray
     recon_mse: float | None = None
+    source: str | None = None  # for a 2-D map: the representation it was made from
+    train_index: np.ndarray | None = None  # for a 2-D map: the train rows it was fitted on
+
+    @property
+    def points(self) -> np.ndarray:
+        return np.concatenate([self.train, self.test])
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.concatenate([self.y_train, self.y_test])
 
 
 def run(run: Run) -> dict:
     started = time.perf_counter()
-    inputs = run.require("encode", artifacts.LATENTS)
-    latents = artifacts.read_npz(run.file(artifacts.LATENTS))
-    representations = {}
-    for name, key in artifacts.REPRESENTATIONS.items():
-        representations[name] = Representation(
-            latents[f"{key}_train"], latents[f"{key}_test"], latents["y_train"], latents["y_test"],
-            float(latents[f"recon_mse_{name}"]),
-        )
-    for stage in sorted(s for s in run.manifest()["stages"] if s.startswith("embed:")):
-        method = stage.split(":")[1]
-        inputs |= run.require(stage, artifacts.embedding_file(method))
-        emb = artifacts.read_npz(run.file(artifacts.embedding_file(method)))
-        representations[f"{method}(latent)"] = Representation(emb["train"], emb["test"], emb["y_train"], emb["y_test"])
-
-    k = run.cfg.evaluate.k
-    scores = {
-        name: {
-            "dim": int(rep.train.shape[1]),
-            f"knn{k}_accuracy": knn_accuracy(rep, k),
-            "recon_mse": rep.recon_mse,
-        }
-        for name, rep in representations.items()
+    representations, inputs = load_representations(run)
+    scores = {}
+    with progress_bar() as bar:
+        task = bar.add_task("evaluate", total=len(representations), status="")
+        for name, rep in representations.items():
+            bar.update(task, status=name)
+            scores[name] = score(rep, representations, run.cfg)
+            bar.update(task, advance=1)
+    metrics = {
+        "representations": scores,
+        "config": OmegaConf.to_container(run.cfg, resolve=True),
+        "versions": artifacts.versions(),
     }
-    metrics = {"representations": scores, "config": OmegaConf.to_container(run.cfg, resolve=True)}
     artifacts.write_json(run.file(artifacts.METRICS), metrics)
     run.save_config()
     run.record("evaluate", [artifacts.METRICS], inputs, time.perf_counter() - started)
     return metrics
 
 
-def knn_accuracy(rep: Representation, k: int) -> float:
-    """Accuracy on test of a k-nearest-neighbour vote among the train points (Parametric UMAP protocol)."""
-    k = min(k, len(rep.train))
-    classifier = KNeighborsClassifier(n_neighbors=k).fit(rep.train, rep.y_train)
-    return float(classifier.score(rep.test, rep.y_test))
+def load_representations(run: Run) -> tuple[dict[str, Representation], dict[str, str]]:
+    """Every representation in the run folder, after checking each artifact is current and intact."""
+    inputs = run.require("encode", artifacts.LATENTS)
+    latents = artifacts.read_npz(run.file(artifacts.LATENTS))
+    representations = {
+        name: Representation(
+            latents[f"{key}_train"],
+            latents[f"{key}_test"],
+            latents["y_train"],
+            latents["y_test"],
+            recon_mse=float(latents[f"recon_mse_{name}"]),
+        )
+        for name, key in artifacts.REPRESENTATIONS.items()
+    }
+    stages = run.manifest()["stages"]
+    maps = [(m, s) for m in EMBEDDERS for s in artifacts.REPRESENTATIONS if artifacts.embedding_stage(m, s) in stages]
+    for method, source in maps:
+        stage, stem = artifacts.embedding_stage(method, source), artifacts.embedding_stem(method, source)
+        inputs |= run.require(stage, f"{stem}.npz")
+        emb = artifacts.read_npz(run.file(f"{stem}.npz"))
+        representations[f"{method}({source})"] = Representation(
+            emb["train"], emb["test"], emb["y_train"], emb["y_test"], source=source, train_index=emb["train_index"]
+        )
+    return representations, inputs
+
+
+def score(rep: Representation, representations: dict[str, Representation], cfg) -> dict:
+    """All metrics of one representation, as a JSON-ready nested dict."""
+    ev, seed = cfg.evaluate, cfg.seed
+    points, labels = rep.points, rep.labels
+    structure = {
+        f"knn_accuracy_{k}": value
+        for k, value in knn_accuracy(rep.train, rep.y_train, rep.test, rep.y_test, ks=tuple(ev.knn_k)).items()
+    }
+    structure["probe_accuracy"] = linear_probe_accuracy(
+        rep.train, rep.y_train, rep.test, rep.y_test, max_train=ev.probe_max_train, seed=seed
+    )
+    structure |= clustering_scores(
+        points, labels, fit_size=ev.cluster_fit_size, gmm_full_max_dim=ev.gmm_full_max_dim, seed=seed
+    )
+    structure["silhouette"] = silhouette(points, labels, sample_size=ev.silhouette_sample, seed=seed)
+    result = {"dim": int(rep.train.shape[1]), "source": rep.source, "recon_mse": rep.recon_mse, "structure": structure}
+    if rep.source is not None:
+        made_from = representations[rep.source].train[rep.train_index]
+        result["neighbourhood"] = neighbourhood_scores(
+            made_from, rep.train, ks=tuple(ev.neighbourhood.k), sample_size=ev.neighbourhood.sample, seed=seed
+        )
+    if rep.train.shape[1] >= 2:
+        d = ev.distribution
+        result["distribution"] = distribution_metrics(
+            points,
+            labels,
+            seed=seed,
+            n_pair_samples=d.pair_samples,
+            n_gaussianity_samples=d.gaussianity_samples,
+            n_moments=d.moments,
+            n_permutations=d.permutations,
+            n_id_samples=d.id_samples,
+            k=d.id_k,
+            discard_fraction=d.id_discard_fraction,
+            n_directions=d.sw_directions,
+            n_per_class=d.sw_per_class,
+        )
+    return result

@@ -1,0 +1,196 @@
+"""report.md and its figures, rendered from a run's artifacts (metrics.json, maps, latents, log)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from aelat import artifacts
+from aelat.artifacts import Run
+from aelat.plots.figures import plot_heatmaps, plot_reconstructions, plot_training_curve
+from aelat.plots.scatter import plot_map_grid
+
+REPORT = "report.md"
+BASELINES = tuple(artifacts.REPRESENTATIONS)  # raw, pca, untrained, latent
+
+# (column title, path into a representation's metrics, format); the table shows the columns present.
+STRUCTURE_COLUMNS = [
+    ("dim", "dim", "d"),
+    *((f"kNN@{k}", f"structure.knn_accuracy_{k}", ".4f") for k in (1, 5, 10, 15, 20, 50)),
+    ("probe", "structure.probe_accuracy", ".4f"),
+    ("k-means acc", "structure.kmeans_accuracy", ".3f"),
+    ("k-means NMI", "structure.kmeans_nmi", ".3f"),
+    ("k-means ARI", "structure.kmeans_ari", ".3f"),
+    ("GMM acc", "structure.gmm_accuracy", ".3f"),
+    ("GMM NMI", "structure.gmm_nmi", ".3f"),
+    ("GMM ARI", "structure.gmm_ari", ".3f"),
+    ("silhouette", "structure.silhouette", ".3f"),
+    ("recon MSE", "recon_mse", ".4f"),
+]
+NEIGHBOURHOOD_COLUMNS = [
+    ("made from", "source", "s"),
+    *((f"trust@{k}", f"neighbourhood.trustworthiness_{k}", ".3f") for k in (5, 10, 15, 20)),
+    *((f"cont@{k}", f"neighbourhood.continuity_{k}", ".3f") for k in (5, 10, 15, 20)),
+    *((f"kNN-kept@{k}", f"neighbourhood.knn_preservation_{k}", ".3f") for k in (5, 10, 15, 20)),
+]
+DISTRIBUTION_COLUMNS = [
+    ("dim", "dim", "d"),
+    ("var share", "distribution.between_class_variance_share", ".3f"),
+    ("btw/within", "distribution.pairwise_distance.ratio", ".2f"),
+    ("MMD²", "distribution.gaussianity.pooled.mmd2", ".3f"),
+    ("p", "distribution.gaussianity.pooled.p_value", ".3f"),
+    ("MMD² cls", "distribution.class_mmd2_mean", ".3f"),
+    ("ID 2NN", "distribution.intrinsic_dimension.pooled.twonn", ".1f"),
+    ("ID MLE", "distribution.intrinsic_dimension.pooled.mle", ".1f"),
+    ("ID MLE cls", "distribution.class_mle_mean", ".1f"),
+    ("SW₂", "distribution.sw_mean", ".2f"),
+]
+
+HOW_TO_READ = """\
+- **kNN@k**: test accuracy of a k-nearest-neighbour vote among the train points (the Parametric
+  UMAP protocol). High means each class occupies its own neighbourhoods.
+- **probe**: test accuracy of a logistic regression on standardised train points: linear separability.
+- **k-means / GMM acc, NMI, ARI**: clusters found without labels, as many as classes, scored against
+  the classes (accuracy under the best one-to-one matching). High means the classes *are* the clusters.
+- **silhouette**: with the true labels as clusters; 1 = tight, far-apart classes, 0 = overlapping.
+- **trust@k / cont@k / kNN-kept@k** (2-D maps only, against the representation the map was made
+  from, on the fitted points): trustworthiness penalises map neighbours that were far apart,
+  continuity penalises neighbours the map tore apart, kNN-kept is the share of neighbours kept.
+- **var share**: trace of the between-class scatter over the total; the share of the
+  spread of Q that separates classes rather than varying inside them.
+- **btw/within**: mean distance between points of different classes over mean distance
+  within a class; > 1 means classes are compact relative to their separation.
+- **MMD², p** (all classes pooled) and **MMD² cls** (mean over the class-conditional
+  distributions): distance from the Gaussian with the same mean and covariance (whitened, so only
+  shape counts), with a permutation p-value. ≈ 0 with a large p: indistinguishable from that
+  Gaussian at this sample size; clearly positive with p at its floor: not Gaussian (a mixture of
+  separated clusters scores high).
+- **ID 2NN / ID MLE / ID MLE cls**: intrinsic dimension (TwoNN, Facco et al. 2017; Levina–Bickel
+  with the MacKay–Ghahramani correction) of the pooled points, and the MLE averaged over classes; compare with the raw input's to see how much
+  of the data's dimension the encoder keeps.
+- **SW₂**: mean sliced Wasserstein-2 distance between class-conditional
+  distributions, in units of the pooled spread, so representations of different dimension compare.
+"""
+
+
+def write_report(run: Run) -> Path:
+    """Render report.md and its figures next to metrics.json; returns the report's path."""
+    started = time.perf_counter()
+    inputs = run.require("evaluate", artifacts.METRICS)
+    metrics = json.loads(run.file(artifacts.METRICS).read_text())
+    scores = metrics["representations"]
+    latents = artifacts.read_npz(run.file(artifacts.LATENTS))
+    class_names = [str(name) for name in latents["class_names"]]
+    figures = []
+
+    for method in sorted({name.split("(")[0] for name, row in scores.items() if row.get("source")}):
+        maps = {}
+        for source in BASELINES:
+            name = f"{method}({source})"
+            if name in scores:
+                emb = artifacts.read_npz(run.file(f"{artifacts.embedding_stem(method, source)}.npz"))
+                accuracy = scores[name]["structure"].get("knn_accuracy_10")
+                suffix = f" — kNN@10 {accuracy:.3f}" if accuracy is not None else ""
+                maps[f"{source} ({scores[source]['dim']}-d){suffix}"] = (emb["test"], emb["y_test"])
+        figures.append((f"{method} maps of the test set, by representation", f"report_maps_{method}.png"))
+        plot_map_grid(maps, class_names, f"{method} of each representation (test points)", run.file(figures[-1][1]))
+
+    sw = {name: scores[name]["distribution"]["sliced_wasserstein"]["matrix"] for name in BASELINES
+          if "distribution" in scores[name]}
+    if sw:
+        figures.append(("Sliced Wasserstein-2 between classes (units of the pooled spread)", "report_sliced_wasserstein.png"))
+        plot_heatmaps(sw, class_names, "sliced W₂ between class-conditional distributions", run.file(figures[-1][1]))
+
+    log = np.genfromtxt(run.file(artifacts.TRAIN_LOG), delimiter=",", names=True, ndmin=1)
+    figures.append(("Training curve", "report_training.png"))
+    plot_training_curve(log, run.path.name, run.file(figures[-1][1]))
+
+    rows = {"input": latents["examples_input"]}
+    rows |= {name: latents[f"examples_{name}"] for name in ("latent", "pca", "untrained")}
+    figures.append(("Test images (top) and their reconstructions", "report_reconstructions.png"))
+    plot_reconstructions(rows, "reconstructions of test images", run.file(figures[-1][1]))
+
+    text = render_markdown(run.path.name, metrics, figures)
+    artifacts.write_text(run.file(REPORT), text)
+    outputs = [REPORT, *(file for _, file in figures)]
+    run.record("report", outputs, inputs, time.perf_counter() - started)
+    return run.file(REPORT)
+
+
+def render_markdown(title: str, metrics: dict, figures: list[tuple[str, str]]) -> str:
+    cfg = metrics["config"]
+    scores = with_summaries(metrics["representations"])
+    lines = [
+        f"# aelat report — {title}",
+        "",
+        f"dataset **{cfg['dataset']['name']}**, model **{cfg['model']['name']}**, latent_dim **{cfg['latent_dim']}**, "
+        f"seed {cfg['seed']}, {cfg['train']['epochs']} epochs; full config in `config.yaml`, versions in `metrics.json`.",
+        "",
+        "## Class structure",
+        "",
+        markdown_table(scores, STRUCTURE_COLUMNS),
+        "",
+        "## Neighbourhoods kept by the 2-D maps",
+        "",
+        markdown_table({n: r for n, r in scores.items() if "neighbourhood" in r}, NEIGHBOURHOOD_COLUMNS),
+        "",
+        "## Distribution of Q = g#P",
+        "",
+        markdown_table({n: r for n, r in scores.items() if "distribution" in r}, DISTRIBUTION_COLUMNS),
+        "",
+        "## How to read these numbers",
+        "",
+        HOW_TO_READ,
+    ]
+    for caption, file in figures:
+        lines += [f"## {caption}", "", f"![{caption}]({file})", ""]
+    return "\n".join(lines)
+
+
+def with_summaries(scores: dict) -> dict:
+    """Add the per-class averages the distribution table shows (mean MMD², mean MLE, mean SW₂)."""
+    out = {}
+    for name, row in scores.items():
+        row = json.loads(json.dumps(row))
+        dist = row.get("distribution")
+        if dist:
+            per_class = dist["gaussianity"]["per_class"].values()
+            dist["class_mmd2_mean"] = float(np.mean([c["mmd2"] for c in per_class]))
+            dist["class_mle_mean"] = float(np.mean([c["mle"] for c in dist["intrinsic_dimension"]["per_class"].values()]))
+            matrix = np.asarray(dist["sliced_wasserstein"]["matrix"])
+            off_diagonal = ~np.eye(len(matrix), dtype=bool)
+            dist["sw_mean"] = float(matrix[off_diagonal].mean()) if off_diagonal.any() else None
+        out[name] = row
+    return out
+
+
+def lookup(row: dict, path: str):
+    for key in path.split("."):
+        if not isinstance(row, dict) or key not in row:
+            return None
+        row = row[key]
+    return row
+
+
+def table_columns(scores: dict, columns: list) -> list:
+    """The columns with a value for at least one representation."""
+    return [c for c in columns if any(lookup(row, c[1]) is not None for row in scores.values())]
+
+
+def format_value(value, fmt: str) -> str:
+    return "–" if value is None else format(value, fmt)
+
+
+def markdown_table(scores: dict, columns: list) -> str:
+    columns = table_columns(scores, columns)
+    lines = [
+        "| representation | " + " | ".join(title for title, _, _ in columns) + " |",
+        "|---|" + "---:|" * len(columns),
+    ]
+    for name, row in scores.items():
+        cells = [format_value(lookup(row, path), fmt) for _, path, fmt in columns]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,129 @@
+"""evaluate and report on a real digits run: the numbers in metrics.json against independent computations."""
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.manifold import trustworthiness
+from sklearn.neighbors import KNeighborsClassifier
+from typer.testing import CliRunner
+
+from aelat import artifacts
+from aelat.cli import app
+from aelat.metrics.distribution import distribution_metrics
+
+FAST = ["train.epochs=3", "model.hidden=[64]", "latent_dim=4"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("eval") / "outputs"
+    result = CliRunner().invoke(app, ["run", *FAST, f"output_dir={out}", "--method", "pca", "--method", "tsne",
+                                      "embed.max_points=600"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    return (out / "latest").resolve()
+
+
+@pytest.fixture(scope="module")
+def metrics(run_dir):
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+def test_every_representation_is_scored(metrics):
+    scores = metrics["representations"]
+    maps = {f"{m}({s})" for m in ("tsne", "pca") for s in ("raw", "pca", "untrained", "latent")}
+    assert set(scores) == {"raw", "pca", "untrained", "latent"} | maps
+    for name, row in scores.items():
+        assert {"knn_accuracy_1", "knn_accuracy_5", "knn_accuracy_10", "probe_accuracy", "kmeans_accuracy",
+                "kmeans_nmi", "kmeans_ari", "gmm_accuracy", "gmm_nmi", "gmm_ari", "silhouette"} <= set(row["structure"])
+        assert ("neighbourhood" in row) == (name in maps)
+        assert "distribution" in row  # every representation here has >= 2 dimensions
+    assert metrics["config"]["latent_dim"] == 4 and "torch" in metrics["versions"]
+
+
+@pytest.mark.parametrize("name", ["raw", "latent", "tsne(latent)", "pca(untrained)"])
+def test_knn_accuracy_matches_scikit_learn(run_dir, metrics, name):
+    rep = _representation(run_dir, name)
+    for k in (1, 5, 10):
+        expected = KNeighborsClassifier(n_neighbors=k).fit(rep["train"], rep["y_train"]).score(rep["test"], rep["y_test"])
+        assert metrics["representations"][name]["structure"][f"knn_accuracy_{k}"] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("method", ["tsne", "pca"])
+def test_map_trustworthiness_matches_scikit_learn(run_dir, metrics, method):
+    """600 fitted points < the 5000-point query sample, so aelat's value is the exact one."""
+    latents = artifacts.read_npz(run_dir / "latents.npz")
+    emb = artifacts.read_npz(run_dir / f"embedding_{method}.npz")
+    made_from = latents["z_train"][emb["train_index"]]
+    row = metrics["representations"][f"{method}(latent)"]["neighbourhood"]
+    for k in (5, 10):
+        assert row[f"trustworthiness_{k}"] == pytest.approx(trustworthiness(made_from, emb["train"], n_neighbors=k))
+        assert row[f"continuity_{k}"] == pytest.approx(trustworthiness(emb["train"], made_from, n_neighbors=k))
+
+
+def test_between_class_variance_share_by_brute_force(run_dir, metrics):
+    latents = artifacts.read_npz(run_dir / "latents.npz")
+    z = np.concatenate([latents["z_train"], latents["z_test"]]).astype(np.float64)
+    y = np.concatenate([latents["y_train"], latents["y_test"]])
+    centred = z - z.mean(0)
+    between = sum((y == c).sum() * np.sum((z[y == c].mean(0) - z.mean(0)) ** 2) for c in np.unique(y))
+    expected = between / np.sum(centred**2)
+    got = metrics["representations"]["latent"]["distribution"]["between_class_variance_share"]
+    assert got == pytest.approx(expected, rel=1e-6)
+
+
+def test_distribution_block_is_what_the_metric_function_gives(run_dir, metrics):
+    """metrics.json carries distribution_metrics of the stacked train+test codes under the run's settings."""
+    latents = artifacts.read_npz(run_dir / "latents.npz")
+    d = metrics["config"]["evaluate"]["distribution"]
+    expected = distribution_metrics(
+        np.concatenate([latents["pca_train"], latents["pca_test"]]),
+        np.concatenate([latents["y_train"], latents["y_test"]]),
+        seed=0, n_pair_samples=d["pair_samples"], n_gaussianity_samples=d["gaussianity_samples"],
+        n_moments=d["moments"], n_permutations=d["permutations"], n_id_samples=d["id_samples"], k=d["id_k"],
+        discard_fraction=d["id_discard_fraction"], n_directions=d["sw_directions"], n_per_class=d["sw_per_class"],
+    )
+    assert json.loads(json.dumps(expected)) == metrics["representations"]["pca"]["distribution"]
+
+
+def test_report_is_written_and_re_rendered(run_dir):
+    report = run_dir / "report.md"
+    text = report.read_text()
+    for heading in ("## Class structure", "## Neighbourhoods kept by the 2-D maps", "## Distribution of Q = g#P",
+                    "## How to read these numbers", "report_maps_tsne.png", "report_sliced_wasserstein.png",
+                    "report_training.png", "report_reconstructions.png"):
+        assert heading in text
+    for line in text.splitlines():
+        if line.startswith("!["):
+            assert (run_dir / line.split("(")[-1].rstrip(")")).stat().st_size > 5000
+    report.unlink()
+    result = CliRunner().invoke(app, ["report", "--run", str(run_dir)], catch_exceptions=False)
+    assert result.exit_code == 0 and report.read_text() == text
+
+
+def test_evaluate_refuses_latents_of_another_training_config(run_dir):
+    result = CliRunner().invoke(app, ["evaluate", "--run", str(run_dir), "train.epochs=4"])
+    assert result.exit_code == 1 and "latents.npz was made under another config" in result.stderr
+
+
+def test_report_refuses_metrics_of_another_evaluate_config(tmp_path, run_dir):
+    """A stage that saves a changed evaluate config makes metrics.json stale for `aelat report`."""
+    import shutil
+
+    copy = tmp_path / run_dir.name
+    shutil.copytree(run_dir, copy)
+    runner = CliRunner()
+    assert runner.invoke(app, ["embed", "--method", "pca", "--run", str(copy), "evaluate.knn_k=[3]"]).exit_code == 0
+    result = runner.invoke(app, ["report", "--run", str(copy)])
+    assert result.exit_code == 1
+    assert "metrics.json was made under another config; re-run `aelat evaluate`" in result.stderr
+
+
+def _representation(run_dir, name):
+    latents = artifacts.read_npz(run_dir / "latents.npz")
+    if "(" not in name:
+        key = artifacts.REPRESENTATIONS[name]
+        return {"train": latents[f"{key}_train"], "test": latents[f"{key}_test"],
+                "y_train": latents["y_train"], "y_test": latents["y_test"]}
+    method, source = name.rstrip(")").split("(")
+    return artifacts.read_npz(run_dir / f"{artifacts.embedding_stem(method, source)}.npz")

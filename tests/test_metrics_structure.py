@@ -1,0 +1,236 @@
+"""aelat.metrics.structure against independent computations on small data."""
+
+import itertools
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import silhouette_score
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from aelat.errors import ConfigError, DataError
+from aelat.metrics.structure import (
+    cluster_scores,
+    clustering_scores,
+    knn_accuracy,
+    linear_probe_accuracy,
+    matched_accuracy,
+    silhouette,
+)
+
+KS = (1, 2, 4, 5, 10)
+
+
+def _integer_points(seed, d, high=4):
+    """Integer points in [0, high)^d and labels: many equal distances and tied votes."""
+    rng = np.random.default_rng(seed)
+    Z_train = rng.integers(0, high, (400, d)).astype(np.float64)
+    Z_test = rng.integers(0, high, (300, d)).astype(np.float64)
+    return Z_train, rng.integers(0, 4, 400), Z_test, rng.integers(0, 4, 300)
+
+
+def _sorted_square_distances(Z_test, Z_train):
+    """Exact squared distances (small integers), each row sorted by (distance, train row)."""
+    sq = ((Z_test[:, None, :] - Z_train[None, :, :]) ** 2).sum(-1)
+    order = np.lexsort((np.broadcast_to(np.arange(len(Z_train)), sq.shape), sq), axis=1)
+    return np.take_along_axis(sq, order, axis=1), order
+
+
+def _vote(neighbour_labels):
+    """Uniform vote per row; equal counts go to the smallest label."""
+    labels = np.unique(neighbour_labels)
+    counts = (neighbour_labels[:, :, None] == labels).sum(1)
+    return labels[counts.argmax(1)]
+
+
+# scikit-learn searches a k-d tree for d <= 15 and by brute force above.
+@pytest.mark.parametrize(("d", "high"), [(2, 30), (20, 4)])
+def test_knn_accuracy_equals_sklearn_with_tied_distances_and_votes(d, high):
+    Z_train, y_train, Z_test, y_test = _integer_points(seed=d, d=d, high=high)
+    sq, order = _sorted_square_distances(Z_test, Z_train)
+    for k in KS:
+        # scikit-learn's neighbour set is defined only where the k-th and (k+1)-th distances differ.
+        defined = sq[:, k - 1] < sq[:, k]
+        assert defined.sum() >= 30, defined.sum()
+        if k >= 4:
+            assert (sq[defined, 1:k] == sq[defined, : k - 1]).any(), "no equal distances among the k nearest"
+        if k % 2 == 0:
+            votes = np.sort((y_train[order[defined, :k]][:, :, None] == np.arange(4)).sum(1), axis=1)
+            assert (votes[:, -1] == votes[:, -2]).sum() >= 5, "too few tied votes"
+        ours = knn_accuracy(Z_train, y_train, Z_test[defined], y_test[defined], ks=KS)
+        for algorithm in ("auto", "brute", "kd_tree"):
+            classifier = KNeighborsClassifier(k, algorithm=algorithm).fit(Z_train, y_train)
+            assert ours[k] == classifier.score(Z_test[defined], y_test[defined]), (k, algorithm)
+
+
+def test_knn_accuracy_vote_ties_occur_and_go_to_smallest_label():
+    Z_train, y_train, Z_test, y_test = _integer_points(seed=0, d=20)
+    _, order = _sorted_square_distances(Z_test, Z_train)
+    labels = y_train[order[:, :2]]
+    tied = labels[:, 0] != labels[:, 1]
+    assert tied.sum() > 50
+    # With k = 2 a split vote predicts min of the two labels; score it on exactly those points.
+    expected = np.mean(np.minimum(labels[tied, 0], labels[tied, 1]) == y_test[tied])
+    assert knn_accuracy(Z_train, y_train, Z_test[tied], y_test[tied], ks=(2,))[2] == expected
+
+
+@pytest.mark.parametrize("d", [2, 20])
+def test_knn_accuracy_breaks_boundary_ties_by_train_row(d):
+    Z_train, y_train, Z_test, y_test = _integer_points(seed=10 + d, d=d)
+    _, order = _sorted_square_distances(Z_test, Z_train)
+    expected = {k: float(np.mean(_vote(y_train[order[:, :k]]) == y_test)) for k in KS}
+    assert knn_accuracy(Z_train, y_train, Z_test, y_test, ks=KS) == expected
+
+
+def test_knn_accuracy_toy_equidistant_train_points():
+    # Four train points at distance 1 from the test point: their rows decide who is nearest.
+    Z_train = np.array([[1.0, 0], [-1, 0], [0, 1], [0, -1], [5, 5]])
+    y_train = np.array([3, 2, 1, 0, 0])
+    Z_test = np.zeros((1, 2))
+    accuracy = {
+        label: knn_accuracy(Z_train, y_train, Z_test, np.array([label]), ks=(1, 2, 4)) for label in range(4)
+    }
+    # k=1: row 0 (label 3); k=2: labels 3, 2 tie -> 2; k=4: labels 3, 2, 1, 0 tie -> 0.
+    assert accuracy[3][1] == 1.0 and accuracy[2][2] == 1.0 and accuracy[0][4] == 1.0
+    assert accuracy[2][1] == 0.0 and accuracy[3][2] == 0.0 and accuracy[1][4] == 0.0
+
+
+def test_knn_accuracy_continuous_data_equals_sklearn_default():
+    rng = np.random.default_rng(1)
+    Z_train, Z_test = rng.standard_normal((500, 5)), rng.standard_normal((200, 5))
+    y_train = (Z_train[:, 0] > 0).astype(int) + (Z_train[:, 1] > 0.5)
+    y_test = (Z_test[:, 0] > 0).astype(int) + (Z_test[:, 1] > 0.5)
+    ours = knn_accuracy(Z_train, y_train, Z_test, y_test)
+    assert set(ours) == {1, 5, 10}
+    for k, value in ours.items():
+        assert value == KNeighborsClassifier(k).fit(Z_train, y_train).score(Z_test, y_test)
+    assert ours[10] > 0.8, ours
+
+
+def test_knn_accuracy_rejects_k_above_n_train():
+    Z = np.zeros((3, 2))
+    with pytest.raises(ConfigError, match="n_train = 3"):
+        knn_accuracy(Z, np.arange(3), Z, np.arange(3), ks=(1, 4))
+
+
+def test_knn_accuracy_rejects_mismatched_widths():
+    with pytest.raises(DataError, match="same model"):
+        knn_accuracy(np.zeros((3, 2)), np.arange(3), np.zeros((3, 4)), np.arange(3))
+
+
+def _blobs(seed, n_per_class=60, d=5, labels=(0, 1, 2)):
+    rng = np.random.default_rng(seed)
+    centres = 20.0 * rng.standard_normal((len(labels), d))
+    Z = np.vstack([c + rng.standard_normal((n_per_class, d)) for c in centres])
+    return Z, np.repeat(labels, n_per_class)
+
+
+def test_linear_probe_equals_sklearn_pipeline_on_all_points():
+    rng = np.random.default_rng(2)
+    Z = rng.standard_normal((400, 6))
+    y = (Z @ rng.standard_normal(6) + 0.5 * rng.standard_normal(400) > 0).astype(int)
+    expected = (
+        make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+        .fit(Z[:300], y[:300])
+        .score(Z[300:], y[300:])
+    )
+    ours = linear_probe_accuracy(Z[:300], y[:300], Z[300:], y[300:], max_train=None)
+    assert ours == expected
+    assert 0.8 < ours < 1.0, ours
+
+
+def test_linear_probe_separable_classes_and_seeded_cap():
+    Z, y = _blobs(seed=3)
+    train, test = np.arange(len(y)) % 2 == 0, np.arange(len(y)) % 2 == 1
+    assert linear_probe_accuracy(Z[train], y[train], Z[test], y[test], max_train=30, seed=4) == 1.0
+    # The cap draws a seeded subsample: the same seed gives the same fit.
+    noisy = Z + 15 * np.random.default_rng(5).standard_normal(Z.shape)
+    first = linear_probe_accuracy(noisy[train], y[train], noisy[test], y[test], max_train=20, seed=6)
+    again = linear_probe_accuracy(noisy[train], y[train], noisy[test], y[test], max_train=20, seed=6)
+    full = linear_probe_accuracy(noisy[train], y[train], noisy[test], y[test], max_train=None)
+    assert first == again
+    assert first != full
+
+
+def test_linear_probe_rejects_single_class():
+    Z = np.random.default_rng(0).standard_normal((10, 2))
+    with pytest.raises(DataError, match="single class"):
+        linear_probe_accuracy(Z, np.zeros(10, int), Z, np.zeros(10, int))
+
+
+def test_matched_accuracy_equals_brute_force_over_matchings():
+    rng = np.random.default_rng(7)
+    for n_labels, n_clusters in [(3, 3), (3, 5), (4, 2)]:
+        y_true = rng.integers(0, n_labels, 40)
+        y_pred = rng.integers(0, n_clusters, 40) + 10  # cluster ids need not look like labels
+        labels, clusters = np.unique(y_true), np.unique(y_pred)
+        best = 0
+        if len(clusters) >= len(labels):
+            for chosen in itertools.permutations(clusters, len(labels)):
+                best = max(best, sum(np.sum((y_true == a) & (y_pred == c)) for a, c in zip(labels, chosen)))
+        else:
+            for chosen in itertools.permutations(labels, len(clusters)):
+                best = max(best, sum(np.sum((y_true == a) & (y_pred == c)) for a, c in zip(chosen, clusters)))
+        assert matched_accuracy(y_true, y_pred) == best / 40
+
+
+def test_matched_accuracy_toy():
+    # Cluster 5 <-> label 0 (2 points), cluster 7 <-> label 1 (2 points); label 2 unmatched.
+    assert matched_accuracy([0, 0, 0, 1, 1, 2], [5, 5, 7, 7, 7, 7]) == pytest.approx(4 / 6)
+
+
+def test_cluster_scores_are_one_for_renamed_labels():
+    y = np.repeat([0, 1, 2, 3], 5)
+    renamed = np.array([9, 4, 7, 1])[y]
+    assert cluster_scores(y, renamed) == {"accuracy": 1.0, "nmi": 1.0, "ari": 1.0}
+
+
+@pytest.mark.parametrize("d", [5, 80])  # full mixture covariances, then diagonal (d > 64)
+def test_clustering_scores_recover_separated_blobs_with_permuted_labels(d):
+    Z, y = _blobs(seed=8, d=d, labels=(7, 3, 9))
+    scores = clustering_scores(Z, y, fit_size=120, seed=0)
+    assert scores == {f"{m}_{s}": 1.0 for m in ("kmeans", "gmm") for s in ("accuracy", "nmi", "ari")}
+
+
+def test_clustering_scores_with_fewer_clusters_than_labels():
+    Z, y = _blobs(seed=9)
+    scores = clustering_scores(Z, y, n_clusters=2, seed=0)
+    # Two of three equal blobs share a cluster: one of them is matched, the other is wrong.
+    assert scores["kmeans_accuracy"] == pytest.approx(2 / 3)
+    assert scores["gmm_accuracy"] == pytest.approx(2 / 3)
+    assert scores["kmeans_nmi"] < 1.0 and scores["kmeans_ari"] < 1.0
+
+
+def test_clustering_scores_are_seeded():
+    Z = np.random.default_rng(10).standard_normal((300, 4))
+    y = np.arange(300) % 3
+    assert clustering_scores(Z, y, fit_size=100, seed=1) == clustering_scores(Z, y, fit_size=100, seed=1)
+
+
+def _silhouette_by_hand(Z, y):
+    distance = np.sqrt(((Z[:, None] - Z[None]) ** 2).sum(-1))
+    values = []
+    for i in range(len(Z)):
+        own = (y == y[i]) & (np.arange(len(Z)) != i)
+        a = distance[i, own].mean()
+        b = min(distance[i, y == c].mean() for c in np.unique(y) if c != y[i])
+        values.append((b - a) / max(a, b))
+    return np.mean(values)
+
+
+def test_silhouette_equals_definition_on_all_points():
+    rng = np.random.default_rng(11)
+    Z, y = rng.standard_normal((90, 3)), np.arange(90) % 3
+    Z[y == 1] += 2.0
+    assert silhouette(Z, y, sample_size=None) == pytest.approx(_silhouette_by_hand(Z, y), rel=1e-12)
+    assert silhouette(Z, y, sample_size=500) == silhouette(Z, y, sample_size=None)
+
+
+def test_silhouette_sample_is_seeded_and_close_to_full():
+    Z, y = _blobs(seed=12, n_per_class=300)
+    Z = Z + 8 * np.random.default_rng(13).standard_normal(Z.shape)
+    sampled = silhouette(Z, y, sample_size=300, seed=3)
+    assert sampled == silhouette_score(Z, y, sample_size=300, random_state=3)
+    assert sampled == pytest.approx(silhouette(Z, y, sample_size=None), abs=0.05)
