@@ -26,5 +26,9 @@ test: venv
 test-fast: venv
 	$(BIN)/python -m pytest -m "not slow"
 
+# Benchmarks on real MNIST (../shared/datasets/mnist.npz); results are appended to bench/RESULTS.md.
+bench: venv
+	$(BIN)/python bench/bench_evaluate.py
+
 clean:
 	rm -rf outputs/*/ outputs/latest .pytest_cache

@@ -140,3 +140,40 @@ def test_mnist_latent_clusters_by_class(aelat, out, mnist_npz):
     latent, untrained = scores["latent"]["structure"], scores["untrained"]["structure"]
     assert latent["knn_accuracy_10"] >= 0.96, latent
     assert untrained["knn_accuracy_10"] < latent["knn_accuracy_10"] - 0.02, (latent, untrained)
+
+
+def test_nan_loss_stops_with_epoch_and_batch_and_keeps_the_old_model(aelat, out, monkeypatch):
+    assert aelat("train", *FAST)[0] == 0
+    model_pt = out / "latest" / "model.pt"
+    before = model_pt.read_bytes()
+    from aelat.models.mlp import MLPAutoencoder
+
+    calls = {"n": 0}
+    real_loss = MLPAutoencoder.loss
+
+    def diverging(self, x):
+        calls["n"] += 1
+        return real_loss(self, x) * (float("nan") if calls["n"] == 17 else 1.0)
+
+    monkeypatch.setattr(MLPAutoencoder, "loss", diverging)
+    code, _, stderr = aelat("train", *FAST)
+    # digits: 1347 training images in batches of 128 -> 11 calls an epoch, then 4 on the 450 test
+    # images: call 17 is epoch 2, batch 1 (batches count from 0)
+    assert code == 1 and "loss became nan at epoch 2, batch 1" in stderr, stderr
+    assert model_pt.read_bytes() == before
+
+
+def test_cuda_asked_for_without_a_device(aelat):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    code, _, stderr = aelat("train", "device=cuda")
+    assert code == 1 and "device=cuda but torch sees no CUDA device; use device=auto or device=cpu" in stderr
+
+
+def test_unwritable_output_dir(aelat, tmp_path):
+    """/sys refuses new folders even to root, so this runs as any user."""
+    code, _, stderr = aelat("train", *FAST, "output_dir=/sys/aelat-test", overrides=False)
+    assert code == 1
+    assert "cannot write /sys/aelat-test: permission denied; choose a writable output_dir=DIR" in stderr

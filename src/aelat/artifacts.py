@@ -6,11 +6,12 @@ A run folder holds one configuration's artifacts::
         config.yaml            resolved config (written by every stage that changes it)
         run.json               manifest: per stage, config hash, upstream checksums, outputs' checksums, timing
         model.pt               train: {"state_dict", "model" (name + config), "sample_shape", "latent_dim", ...}
-        train_log.csv          train: epoch, train_loss, test_loss, seconds
+        train_log.csv          train: epoch, train_loss, test_loss (the objective), test_recon_mse, seconds
         latents.npz            encode: per representation <key>_train, <key>_test (float32, (n, d)),
                                y_train, y_test (int64), class_names (str), recon_mse_<rep> (float64 scalars),
                                examples_index (int64, test rows), examples_input and examples_<pca|untrained|latent>
-                               (float32, (m, *sample_shape): those rows and their reconstructions)
+                               (float32, (m, *sample_shape): those rows and their reconstructions);
+                               for a VAE also z_logvar_train, z_logvar_test (posterior log-variance; z_* is its mean)
         embedding_<method>.npz embed: map of the latent: train, test (float32, (n, 2)), y_train, y_test,
                                train_index (int64: rows of the train set the map was fitted on)
         embedding_<method>.png embed: scatter coloured by class

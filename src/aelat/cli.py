@@ -60,9 +60,11 @@ def reports_errors(command):
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
-        except AelatError as exc:
+        except (AelatError, PermissionError) as exc:
             if state["debug"]:
                 raise
+            if isinstance(exc, PermissionError):
+                exc = f"cannot write {exc.filename}: permission denied; choose a writable output_dir=DIR"
             Console(stderr=True).print(f"[bold red]aelat: error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 

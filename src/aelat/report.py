@@ -126,7 +126,7 @@ def render_markdown(title: str, metrics: dict, figures: list[tuple[str, str]]) -
     lines = [
         f"# aelat report — {title}",
         "",
-        f"dataset **{cfg['dataset']['name']}**, model **{cfg['model']['name']}**, latent_dim **{cfg['latent_dim']}**, "
+        f"dataset **{Path(cfg['dataset'].get('path') or cfg['dataset']['name']).name}**, model **{cfg['model']['name']}**, latent_dim **{cfg['latent_dim']}**, "
         f"seed {cfg['seed']}, {cfg['train']['epochs']} epochs; full config in `config.yaml`, versions in `metrics.json`.",
         "",
         "## Class structure",

@@ -16,7 +16,7 @@ def plot_training_curve(log: np.ndarray, title: str, path: Path) -> None:
     ax.plot(log["epoch"], log["train_loss"], marker="o", ms=3, label="train")
     ax.plot(log["epoch"], log["test_loss"], marker="o", ms=3, label="test")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss (MSE per pixel)")
+    ax.set_ylabel("training objective")
     ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.legend()

@@ -59,16 +59,20 @@ def run(run: Run) -> None:
         with torch.inference_mode():
             arrays[f"examples_{name}"] = model.eval()(x_test[torch.from_numpy(examples).to(device)]).cpu().numpy()
 
+    if hasattr(trained, "posterior"):  # a VAE: keep the posterior's spread beside its mean
+        arrays["z_logvar_train"] = encode(trained, x_train, output=1)
+        arrays["z_logvar_test"] = encode(trained, x_test, output=1)
     artifacts.write_npz(run.file(artifacts.LATENTS), **arrays)
     run.save_config()
     run.record("encode", [artifacts.LATENTS], inputs, time.perf_counter() - started)
 
 
 @torch.inference_mode()
-def encode(model: Autoencoder, x: torch.Tensor, batch_size: int = 4096) -> np.ndarray:
-    """Codes of ``x`` under ``model``, float32 of shape (n, latent_dim), computed in large batches."""
+def encode(model: Autoencoder, x: torch.Tensor, batch_size: int = 4096, output: int | None = None) -> np.ndarray:
+    """Codes of ``x``, float32 (n, latent_dim), in large batches; ``output=i`` takes ``posterior(x)[i]``."""
     model.eval()
-    return torch.cat([model.encode(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]).cpu().numpy()
+    step = model.encode if output is None else (lambda batch: model.posterior(batch)[output])
+    return torch.cat([step(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]).cpu().numpy()
 
 
 def example_indices(y_test: np.ndarray, limit: int = 12) -> np.ndarray:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 import time
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -16,7 +16,7 @@ from aelat.errors import ConfigError, TrainingError
 from aelat.models import Autoencoder, build_model, checkpoint
 from aelat.runtime import progress_bar, seed_everything
 
-log = logging.getLogger(__name__)
+KEPT = " (nothing was saved; the run's earlier artifacts are kept)"
 
 
 def run(run: Run) -> None:
@@ -27,6 +27,7 @@ def run(run: Run) -> None:
         raise ConfigError(
             f"train.batch_size={cfg.train.batch_size} exceeds the {len(data.x_train)} training samples; lower it"
         )
+    run.path.mkdir(parents=True, exist_ok=True)  # fail on an unwritable output_dir before training, not after
     device = resolve_device(cfg)
     seed_everything(cfg.seed)
     model = build_model(cfg.model, data.sample_shape, cfg.latent_dim).to(device)
@@ -34,17 +35,18 @@ def run(run: Run) -> None:
     x_train, x_test = data.x_train.to(device), data.x_test.to(device)
     order = torch.Generator().manual_seed(cfg.seed)
 
-    rows = ["epoch,train_loss,test_loss,seconds"]
+    rows = ["epoch,train_loss,test_loss,test_recon_mse,seconds"]
     with progress_bar() as bar:
         task = bar.add_task(f"train {run.path.name}", total=cfg.train.epochs, status="")
         for epoch in range(1, cfg.train.epochs + 1):
             tic = time.perf_counter()
             train_loss = _train_epoch(model, optimizer, x_train, cfg.train.batch_size, order, epoch)
-            test_loss = reconstruction_mse(model, x_test)
-            rows.append(f"{epoch},{train_loss:.6g},{test_loss:.6g},{time.perf_counter() - tic:.3f}")
-            bar.update(task, advance=1, status=f"train {train_loss:.4f}  test {test_loss:.4f}")
+            test_loss, test_mse = test_objective(model, x_test, cfg.train.batch_size), reconstruction_mse(model, x_test)
+            if not np.isfinite([test_loss, test_mse]).all():
+                raise TrainingError(f"test loss became {test_loss} after epoch {epoch}; lower train.lr{KEPT}")
+            rows.append(f"{epoch},{train_loss:.6g},{test_loss:.6g},{test_mse:.6g},{time.perf_counter() - tic:.3f}")
+            bar.update(task, advance=1, status=f"loss train {train_loss:.4f} test {test_loss:.4f}")
 
-    run.path.mkdir(parents=True, exist_ok=True)
     with artifacts.atomic_path(run.file(artifacts.MODEL)) as tmp:
         torch.save(checkpoint(model, cfg.model), tmp)
     artifacts.write_text(run.file(artifacts.TRAIN_LOG), "\n".join(rows) + "\n")
@@ -62,14 +64,24 @@ def _train_epoch(model: Autoencoder, optimizer, x: torch.Tensor, batch_size: int
         loss = model.loss(x[index])
         if not torch.isfinite(loss):
             raise TrainingError(
-                f"loss became {loss.item()} at epoch {epoch}, batch {batch}; lower train.lr "
-                "(nothing was saved, earlier artifacts are kept)"
+                f"loss became {loss.item()} at epoch {epoch}, batch {batch}; lower train.lr{KEPT}"
             )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         total += loss.detach() * len(index)
     return float(total) / len(x)
+
+
+@torch.inference_mode()
+def test_objective(model: Autoencoder, x: torch.Tensor, batch_size: int) -> float:
+    """The training objective on held-out data, batch by batch, in evaluation mode."""
+    model.eval()
+    total = 0.0
+    for start in range(0, len(x), batch_size):
+        batch = x[start : start + batch_size]
+        total += float(model.loss(batch)) * len(batch)
+    return total / len(x)
 
 
 @torch.inference_mode()
