@@ -5,7 +5,7 @@
 2. Growth: the same evaluation (4 representations + their PCA maps) on the first n points of
    MNIST for n = 10k ... 70k; near-linear growth means no n x n work.
 
-    python bench/bench_evaluate.py [--smoke]     (--smoke: digits only, seconds; used by the tests)
+    python bench/bench_evaluate.py [--run DIR] [--smoke]   (--smoke: digits only, seconds; used by the tests)
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="digits only: check the benchmark runs")
     parser.add_argument("--sizes", default="10000,20000,40000,70000")
+    parser.add_argument("--run", type=Path, help="an existing MNIST run folder made by `aelat run` (skips making one)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -52,7 +53,7 @@ def main() -> None:
             print(f"smoke: evaluate on digits {seconds:.1f} s, peak {gib:.2f} GiB")
             return
         dataset = ["dataset=npz", f"dataset.path={MNIST}"]
-        run = make_run(tmp / "full", dataset, 10, [["--method", m, "--of", "all"] for m in ("pca", "tsne")])
+        run = args.run or make_run(tmp / "full", dataset, 10, [["--method", m, "--of", "all"] for m in ("pca", "tsne")])
         command = [AELAT, "evaluate", "--run", str(run)]
         seconds, gib = peak_of(command)
         record(

@@ -22,7 +22,7 @@ def test_overrides_pick_groups_and_values(tmp_path):
     "override, message",
     [
         ("dataset=nope", "unknown dataset 'nope'; choose one of: cifar10, digits, fashion_mnist, kmnist, mnist, npz"),
-        ("model=nope", "unknown model 'nope'; choose one of: mlp"),
+        ("model=nope", "unknown model 'nope'; choose one of: conv, dae, mlp, vae"),
         ("latent_dim=0", "latent_dim=0 is too small; it must be >= 1"),
         ("latent_dim=-3", "latent_dim=-3 is too small"),
         ("latent_dim=abc", "latent_dim='abc' is not an integer"),

@@ -51,7 +51,7 @@ def test_knn_accuracy_matches_scikit_learn(run_dir, metrics, name):
 
 @pytest.mark.parametrize("method", ["tsne", "pca"])
 def test_map_trustworthiness_matches_scikit_learn(run_dir, metrics, method):
-    """600 fitted points < the 5000-point query sample, so aelat's value is the exact one."""
+    """600 fitted points < the 2000-point query sample, so aelat's value is the exact one."""
     latents = artifacts.read_npz(run_dir / "latents.npz")
     emb = artifacts.read_npz(run_dir / f"embedding_{method}.npz")
     made_from = latents["z_train"][emb["train_index"]]

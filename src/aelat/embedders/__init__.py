@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aelat.embedders.pca import pca_map
 from aelat.embedders.tsne import tsne_map
+from aelat.embedders.umap import umap_map
 
-EMBEDDERS = {"tsne": tsne_map, "pca": pca_map}
+EMBEDDERS = {"tsne": tsne_map, "pca": pca_map, "umap": umap_map}
 
 __all__ = ["EMBEDDERS"]

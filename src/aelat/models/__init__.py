@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import pickle
 from pathlib import Path
 from typing import Sequence
@@ -12,9 +13,12 @@ from omegaconf import DictConfig, OmegaConf
 from aelat import __version__
 from aelat.errors import ArtifactError, ConfigError
 from aelat.models.base import Autoencoder
+from aelat.models.conv import ConvAutoencoder
+from aelat.models.dae import DenoisingAutoencoder
 from aelat.models.mlp import MLPAutoencoder
+from aelat.models.vae import VAE
 
-MODELS = {"mlp": MLPAutoencoder}
+MODELS = {"mlp": MLPAutoencoder, "conv": ConvAutoencoder, "vae": VAE, "dae": DenoisingAutoencoder}
 
 
 def build_model(model_cfg: DictConfig | dict, sample_shape: Sequence[int], latent_dim: int) -> Autoencoder:
@@ -23,6 +27,13 @@ def build_model(model_cfg: DictConfig | dict, sample_shape: Sequence[int], laten
     name = options.pop("name")
     if name not in MODELS:
         raise ConfigError(f"unknown model '{name}'; choose one of: {', '.join(MODELS)}")
+    known = list(inspect.signature(MODELS[name]).parameters)[2:]  # after sample_shape, latent_dim
+    for key in options:
+        if key not in known:
+            raise ConfigError(
+                f"model={name}: unexpected keyword argument '{key}'; its options are {', '.join(known)}, "
+                f"see configs/model/{name}.yaml"
+            )
     try:
         return MODELS[name](sample_shape, latent_dim, **options)
     except TypeError as exc:
