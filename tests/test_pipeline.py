@@ -177,3 +177,39 @@ def test_unwritable_output_dir(aelat, tmp_path):
     code, _, stderr = aelat("train", *FAST, "output_dir=/sys/aelat-test", overrides=False)
     assert code == 1
     assert "cannot write /sys/aelat-test: permission denied; choose a writable output_dir=DIR" in stderr
+
+
+@pytest.mark.parametrize(
+    "family", [["model=conv", "model.channels=[8]"], ["model=vae", "model.hidden=[64]"], ["model=dae", "model.hidden=[64]"]]
+)
+def test_every_model_family_runs_end_to_end(aelat, out, family):
+    code, stdout, stderr = aelat("run", *family, "train.epochs=2", "latent_dim=4", "--method", "pca", "--of", "latent")
+    assert code == 0, stderr
+    run_dir = (out / "latest").resolve()
+    assert run_dir.name.startswith(f"digits-{family[0].split('=')[1]}-d4-")
+    latents = artifacts.read_npz(run_dir / "latents.npz")
+    assert latents["z_train"].shape == (1347, 4) and latents["untrained_train"].shape == (1347, 4)
+    assert ("z_logvar_train" in latents) == (family[0] == "model=vae")
+    if family[0] == "model=vae":
+        assert latents["z_logvar_test"].shape == (450, 4)
+    metrics = json.loads((run_dir / "metrics.json").read_text())["representations"]
+    assert set(metrics) == {"raw", "pca", "untrained", "latent", "pca(latent)"}
+    assert (run_dir / "report.md").is_file()
+
+
+def test_conv_on_flat_data_is_one_clear_error(aelat, out, tmp_path):
+    from conftest import write_npz
+
+    path = write_npz(tmp_path / "flat.npz", shape=(20,))
+    code, _, stderr = aelat("train", "model=conv", "dataset=npz", f"dataset.path={path}", "train.batch_size=16")
+    assert code == 1 and "model=conv needs images of shape (C, H, W)" in stderr and "use model=mlp" in stderr
+
+
+def test_umap_map_through_the_cli(aelat, out):
+    assert aelat("train", *FAST)[0] == 0 and aelat("encode")[0] == 0
+    code, _, stderr = aelat("embed", "--method", "umap", "--of", "all", "embed.max_points=400")
+    assert code == 0, stderr
+    code, stdout, _ = aelat("evaluate")
+    assert code == 0 and "umap(latent)" in stdout and "umap(raw)" in stdout
+    emb = artifacts.read_npz(out / "latest" / "embedding_umap.npz")
+    assert emb["train"].shape == (400, 2) and emb["test"].shape == (450, 2)
