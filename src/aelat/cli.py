@@ -9,7 +9,9 @@ Which run a command works on:
 
 from __future__ import annotations
 
+import errno
 import functools
+import json
 import logging
 import sys
 from pathlib import Path
@@ -25,7 +27,9 @@ from aelat.artifacts import Run
 from aelat.config import STAGE_KEYS, apply_overrides, compose, validate
 from aelat.embedders import EMBEDDERS
 from aelat.errors import AelatError, ArtifactError
+from aelat.locking import run_lock
 from aelat.report import (
+    REPORT,
     DISTRIBUTION_COLUMNS,
     STRUCTURE_COLUMNS,
     format_value,
@@ -45,6 +49,9 @@ state = {"debug": False}
 
 OVERRIDES = typer.Argument(None, help="Hydra overrides, e.g. latent_dim=8 dataset=mnist train.epochs=5")
 RUN_DIR = typer.Option(None, "--run", help="Run folder to work on (default: from the overrides, else outputs/latest)")
+MULTIRUN = typer.Option(
+    False, "-m", "--multirun", help="Sweep: one run per combination of comma-separated values (Hydra's launchers)"
+)
 
 
 @app.callback()
@@ -60,15 +67,24 @@ def reports_errors(command):
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
-        except (AelatError, PermissionError) as exc:
-            if state["debug"]:
+        except (AelatError, OSError) as exc:
+            message = error_line(exc)
+            if state["debug"] or message is None:
                 raise
-            if isinstance(exc, PermissionError):
-                exc = f"cannot write {exc.filename}: permission denied; choose a writable output_dir=DIR"
-            Console(stderr=True).print(f"[bold red]aelat: error:[/] {exc}", highlight=False, soft_wrap=True)
+            Console(stderr=True).print(f"[bold red]aelat: error:[/] {message}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def error_line(exc: Exception) -> str | None:
+    """The one-line message for an error the user can fix; None for a bug (shown with its traceback)."""
+    if isinstance(exc, AelatError):
+        return str(exc)
+    if isinstance(exc, PermissionError) or getattr(exc, "errno", None) == errno.EROFS:
+        reason = "permission denied" if isinstance(exc, PermissionError) else "read-only file system"
+        return f"cannot write {exc.filename}: {reason}; choose a writable output_dir=DIR"
+    return None
 
 
 def open_run(run_dir: Optional[Path], overrides: Optional[List[str]], new: bool = False) -> Run:
@@ -98,13 +114,20 @@ def finished(run: Run) -> None:
 
 @app.command()
 @reports_errors
-def train(overrides: Optional[List[str]] = OVERRIDES) -> None:
+def train(
+    overrides: Optional[List[str]] = OVERRIDES,
+    multirun: bool = MULTIRUN,
+    force: bool = typer.Option(False, "--force", help="With -m: train configurations already trained, too"),
+) -> None:
     """Train the autoencoder: model.pt, train_log.csv, config.yaml."""
     from aelat.stages import train as stage
 
+    if multirun:
+        return sweep("train", overrides, [], "latent", force)
     run = open_run(None, overrides, new=True)
-    stage.run(run)
-    finished(run)
+    with run_lock(run.path):
+        stage.run(run)
+        finished(run)
 
 
 @app.command()
@@ -114,8 +137,9 @@ def encode(overrides: Optional[List[str]] = OVERRIDES, run_dir: Optional[Path] =
     from aelat.stages import encode as stage
 
     run = open_run(run_dir, overrides)
-    stage.run(run)
-    finished(run)
+    with run_lock(run.path):
+        stage.run(run)
+        finished(run)
 
 
 @app.command()
@@ -130,9 +154,10 @@ def embed(
     from aelat.stages import embed as stage
 
     run = open_run(run_dir, overrides)
-    for source in sources(of):
-        stage.run(run, method, source)
-    finished(run)
+    with run_lock(run.path):
+        for source in sources(of):
+            stage.run(run, method, source)
+        finished(run)
 
 
 def sources(of: str) -> list[str]:
@@ -146,9 +171,10 @@ def evaluate(overrides: Optional[List[str]] = OVERRIDES, run_dir: Optional[Path]
     from aelat.stages import evaluate as stage
 
     run = open_run(run_dir, overrides)
-    print_metrics(stage.run(run))
-    print_report_path(write_report(run))
-    finished(run)
+    with run_lock(run.path):
+        print_metrics(stage.run(run))
+        print_report_path(write_report(run))
+        finished(run)
 
 
 @app.command()
@@ -156,7 +182,21 @@ def evaluate(overrides: Optional[List[str]] = OVERRIDES, run_dir: Optional[Path]
 def report(run_dir: Optional[Path] = RUN_DIR) -> None:
     """Re-render report.md and its figures from the run's artifacts."""
     run = open_run(run_dir, [])
-    print_report_path(write_report(run))
+    with run_lock(run.path):
+        print_report_path(write_report(run))
+
+
+@app.command()
+@reports_errors
+def summarize(
+    dirs: Optional[List[Path]] = typer.Argument(None, help="Folders to search for metrics.json (default: output_dir)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Where to write the summary (default: the first folder)"),
+) -> None:
+    """Collect every run's metrics.json into summary.csv, summary.md and plots against latent size."""
+    from aelat.summarize import summarize as write_summary
+
+    for path in write_summary(dirs or [Path(compose([]).output_dir)], out):
+        print(path)
 
 
 @app.command("run")
@@ -165,23 +205,109 @@ def run_all(
     overrides: Optional[List[str]] = OVERRIDES,
     method: List[str] = typer.Option(["tsne", "pca"], "--method", help="2-D maps to draw (repeatable)"),
     of: str = typer.Option("all", "--of", help=f"What to map: {' | '.join(artifacts.REPRESENTATIONS)} | all"),
+    multirun: bool = MULTIRUN,
+    force: bool = typer.Option(False, "--force", help="Re-run every stage, even of complete configurations"),
 ) -> None:
-    """Train, encode, embed and evaluate one configuration."""
+    """Train, encode, embed and evaluate one configuration (skipped when complete; -m: a sweep)."""
+    if multirun:
+        return sweep("run", overrides, method, of, force)
+    run = open_run(None, overrides, new=True)
+    if run_pipeline(run, method, of, force=force) == "skipped":
+        Console(stderr=True).print(f"skip: {run.path.name}: complete for this config; --force re-runs it",
+                                   highlight=False, soft_wrap=True)
+        print_metrics(json.loads(run.file(artifacts.METRICS).read_text()))
+        print_report_path(run.file(REPORT))
+
+
+def pipeline_steps(run: Run, methods: List[str], of: str, train_only: bool = False, show: bool = True) -> list:
+    """The stages of `aelat run` in order: (manifest stage, the artifact it makes, what runs it)."""
     from aelat.stages import embed as embed_stage
     from aelat.stages import encode as encode_stage
     from aelat.stages import evaluate as evaluate_stage
     from aelat.stages import train as train_stage
 
-    run = open_run(None, overrides, new=True)
-    train_stage.run(run)
-    finished(run)
-    encode_stage.run(run)
-    for name in method:
+    def train_and_mark() -> None:
+        train_stage.run(run)
+        finished(run)
+
+    def evaluate_and_report() -> None:
+        metrics = evaluate_stage.run(run)
+        path = write_report(run)
+        if show:
+            print_metrics(metrics)
+            print_report_path(path)
+
+    steps = [("train", artifacts.MODEL, train_and_mark)]
+    if train_only:
+        return steps
+    steps.append(("encode", artifacts.LATENTS, functools.partial(encode_stage.run, run)))
+    for name in method_names(methods):
         for source in sources(of):
-            embed_stage.run(run, name, source)
-    print_metrics(evaluate_stage.run(run))
-    print_report_path(write_report(run))
-    finished(run)
+            steps.append((artifacts.embedding_stage(name, source), f"{artifacts.embedding_stem(name, source)}.npz",
+                          functools.partial(embed_stage.run, run, name, source)))
+    steps.append(("evaluate", artifacts.METRICS, evaluate_and_report))
+    return steps
+
+
+def method_names(methods: List[str]) -> List[str]:
+    return list(dict.fromkeys(methods))  # --method pca --method pca draws one map
+
+
+def run_pipeline(run: Run, methods: List[str], of: str, *, force: bool = False, train_only: bool = False,
+                 show: bool = True) -> str:
+    """Run `aelat run`'s stages (only train with ``train_only``) on one configuration, resuming.
+
+    Stages whose artifacts run.json records as made under the current config and intact
+    (``Run.require``) are kept; from the first missing, stale or changed one on, every stage runs
+    again; ``force`` re-runs all. Returns "skipped" when nothing had to run, else "done".
+    """
+    steps = pipeline_steps(run, methods, of, train_only=train_only, show=show)
+    with run_lock(run.path):
+        start = 0 if force else first_incomplete(run, steps)
+        if start == len(steps):
+            return "skipped"
+        if start > 0:
+            Console(stderr=True).print(f"resume: {run.path.name} from {steps[start][0]} "
+                                       f"(earlier stages are complete)", highlight=False, soft_wrap=True)
+        for _, _, step in steps[start:]:
+            step()
+        finished(run)
+    return "done"
+
+
+def first_incomplete(run: Run, steps: list) -> int:
+    """Index of the first step whose artifact is missing, stale or changed (len(steps) if none)."""
+    for index, (stage, name, _) in enumerate(steps):
+        try:
+            run.require(stage, name)
+        except ArtifactError:
+            return index
+    return len(steps)
+
+
+def sweep(command: str, overrides: Optional[List[str]], methods: List[str], of: str, force: bool) -> None:
+    """A Hydra multirun of ``command`` over the sweep overrides: one line per configuration, exit 1 on failures."""
+    from aelat import sweep as sweeps
+
+    statuses = sweeps.multirun(command, overrides or [], methods, of, force, debug=state["debug"])
+    console = Console(width=max(120, Console().width))
+    for status in statuses:
+        line = f"{status['status']}: {sweeps.describe(status)}"
+        if status["status"] == "skipped":
+            line += ": complete for this config; --force re-runs it"
+        elif status["status"] == "failed":
+            line += f": {status['error']}"
+        console.print(line, highlight=False, soft_wrap=True, markup=False)
+    failed = [s for s in statuses if s["status"] == "failed"]
+    counts = {key: sum(s["status"] == key for s in statuses) for key in ("done", "skipped", "failed")}
+    console.print(f"sweep: {len(statuses)} configurations, " + ", ".join(f"{n} {k}" for k, n in counts.items())
+                  + (f"; jobs' folders under {Path(statuses[0]['job']).parent}" if statuses else ""),
+                  highlight=False, soft_wrap=True, markup=False)
+    if not statuses:
+        raise AelatError("the sweep ran no configuration")
+    if failed:
+        raise AelatError(f"{len(failed)} of {len(statuses)} configurations failed: "
+                            + "; ".join(sweeps.describe(s) for s in failed))
 
 
 TERMINAL_COLUMNS = {

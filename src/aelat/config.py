@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
@@ -44,7 +45,7 @@ def compose(overrides: Sequence[str] = ()) -> DictConfig:
             ) from None
         raise ConfigError(_one_line(exc)) from None
     except HydraException as exc:
-        raise ConfigError(_one_line(exc)) from None
+        raise ConfigError(_unknown_key(exc) or _one_line(exc)) from None
     return validate(cfg)
 
 
@@ -137,6 +138,24 @@ def _require_int(value, name: str, minimum: int) -> None:
 def _require_positive(value, name: str) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ConfigError(f"{name}={value!r} must be a positive number")
+
+
+def _unknown_key(exc: Exception) -> str | None:
+    """For a key the config lacks, Hydra suggests ``+key=value``, which adds a key aelat never reads: name the typo."""
+    if not str(exc).startswith("Could not override '"):
+        return None
+    key = str(exc).split("'")[1]
+    known = [k for k, _ in _flat(OmegaConf.to_container(compose(), resolve=False))]
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean '{close[0]}'?" if close else "see configs/ for the keys"
+    return f"Could not override '{key}': no such config key; {hint}"
+
+
+def _flat(tree: dict, prefix: str = ""):
+    for key, value in tree.items():
+        yield f"{prefix}{key}", value
+        if isinstance(value, dict):
+            yield from _flat(value, f"{prefix}{key}.")
 
 
 def _one_line(exc: Exception) -> str:

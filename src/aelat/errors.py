@@ -23,3 +23,7 @@ class StaleArtifactError(ArtifactError):
 
 class TrainingError(AelatError):
     """Training diverged (NaN or inf loss)."""
+
+
+class RunInUseError(ArtifactError):
+    """Another aelat process holds the run folder's lock."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Callable
 
 import numpy as np
 from openTSNE import TSNE
 
 CALLBACK_EVERY = 25
+logger = logging.getLogger(__name__)
 
 
 def tsne_map(
@@ -35,6 +37,10 @@ def tsne_map(
     (ndarray (n_train, 2), ndarray (n_test, 2)), float32
     """
     options = dict(options or {})
+    if train.shape[1] < 2 and options.get("initialization", "pca") == "pca":
+        # PCA cannot give a 1-d input two initial coordinates; openTSNE would raise
+        logger.warning("t-SNE initialization pca -> spectral: the input has %d dimension", train.shape[1])
+        options["initialization"] = "spectral"
     tsne = TSNE(n_components=2, random_state=seed, verbose=False, **options)
     total = tsne.early_exaggeration_iter + tsne.n_iter
     if on_progress is not None:

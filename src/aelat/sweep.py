@@ -1,0 +1,192 @@
+"""Multirun: ``aelat run -m latent_dim=2,4,8 seed=0,1`` through Hydra's sweeper and launchers.
+
+``@hydra.main`` owns ``sys.argv``, so the Typer command (:func:`multirun`) sets ``sys.argv`` to
+``[prog, "--multirun", *overrides]`` and calls :func:`task`, the Hydra task function. Each job
+validates its config and calls the same pipeline as ``aelat run`` (:func:`aelat.cli.run_pipeline`),
+so every launcher works unchanged: the basic one (sequential, in-process; the default), ``joblib``
+(local processes) and ``submitit_local`` / ``slurm`` (submitit jobs).
+
+A job never raises: it writes ``aelat_status.json`` (done, skipped or failed, with the error) into
+its Hydra job folder ``<output_dir>/.multirun/<timestamp>/<job number>/``. After the launcher
+returns, :func:`multirun` reads them all, prints one line per configuration and fails (exit 1)
+when any configuration failed, naming each.
+
+Threads: jobs that run side by side must not each use every core. Under ``hydra/launcher=joblib``
+a job uses ``cores // n_jobs`` threads (torch and the BLAS pools, via threadpoolctl), so the
+plugin's default ``n_jobs: -1`` (one job per core) runs one thread per job and
+``hydra.launcher.n_jobs=2`` on 16 cores runs two jobs of 8 threads (less memory: each job holds its
+dataset). aelat ships no ``configs/hydra/launcher/joblib.yaml``: a file of that name would shadow
+the plugin's config through Hydra's deprecated schema matching (a warning in every job); under submitit a job uses
+``cpus_per_task`` threads, or 1 when that is unset (``submitit_local`` starts every job at once).
+The basic launcher runs one job at a time with the usual threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from aelat.config import CONFIG_DIR
+
+SETTINGS_ENV = "AELAT_SWEEP"  # how the CLI's options (command, maps, --force) reach jobs in other processes
+STATUS = "aelat_status.json"
+SWEEPS = ".multirun"  # under output_dir: one folder per sweep, one per job inside
+
+
+@hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base=None)
+def task(cfg: DictConfig) -> None:
+    """Hydra task function: one configuration of a sweep; records its outcome instead of raising."""
+    settings = json.loads(os.environ.get(SETTINGS_ENV) or "{}")
+    hc = HydraConfig.get()
+    varied = tuple(settings.get("varied", ()))  # name a job by the values the sweep varies
+    overrides = [o for o in hc.overrides.task if o.split("=")[0].lstrip("+~") in varied] or list(hc.overrides.task)
+    status = {"overrides": overrides, "run": None, "status": "failed", "error": None}
+    try:
+        with _thread_limit(hc.launcher):
+            status |= _run_job(cfg, settings)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one failed configuration must not stop the others
+        from aelat.errors import AelatError
+
+        status["error"] = str(exc) if isinstance(exc, AelatError) else f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, AelatError):
+            status["traceback"] = traceback.format_exc()
+        if settings.get("debug"):
+            traceback.print_exc()
+    from aelat.artifacts import write_json
+
+    write_json(Path(hc.runtime.output_dir) / STATUS, status)
+
+
+def _run_job(cfg: DictConfig, settings: dict) -> dict:
+    from aelat import artifacts
+    from aelat.artifacts import Run
+    from aelat.cli import run_pipeline
+    from aelat.config import validate
+
+    cfg = cfg.copy()
+    OmegaConf.set_readonly(cfg, False)
+    cfg = validate(cfg)
+    run = Run(artifacts.run_dir_for(cfg), cfg)
+    outcome = run_pipeline(
+        run,
+        settings.get("methods", ["tsne", "pca"]),
+        settings.get("of", "all"),
+        force=settings.get("force", False),
+        train_only=settings.get("command") == "train",
+        show=False,
+    )
+    return {"run": run.path.name, "status": outcome}
+
+
+@contextlib.contextmanager
+def _thread_limit(launcher: DictConfig) -> Iterator[None]:
+    """Cap torch's and the BLAS pools' threads for jobs that run side by side (see the module docstring)."""
+    target = str(launcher.get("_target_", ""))
+    cores = os.cpu_count() or 1
+    if "joblib" in target:
+        n_jobs = int(launcher.get("n_jobs") or -1)
+        jobs = n_jobs if n_jobs > 0 else max(1, cores + 1 + n_jobs)
+        threads = max(1, cores // jobs)
+    elif "submitit" in target:
+        threads = int(launcher.get("cpus_per_task") or 1)
+    else:
+        yield
+        return
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(limits=threads):
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def multirun(command: str, overrides: Sequence[str], methods: Sequence[str], of: str, force: bool,
+             debug: bool = False) -> list[dict]:
+    """Launch the sweep the overrides describe; returns each job's status (see :data:`STATUS`)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    from aelat.config import compose
+    from aelat.errors import ConfigError
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(list(overrides))
+    except HydraException as exc:
+        raise ConfigError(" ".join(str(exc).split())) from None
+    # The values every job shares decide output_dir (and are checked once, before launching).
+    fixed = [o.input_line for o in parsed if not o.is_sweep_override() and not o.is_hydra_override()]
+    output_dir = Path(compose(fixed).output_dir).resolve()
+    sweep_dir = output_dir / SWEEPS / time.strftime("%Y-%m-%d_%H-%M-%S") / f"{time.time_ns() % 10**9:09d}"
+    ours = [f"hydra.sweep.dir={_quoted(str(sweep_dir))}", "hydra.job.chdir=False"]
+    if not any(o.key_or_group == "hydra/job_logging" for o in parsed):
+        ours.append("hydra/job_logging=none")  # aelat logs its own way; no log file per job
+    varied = [o.key_or_group for o in parsed if o.is_sweep_override()]
+    settings = {"command": command, "methods": list(methods), "of": of, "force": force, "debug": debug,
+                "varied": varied}
+
+    argv, env = sys.argv, os.environ.get(SETTINGS_ENV)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level  # Hydra's logging set-up points root at its console
+    sys.argv = [argv[0] if argv else "aelat", "--multirun", *overrides, *ours]
+    os.environ[SETTINGS_ENV] = json.dumps(settings)
+    if debug:
+        os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    try:
+        task()
+    except SystemExit as exc:  # Hydra reports its own errors (bad override, missing plugin), then exits
+        if exc.code not in (0, None):
+            raise ConfigError(f"the sweep did not start or stopped early (Hydra's message is above); "
+                              f"jobs' folders: {sweep_dir}") from None
+    finally:
+        sys.argv = argv
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        if env is None:
+            os.environ.pop(SETTINGS_ENV, None)
+        else:
+            os.environ[SETTINGS_ENV] = env
+    return collect(sweep_dir)
+
+
+def collect(sweep_dir: Path) -> list[dict]:
+    """The status of every job of a sweep, in job order; a job that left none (crashed, killed) failed."""
+    jobs = [p for p in sweep_dir.iterdir() if (p / ".hydra").is_dir()] if sweep_dir.is_dir() else []
+    statuses = []
+    for job in sorted(jobs, key=lambda p: (len(p.name), p.name)):
+        path = job / STATUS
+        if path.is_file():
+            status = json.loads(path.read_text())
+        else:
+            overrides = OmegaConf.load(job / ".hydra" / "overrides.yaml") if (job / ".hydra" / "overrides.yaml").is_file() else []
+            status = {"overrides": list(overrides), "run": None, "status": "failed",
+                      "error": f"the job left no {STATUS} (crashed or killed); see its logs under {sweep_dir}"}
+        status["job"] = str(job)
+        statuses.append(status)
+    return statuses
+
+
+def describe(status: dict) -> str:
+    """``<run folder> [overrides]``, the name a sweep's summary gives a configuration."""
+    overrides = " ".join(status.get("overrides") or []) or "no overrides"
+    return f"{status['run']} [{overrides}]" if status.get("run") else f"[{overrides}]"
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -1,0 +1,98 @@
+"""`aelat summarize`: every metrics.json of a sweep in summary.csv, summary.md and plots."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from aelat.summarize import KEY_METRICS
+
+FAST = ["train.epochs=2", "model.hidden=[32]", "evaluate.distribution.permutations=20"]
+REPRESENTATIONS = ["raw", "pca", "untrained", "latent", "pca(latent)"]
+
+
+@pytest.fixture(scope="module")
+def sweep_out(tmp_path_factory):
+    from typer.testing import CliRunner
+
+    from aelat.cli import app
+
+    out = tmp_path_factory.mktemp("summarize") / "outputs"
+    args = ["run", "-m", "--method", "pca", "--of", "latent", *FAST, "latent_dim=2,4", "seed=0,1", f"output_dir={out}"]
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    return out
+
+
+def test_summary_csv_has_one_row_per_run_and_representation(aelat, sweep_out):
+    code, stdout, stderr = aelat("summarize", str(sweep_out), overrides=False)
+    assert code == 0, stderr
+    with open(sweep_out / "summary.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 4 * len(REPRESENTATIONS)
+    header = list(rows[0])
+    assert header[:8] == ["run", "dataset", "model", "latent_dim", "seed", "train.epochs", "representation", "dim"]
+    for column in ("structure.knn_accuracy_10", "distribution.between_class_variance_share",
+                   "distribution.gaussianity.pooled.mmd2", "distribution.intrinsic_dimension.pooled.twonn",
+                   "neighbourhood.trustworthiness_10"):
+        assert column in header, column
+    assert not any("per_class" in c or "matrix" in c or "settings" in c for c in header)
+    assert {r["representation"] for r in rows} == set(REPRESENTATIONS)
+    assert {(r["latent_dim"], r["seed"]) for r in rows} == {("2", "0"), ("2", "1"), ("4", "0"), ("4", "1")}
+    latent = next(r for r in rows if r["representation"] == "latent" and r["latent_dim"] == "4" and r["seed"] == "1")
+    metrics = json.loads((sweep_out / latent["run"] / "metrics.json").read_text())["representations"]["latent"]
+    assert float(latent["structure.knn_accuracy_10"]) == metrics["structure"]["knn_accuracy_10"]
+    assert latent["dim"] == "4" and latent["train.epochs"] == "2" and latent["dataset"] == "digits"
+
+
+def test_summary_markdown_gives_mean_and_std_across_seeds(aelat, sweep_out):
+    assert aelat("summarize", str(sweep_out), overrides=False)[0] == 0
+    text = (sweep_out / "summary.md").read_text()
+    table = [line for line in text.splitlines() if line.startswith("| digits |")]
+    assert len(table) == 2 * len(REPRESENTATIONS)
+    # independent computation straight from the metrics.json files
+    runs = [json.loads(p.read_text()) for p in sweep_out.glob("digits-*/metrics.json")]
+    for d in (2, 4):
+        for rep in ("pca", "latent"):
+            line = next(row for row in table if row.startswith(f"| digits | mlp | {d} | {rep} |"))
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            assert cells[4] == "2"  # seeds
+            for (title, path, _, fmt), cell in zip(KEY_METRICS, cells[5:]):
+                values = []
+                for m in runs:
+                    if m["config"]["latent_dim"] == d:
+                        node = m["representations"][rep]
+                        for key in path.split("."):
+                            node = node[key]
+                        values.append(node)
+                values = np.array(values, dtype=float)
+                expected = f"{format(values.mean(), fmt)} ± {format(values.std(ddof=1), fmt)}"
+                assert cell == expected, (title, d, rep, cell, expected)
+
+
+def test_summary_plots_are_written_and_not_blank(aelat, sweep_out, tmp_path):
+    from PIL import Image
+
+    target = tmp_path / "summary"
+    code, stdout, stderr = aelat("summarize", str(sweep_out), "--out", str(target), overrides=False)
+    assert code == 0, stderr
+    pngs = sorted(target.glob("summary_*.png"))
+    assert {p.stem for p in pngs} == {f"summary_{stem}" for _, _, stem, _ in KEY_METRICS}
+    for png in pngs:
+        assert png.stat().st_size > 10_000, png
+        with Image.open(png) as image:
+            pixels = np.asarray(image.convert("L"))
+            assert pixels.std() > 10, png  # lines and bands, not an empty canvas
+    assert (target / "summary.csv").is_file() and (target / "summary.md").is_file()
+    assert not list(target.glob(".*"))  # atomic writes leave no temporary files
+
+
+def test_summarize_without_metrics_is_one_error_line(aelat, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, stderr = aelat("summarize", str(empty), overrides=False)
+    assert code == 1
+    assert f"no metrics.json under {empty}; run `aelat run` first" in stderr and "Traceback" not in stderr

@@ -1,0 +1,114 @@
+"""Multirun sweeps through Hydra's launchers: one folder per configuration, resume, failures named."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+# Small and quick: a whole digits configuration in a few seconds on 2 cores.
+FAST = ["train.epochs=2", "model.hidden=[32]", "evaluate.distribution.permutations=20"]
+MAPS = ["--method", "pca", "--of", "latent"]
+
+
+def run_folders(out):
+    return sorted(p.name for p in out.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
+
+
+def mtimes(out):
+    return {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/model.pt") if not p.parent.is_symlink()}
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    """A finished basic-launcher sweep latent_dim=2,4 x seed=0,1, shared by the resume tests."""
+    from typer.testing import CliRunner
+
+    from aelat.cli import app
+
+    out = tmp_path_factory.mktemp("sweep") / "outputs"
+
+    def invoke(*args):
+        result = CliRunner().invoke(app, [*args, f"output_dir={out}"], catch_exceptions=False)
+        return result.exit_code, result.stdout, result.stderr
+
+    code, stdout, stderr = invoke("run", "-m", *MAPS, *FAST, "latent_dim=2,4", "seed=0,1")
+    assert code == 0, stderr
+    return out, invoke, stdout
+
+
+def test_basic_sweep_makes_one_run_folder_per_configuration(swept):
+    out, _, stdout = swept
+    folders = run_folders(out)
+    assert len(folders) == 4, folders
+    assert {f.split("-s")[0] for f in folders} == {"digits-mlp-d2", "digits-mlp-d4"}
+    assert all((out / f / "metrics.json").is_file() and (out / f / "embedding_pca.npz").is_file() for f in folders)
+    assert stdout.count("done: ") == 4 and "4 done, 0 skipped, 0 failed" in stdout
+    # Hydra's folders stay under output_dir: one per sweep, one per job inside
+    jobs = list((out / ".multirun").glob("*/*/[0-9]"))
+    assert len(jobs) == 4 and all((job / "aelat_status.json").is_file() for job in jobs)
+
+
+def test_rerunning_a_finished_sweep_skips_every_configuration(swept):
+    out, invoke, _ = swept
+    before = mtimes(out)
+    code, stdout, stderr = invoke("run", "-m", *MAPS, *FAST, "latent_dim=2,4", "seed=0,1")
+    assert code == 0, stderr
+    assert stdout.count("skipped: ") == 4 and "0 done, 4 skipped" in stdout, stdout
+    assert mtimes(out) == before
+
+
+def test_a_missing_metrics_json_reruns_only_that_configuration(swept):
+    out, invoke, _ = swept
+    target = next(f for f in run_folders(out) if f.startswith("digits-mlp-d4-s1-"))
+    (out / target / "metrics.json").unlink()
+    before = mtimes(out)
+    code, stdout, stderr = invoke("run", "-m", *MAPS, *FAST, "latent_dim=2,4", "seed=0,1")
+    assert code == 0, stderr
+    assert "1 done, 3 skipped" in stdout and f"done: {target}" in stdout, stdout
+    assert (out / target / "metrics.json").is_file()
+    assert mtimes(out) == before  # only evaluate ran again: the model was kept
+    assert f"resume: {target} from evaluate" in stderr
+
+
+def test_single_run_of_a_complete_configuration_is_skipped_and_force_reruns_it(swept):
+    out, invoke, _ = swept
+    code, _, stderr = invoke("run", *MAPS, *FAST, "latent_dim=2", "seed=0")
+    assert code == 0 and "skip: digits-mlp-d2-s0-" in stderr, stderr
+    name = next(f for f in run_folders(out) if f.startswith("digits-mlp-d2-s0-"))
+    before = (out / name / "model.pt").stat().st_mtime_ns
+    code, _, stderr = invoke("train", "-m", "--force", *FAST, "latent_dim=2", "seed=0")
+    assert code == 0, stderr
+    assert (out / name / "model.pt").stat().st_mtime_ns > before
+
+
+def test_a_failing_configuration_is_named_and_the_others_complete(swept):
+    out, invoke, _ = swept
+    code, stdout, stderr = invoke("run", "-m", *MAPS, "train.epochs=2", "evaluate.distribution.permutations=20",
+                                  "model.hidden=[32],[0]", "latent_dim=2", "seed=5")
+    assert code == 1
+    assert "failed: [model.hidden=[0]]: model.hidden entries=0 is too small" in stdout, stdout
+    assert "done: digits-mlp-d2-s5-" in stdout and "1 done, 0 skipped, 1 failed" in stdout
+    assert "1 of 2 configurations failed: [model.hidden=[0]]" in stderr and "Traceback" not in stderr
+    assert any(f.startswith("digits-mlp-d2-s5-") for f in run_folders(out))
+
+
+def test_joblib_launcher_runs_jobs_in_parallel_processes(aelat, out):
+    code, stdout, stderr = aelat("run", "-m", *MAPS, *FAST, "latent_dim=2,4", "hydra/launcher=joblib",
+                                 "hydra.launcher.n_jobs=2")
+    assert code == 0, stdout + stderr
+    assert "2 done" in stdout and len(run_folders(out)) == 2
+
+
+def test_submitit_local_launcher_runs_without_a_cluster(aelat, out):
+    code, stdout, stderr = aelat("run", "-m", *MAPS, *FAST, "latent_dim=2", "seed=0,1",
+                                 "hydra/launcher=submitit_local")
+    assert code == 0, stdout + stderr
+    assert "2 done" in stdout and len(run_folders(out)) == 2
+    statuses = [json.loads(p.read_text()) for p in (out / ".multirun").glob("*/*/*/aelat_status.json")]
+    assert sorted(s["overrides"][0] for s in statuses) == ["seed=0", "seed=1"]
+
+
+def test_a_bad_sweep_override_is_one_error_line(aelat):
+    code, _, stderr = aelat("run", "-m", "dataset=imagenet,digits")
+    assert code == 1 and "aelat: error:" in stderr
