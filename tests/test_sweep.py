@@ -15,6 +15,17 @@ def run_folders(out):
     return sorted(p.name for p in out.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
 
 
+def reported(out):
+    """Run folders whose manifest records the report: the last stage of a configuration."""
+    folders = []
+    for manifest in out.glob("*/run.json"):
+        if manifest.parent.is_symlink():  # outputs/latest
+            continue
+        if "report" in json.loads(manifest.read_text())["stages"]:  # run.json is replaced whole, never half-written
+            folders.append(manifest.parent)
+    return folders
+
+
 def mtimes(out):
     return {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/model.pt") if not p.parent.is_symlink()}
 
@@ -93,11 +104,45 @@ def test_a_failing_configuration_is_named_and_the_others_complete(swept):
     assert any(f.startswith("digits-mlp-d2-s5-") for f in run_folders(out))
 
 
-def test_joblib_launcher_runs_jobs_in_parallel_processes(aelat, out):
-    code, stdout, stderr = aelat("run", "-m", *MAPS, *FAST, "latent_dim=2,4", "hydra/launcher=joblib",
-                                 "hydra.launcher.n_jobs=2")
+def test_joblib_launcher_sweeps_latent_sizes_and_seeds_then_summarize(aelat, out):
+    code, stdout, stderr = aelat("run", "-m", *MAPS, *FAST, "latent_dim=2,4,8,16,32", "seed=0,1",
+                                 "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
     assert code == 0, stdout + stderr
-    assert "2 done" in stdout and len(run_folders(out)) == 2
+    assert "10 done" in stdout and len(run_folders(out)) == 10
+    code, stdout, stderr = aelat("summarize", str(out), overrides=False)
+    assert code == 0, stderr
+    rows = (out / "summary.csv").read_text().splitlines()
+    assert len(rows) == 1 + 10 * 5  # header + 10 runs x (raw, pca, untrained, latent, pca(latent))
+    assert (out / "summary.md").is_file() and len(list(out.glob("summary_*.png"))) >= 6
+
+
+def test_killed_sweep_resumes_with_only_the_rest(tmp_path):
+    """SIGKILL a sweep once some configurations are complete; re-running it completes only the rest."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    out = tmp_path / "outputs"
+    command = [str(Path(sys.executable).with_name("aelat")), "run", "-m", *MAPS, *FAST, "latent_dim=2,3,4,5,6",
+               f"output_dir={out}"]
+    sweep = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while len(reported(out)) < 2 and sweep.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(sweep.pid, signal.SIGKILL)
+    sweep.wait()
+    complete = {path.name: (path / "model.pt").stat().st_mtime_ns for path in reported(out)}
+    assert 2 <= len(complete) < 5, complete
+
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{len(complete)} skipped" in done.stdout and f"{5 - len(complete)} done" in done.stdout, done.stdout
+    assert len(reported(out)) == 5
+    for name, mtime in complete.items():  # the finished configurations were not touched again
+        assert (out / name / "model.pt").stat().st_mtime_ns == mtime
 
 
 def test_submitit_local_launcher_runs_without_a_cluster(aelat, out):

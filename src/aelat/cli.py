@@ -220,7 +220,7 @@ def run_all(
 
 
 def pipeline_steps(run: Run, methods: List[str], of: str, train_only: bool = False, show: bool = True) -> list:
-    """The stages of `aelat run` in order: (manifest stage, the artifact it makes, what runs it)."""
+    """The stages of `aelat run` in order: (name, the (manifest stage, artifact) pairs it makes, what runs it)."""
     from aelat.stages import embed as embed_stage
     from aelat.stages import encode as encode_stage
     from aelat.stages import evaluate as evaluate_stage
@@ -237,15 +237,16 @@ def pipeline_steps(run: Run, methods: List[str], of: str, train_only: bool = Fal
             print_metrics(metrics)
             print_report_path(path)
 
-    steps = [("train", artifacts.MODEL, train_and_mark)]
+    steps = [("train", [("train", artifacts.MODEL)], train_and_mark)]
     if train_only:
         return steps
-    steps.append(("encode", artifacts.LATENTS, functools.partial(encode_stage.run, run)))
+    steps.append(("encode", [("encode", artifacts.LATENTS)], functools.partial(encode_stage.run, run)))
     for name in method_names(methods):
         for source in sources(of):
-            steps.append((artifacts.embedding_stage(name, source), f"{artifacts.embedding_stem(name, source)}.npz",
-                          functools.partial(embed_stage.run, run, name, source)))
-    steps.append(("evaluate", artifacts.METRICS, evaluate_and_report))
+            stage = artifacts.embedding_stage(name, source)
+            made = [(stage, f"{artifacts.embedding_stem(name, source)}.npz")]
+            steps.append((stage, made, functools.partial(embed_stage.run, run, name, source)))
+    steps.append(("evaluate", [("evaluate", artifacts.METRICS), ("report", REPORT)], evaluate_and_report))
     return steps
 
 
@@ -277,9 +278,10 @@ def run_pipeline(run: Run, methods: List[str], of: str, *, force: bool = False, 
 
 def first_incomplete(run: Run, steps: list) -> int:
     """Index of the first step whose artifact is missing, stale or changed (len(steps) if none)."""
-    for index, (stage, name, _) in enumerate(steps):
+    for index, (_, made, _) in enumerate(steps):
         try:
-            run.require(stage, name)
+            for stage, name in made:
+                run.require(stage, name)
         except ArtifactError:
             return index
     return len(steps)
