@@ -72,6 +72,18 @@ def test_between_class_variance_share_by_brute_force(run_dir, metrics):
     assert got == pytest.approx(expected, rel=1e-6)
 
 
+def test_class_means_and_covariances_by_brute_force(run_dir):
+    latents = artifacts.read_npz(run_dir / "latents.npz")
+    moments = artifacts.read_npz(run_dir / "moments.npz")
+    z = np.concatenate([latents["z_train"], latents["z_test"]]).astype(np.float64)
+    y = np.concatenate([latents["y_train"], latents["y_test"]])
+    for c in np.unique(y):
+        np.testing.assert_allclose(moments["latent.means"][c], z[y == c].mean(0), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(moments["latent.covariances"][c], np.cov(z[y == c].T, bias=True), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(moments["latent.covariance"], np.cov(z.T, bias=True), rtol=1e-4, atol=1e-6)
+    assert moments["raw.means"].shape == (10, 64) and moments["tsne(latent).covariances"].shape == (10, 2, 2)
+
+
 def test_distribution_block_is_what_the_metric_function_gives(run_dir, metrics):
     """metrics.json carries distribution_metrics of the stacked train+test codes under the run's settings."""
     latents = artifacts.read_npz(run_dir / "latents.npz")

@@ -17,6 +17,8 @@ A run folder holds one configuration's artifacts::
         embedding_<method>.png embed: scatter coloured by class
         embedding_<method>_<source>.npz/.png   the same for a baseline (raw, pca, untrained)
         metrics.json           evaluate: representation -> metric -> value, and the config
+        moments.npz            evaluate: per representation <rep>.classes, <rep>.counts (int64), <rep>.means (k, d),
+                               <rep>.covariances (k, d, d), <rep>.mean (d,), <rep>.covariance (d, d) (float32)
     outputs/latest -> the newest run folder
 """
 
@@ -47,6 +49,7 @@ MODEL = "model.pt"
 TRAIN_LOG = "train_log.csv"
 LATENTS = "latents.npz"
 METRICS = "metrics.json"
+MOMENTS = "moments.npz"
 LATEST = "latest"
 
 _UMASK = os.umask(0)

@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 from aelat import artifacts
 from aelat.artifacts import Run
 from aelat.embedders import EMBEDDERS
-from aelat.metrics.distribution import distribution_metrics
+from aelat.metrics.distribution import class_moments, distribution_metrics
 from aelat.metrics.neighbourhood import neighbourhood_scores
 from aelat.metrics.structure import clustering_scores, knn_accuracy, linear_probe_accuracy, silhouette
 from aelat.runtime import progress_bar
@@ -60,8 +60,9 @@ def run(run: Run) -> dict:
         "versions": artifacts.versions(),
     }
     artifacts.write_json(run.file(artifacts.METRICS), metrics)
+    artifacts.write_npz(run.file(artifacts.MOMENTS), **moments(representations))
     run.save_config()
-    run.record("evaluate", [artifacts.METRICS], inputs, time.perf_counter() - started)
+    run.record("evaluate", [artifacts.METRICS, artifacts.MOMENTS], inputs, time.perf_counter() - started)
     return metrics
 
 
@@ -129,3 +130,12 @@ def score(rep: Representation, representations: dict[str, Representation], cfg) 
             n_per_class=d.sw_per_class,
         )
     return result
+
+
+def moments(representations: dict[str, Representation]) -> dict[str, np.ndarray]:
+    """Class means and covariances of every representation (train and test rows), for moments.npz."""
+    arrays = {}
+    for name, rep in representations.items():
+        for key, value in class_moments(rep.points, rep.labels).items():
+            arrays[f"{name}.{key}"] = value.astype(np.float32) if value.dtype.kind == "f" else value
+    return arrays
