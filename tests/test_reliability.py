@@ -107,6 +107,11 @@ def damage_model(content: bytes | None):
     return damage
 
 
+def damage_checkpoint(tmp_path, run_dir):
+    (run_dir / artifacts.CHECKPOINT).write_bytes(b"garbage" * 100)
+    return []
+
+
 def not_a_run(tmp_path, run_dir):
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "elsewhere" / "notes.txt").write_text("not a run")
@@ -126,6 +131,10 @@ CASES = {
     "unknown-model": ("train", None, ["model=transformer"], "unknown model 'transformer'", "choose one of: conv"),
     "unknown-method": ("embed", None, ["--method", "isomap"], "unknown embed method 'isomap'", "choose one of: tsne"),
     "mistyped-key": ("train", None, ["latent_dimm=3"], "no such config key", "did you mean 'latent_dim'"),
+    "mistyped-key-on-a-run": (
+        "evaluate", lambda tmp_path, run_dir: ["--run", str(run_dir)], ["evaluate.knn_kk=[1]"],
+        "no such config key", "did you mean 'evaluate.knn_k'",
+    ),
     "latent-0": ("train", None, ["latent_dim=0"], "latent_dim=0 is too small", "it must be >= 1"),
     "latent-negative": ("train", None, ["latent_dim=-1"], "latent_dim=-1 is too small", "it must be >= 1"),
     "latent-abc": ("train", None, ["latent_dim=abc"], "latent_dim='abc' is not an integer", "whole number >= 1"),
@@ -152,6 +161,10 @@ CASES = {
     "model-truncated": ("encode", damage_model(None), [], "model.pt changed after `aelat train`", "re-run `aelat train`"),
     "model-garbage": (
         "encode", damage_model(b"garbage" * 100), [], "model.pt changed after `aelat train`", "re-run `aelat train`"
+    ),
+    "checkpoint-garbage": (
+        "train", damage_checkpoint, FAST, "checkpoint.pt is not a readable training checkpoint",
+        "delete it to train from the start",
     ),
     "stale-latents": (
         "evaluate", lambda tmp_path, run_dir: ["--run", str(run_dir)], ["train.lr=0.5"],

@@ -7,6 +7,9 @@ A run folder holds one configuration's artifacts::
         run.json               manifest: per stage, config hash, upstream checksums, outputs' checksums, timing
         model.pt               train: {"state_dict", "model" (name + config), "sample_shape", "latent_dim", ...}
         train_log.csv          train: epoch, train_loss, test_loss (the objective), test_recon_mse, seconds
+        checkpoint.pt          train, while it runs: every train.checkpoint_every epochs {"train_hash", "epoch",
+                               "rows", "model", "optimizer", "order_rng", "torch_rng", "cuda_rng"}; an interrupted
+                               `aelat train` resumes from it; removed once model.pt is recorded
         latents.npz            encode: per representation <key>_train, <key>_test (float32, (n, d)),
                                y_train, y_test (int64), class_names (str), recon_mse_<rep> (float64 scalars),
                                examples_index (int64, test rows), examples_input and examples_<pca|untrained|latent>
@@ -46,6 +49,7 @@ from aelat.errors import ArtifactError, StaleArtifactError
 CONFIG = "config.yaml"
 MANIFEST = "run.json"
 MODEL = "model.pt"
+CHECKPOINT = "checkpoint.pt"
 TRAIN_LOG = "train_log.csv"
 LATENTS = "latents.npz"
 METRICS = "metrics.json"

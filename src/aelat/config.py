@@ -18,6 +18,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from aelat.errors import ConfigError
 
+_ABSENT = object()
 CONFIG_DIR = Path(os.environ.get("AELAT_CONFIG_DIR", Path(__file__).resolve().parents[2] / "configs"))
 
 # The config keys each stage's output depends on: a change to any of them makes that output stale.
@@ -28,6 +29,8 @@ STAGE_KEYS = {
     "evaluate": ("dataset", "model", "latent_dim", "seed", "train", "evaluate"),
     "report": ("dataset", "model", "latent_dim", "seed", "train", "evaluate"),
 }
+# Keys inside those that change how a stage runs but not what it makes.
+NOT_HASHED = {"train": ("checkpoint_every",)}
 
 
 def compose(overrides: Sequence[str] = ()) -> DictConfig:
@@ -61,6 +64,8 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
             raise ConfigError(
                 f"'{override}' picks another config group; drop --run so the overrides compose a new run"
             )
+        if OmegaConf.select(cfg, key, default=_ABSENT) is _ABSENT:
+            raise ConfigError(f"cannot apply override '{override}': no such config key; {_did_you_mean(key, cfg)}")
         try:
             OmegaConf.update(cfg, key, OmegaConf.from_dotlist([f"v={value}"]).v, merge=True)
         except OmegaConfBaseException as exc:
@@ -75,6 +80,9 @@ def validate(cfg: DictConfig) -> DictConfig:
     _require_int(cfg.train.epochs, "train.epochs", minimum=1)
     _require_int(cfg.train.batch_size, "train.batch_size", minimum=1)
     _require_positive(cfg.train.lr, "train.lr")
+    _require_int(cfg.train.get("checkpoint_every", 0), "train.checkpoint_every", minimum=0)
+    if not isinstance(cfg.train.get("compile", False), bool):
+        raise ConfigError(f"train.compile={cfg.train.compile!r} must be true or false")
     _validate_evaluate(cfg.evaluate)
     if cfg.embed.max_points is not None:
         _require_int(cfg.embed.max_points, "embed.max_points", minimum=10)
@@ -105,6 +113,7 @@ def config_hash(cfg: DictConfig, stage: str) -> str:
     method = detail[0] if detail else None
     resolved = OmegaConf.to_container(cfg, resolve=True)
     subset = {key: resolved[key] for key in STAGE_KEYS[group]}
+    subset["train"] = {key: value for key, value in subset["train"].items() if key not in NOT_HASHED["train"]}
     if method:  # a map depends on its own method's options only, not on every method's
         subset["embed"] = {"max_points": subset["embed"]["max_points"], method: subset["embed"].get(method)}
     return hashlib.sha256(json.dumps(subset, sort_keys=True).encode()).hexdigest()[:8]
@@ -145,10 +154,13 @@ def _unknown_key(exc: Exception) -> str | None:
     if not str(exc).startswith("Could not override '"):
         return None
     key = str(exc).split("'")[1]
-    known = [k for k, _ in _flat(OmegaConf.to_container(compose(), resolve=False))]
+    return f"Could not override '{key}': no such config key; {_did_you_mean(key, compose())}"
+
+
+def _did_you_mean(key: str, cfg: DictConfig) -> str:
+    known = [k for k, _ in _flat(OmegaConf.to_container(cfg, resolve=False))]
     close = difflib.get_close_matches(key, known, n=1)
-    hint = f"did you mean '{close[0]}'?" if close else "see configs/ for the keys"
-    return f"Could not override '{key}': no such config key; {hint}"
+    return f"did you mean '{close[0]}'?" if close else "see configs/ for the keys"
 
 
 def _flat(tree: dict, prefix: str = ""):

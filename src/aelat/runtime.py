@@ -1,7 +1,8 @@
-"""Process-wide set-up shared by the stages: seeding and progress bars."""
+"""Process-wide set-up shared by the stages: seeding, cores and progress bars."""
 
 from __future__ import annotations
 
+import os
 import random
 
 import numpy as np
@@ -14,6 +15,11 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity: taskset, SLURM, cgroups cpusets)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def progress_bar() -> Progress:

@@ -38,6 +38,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from aelat.config import CONFIG_DIR
+from aelat.runtime import available_cores
 
 SETTINGS_ENV = "AELAT_SWEEP"  # how the CLI's options (command, maps, --force) reach jobs in other processes
 STATUS = "aelat_status.json"
@@ -95,7 +96,7 @@ def _run_job(cfg: DictConfig, settings: dict) -> dict:
 def _thread_limit(launcher: DictConfig) -> Iterator[None]:
     """Cap torch's and the BLAS pools' threads for jobs that run side by side (see the module docstring)."""
     target = str(launcher.get("_target_", ""))
-    cores = os.cpu_count() or 1
+    cores = available_cores()
     if "joblib" in target:
         n_jobs = int(launcher.get("n_jobs") or -1)
         jobs = n_jobs if n_jobs > 0 else max(1, cores + 1 + n_jobs)

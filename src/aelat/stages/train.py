@@ -6,17 +6,17 @@ import time
 
 import numpy as np
 import torch
+from rich.console import Console
 from torch import nn
 
 from aelat import artifacts
 from aelat.artifacts import Run
-from aelat.config import resolve_device
+from aelat.config import config_hash, resolve_device
 from aelat.data import load_dataset
 from aelat.errors import ConfigError, TrainingError
 from aelat.models import Autoencoder, build_model, checkpoint
 from aelat.runtime import progress_bar, seed_everything
-
-KEPT = " (nothing was saved; the run's earlier artifacts are kept)"
+from aelat.stages import train_checkpoint
 
 
 def run(run: Run) -> None:
@@ -34,38 +34,65 @@ def run(run: Run) -> None:
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     x_train, x_test = data.x_train.to(device), data.x_test.to(device)
     order = torch.Generator().manual_seed(cfg.seed)
+    checkpoint_path, train_hash = run.file(artifacts.CHECKPOINT), config_hash(cfg, "train")
+    progress = train_checkpoint.restore(checkpoint_path, train_hash, model, optimizer, order)
+    if progress is None:
+        progress = train_checkpoint.Progress(0, ["epoch,train_loss,test_loss,test_recon_mse,seconds"])
+    else:
+        Console(stderr=True).print(f"resume: training from {checkpoint_path.name} after epoch {progress.epoch} "
+                                   f"of {cfg.train.epochs}", highlight=False, soft_wrap=True)
+    loss_of = torch.compile(model.loss) if cfg.train.compile else model.loss
+    every = cfg.train.checkpoint_every
 
-    rows = ["epoch,train_loss,test_loss,test_recon_mse,seconds"]
     with progress_bar() as bar:
-        task = bar.add_task(f"train {run.path.name}", total=cfg.train.epochs, status="")
-        for epoch in range(1, cfg.train.epochs + 1):
+        task = bar.add_task(f"train {run.path.name}", total=cfg.train.epochs, completed=progress.epoch, status="")
+        for epoch in range(progress.epoch + 1, cfg.train.epochs + 1):
             tic = time.perf_counter()
-            train_loss = _train_epoch(model, optimizer, x_train, cfg.train.batch_size, order, epoch)
-            test_loss, test_mse = test_objective(model, x_test, cfg.train.batch_size), reconstruction_mse(model, x_test)
-            if not np.isfinite([test_loss, test_mse]).all():
-                raise TrainingError(f"test loss became {test_loss} after epoch {epoch}; lower train.lr{KEPT}")
-            rows.append(f"{epoch},{train_loss:.6g},{test_loss:.6g},{test_mse:.6g},{time.perf_counter() - tic:.3f}")
+            try:
+                train_loss = _train_epoch(model, loss_of, optimizer, x_train, cfg.train.batch_size, order, epoch)
+                test_loss = test_objective(model, x_test, cfg.train.batch_size)
+                test_mse = reconstruction_mse(model, x_test)
+                if not np.isfinite([test_loss, test_mse]).all():
+                    raise TrainingError(f"test loss became {test_loss} after epoch {epoch}; lower train.lr")
+            except TrainingError as exc:
+                raise TrainingError(f"{exc}{_kept(checkpoint_path)}") from None
+            progress.rows.append(
+                f"{epoch},{train_loss:.6g},{test_loss:.6g},{test_mse:.6g},{time.perf_counter() - tic:.3f}"
+            )
+            progress.epoch = epoch
+            if every and epoch % every == 0 and epoch < cfg.train.epochs:
+                train_checkpoint.save(checkpoint_path, train_hash, progress, model, optimizer, order)
             bar.update(task, advance=1, status=f"loss train {train_loss:.4f} test {test_loss:.4f}")
 
     with artifacts.atomic_path(run.file(artifacts.MODEL)) as tmp:
         torch.save(checkpoint(model, cfg.model), tmp)
-    artifacts.write_text(run.file(artifacts.TRAIN_LOG), "\n".join(rows) + "\n")
+    artifacts.write_text(run.file(artifacts.TRAIN_LOG), "\n".join(progress.rows) + "\n")
     run.save_config()
     run.record("train", [artifacts.MODEL, artifacts.TRAIN_LOG], {}, time.perf_counter() - started)
+    checkpoint_path.unlink(missing_ok=True)
 
 
-def _train_epoch(model: Autoencoder, optimizer, x: torch.Tensor, batch_size: int, order, epoch: int) -> float:
-    """One pass over ``x`` in a seeded random order of index-sliced batches; returns the mean loss."""
+def _kept(checkpoint_path) -> str:
+    """What a diverged run leaves behind, for its error message."""
+    if checkpoint_path.is_file():
+        epoch = torch.load(checkpoint_path, map_location="cpu", weights_only=True)["epoch"]
+        return f" (the last good checkpoint, after epoch {epoch}, is kept in {checkpoint_path}; model.pt is untouched)"
+    return " (nothing was saved; the run's earlier artifacts are kept)"
+
+
+def _train_epoch(model: Autoencoder, loss_of, optimizer, x: torch.Tensor, batch_size: int, order, epoch: int) -> float:
+    """One pass over ``x`` in a seeded random order of index-sliced batches; returns the mean loss.
+
+    ``loss_of`` is ``model.loss`` or its compiled version.
+    """
     model.train()
     permutation = torch.randperm(len(x), generator=order).to(x.device)
     total = torch.zeros((), device=x.device)
     for batch, start in enumerate(range(0, len(x), batch_size)):
         index = permutation[start : start + batch_size]
-        loss = model.loss(x[index])
+        loss = loss_of(x[index])
         if not torch.isfinite(loss):
-            raise TrainingError(
-                f"loss became {loss.item()} at epoch {epoch}, batch {batch}; lower train.lr{KEPT}"
-            )
+            raise TrainingError(f"loss became {loss.item()} at epoch {epoch}, batch {batch}; lower train.lr")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

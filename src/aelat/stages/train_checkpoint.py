@@ -1,0 +1,62 @@
+"""checkpoint.pt: the state an interrupted `aelat train` resumes from, saved every few epochs.
+
+It holds everything the remaining epochs depend on — weights, Adam's moments, the batch-order
+generator and torch's global generator (dropout-free aelat models draw their noise from it) —
+so a resumed run ends with the same weights as one that was never stopped.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from aelat import artifacts
+from aelat.errors import ArtifactError, StaleArtifactError
+
+
+@dataclass
+class Progress:
+    """How far training got: the last finished epoch and the train_log.csv rows so far."""
+
+    epoch: int
+    rows: list[str]
+
+
+def save(path: Path, train_hash: str, progress: Progress, model, optimizer, order: torch.Generator) -> None:
+    """Write the checkpoint atomically: a kill leaves the previous one or this one, never half of it."""
+    state = {
+        "train_hash": train_hash,
+        "epoch": progress.epoch,
+        "rows": progress.rows,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "order_rng": order.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+    with artifacts.atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def restore(path: Path, train_hash: str, model, optimizer, order: torch.Generator) -> Progress | None:
+    """Load ``path`` into the model, optimizer and generators; None when there is no checkpoint."""
+    if not path.is_file():
+        return None
+    fix = "delete it to train from the start"
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if state["train_hash"] != train_hash:
+            raise StaleArtifactError(f"{path} was saved under another training config; {fix}")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        order.set_state(state["order_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        return Progress(state["epoch"], list(state["rows"]))
+    except (RuntimeError, EOFError, KeyError, TypeError, ValueError, pickle.UnpicklingError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ArtifactError(f"{path} is not a readable training checkpoint ({reason}); {fix}") from None
