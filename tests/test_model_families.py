@@ -96,6 +96,30 @@ def test_checkpoint_round_trip(family, tmp_path):
     assert torch.equal(loaded(x), model(x)) and torch.equal(loaded.encode(x), model.encode(x))
 
 
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_held_out_losses_are_the_objective_and_the_mse_of_separate_passes(family, digits):
+    torch.manual_seed(0)
+    model = build_model(FAMILIES[family], (1, 8, 8), 4).eval()
+    with torch.no_grad():
+        torch.manual_seed(3)  # the vae's objective draws z: give both computations the same draw
+        objective, mse = model.held_out_losses(digits)
+        torch.manual_seed(3)
+        assert torch.equal(objective, model.loss(digits))
+        assert torch.equal(mse, ((model(digits) - digits) ** 2).mean())
+
+
+def test_held_out_scores_weigh_batches_by_their_size(digits):
+    from aelat.stages.train import held_out_scores, reconstruction_mse
+
+    torch.manual_seed(0)
+    model = build_model(FAMILIES["mlp"], (1, 8, 8), 4)
+    objective, mse = held_out_scores(model, digits, batch_size=50)  # 128 rows: batches of 50, 50, 28
+    with torch.no_grad():
+        whole = float(((model(digits) - digits) ** 2).mean())
+    assert objective == pytest.approx(whole, rel=1e-6) and mse == pytest.approx(whole, rel=1e-6)
+    assert mse == pytest.approx(reconstruction_mse(model, digits), rel=1e-6)
+
+
 # --- VAE ---------------------------------------------------------------------------------------
 
 

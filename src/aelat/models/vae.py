@@ -92,7 +92,14 @@ class VAE(Autoencoder):
         return torch.sigmoid(self.decoder(z))
 
     def loss(self, x: torch.Tensor) -> torch.Tensor:
+        return self._negative_elbo(x, *self.posterior(x))
+
+    def held_out_losses(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mean, logvar = self.posterior(x)
+        return self._negative_elbo(x, mean, logvar), nn.functional.mse_loss(self.decode(mean), x)
+
+    def _negative_elbo(self, x: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """Bernoulli reconstruction term at one sampled z plus beta times the KL term, per sample."""
         z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
         reconstruction = nn.functional.binary_cross_entropy_with_logits(self.decoder(z), x, reduction="sum")
         return reconstruction / len(x) + self.beta * kl_divergence(mean, logvar).mean()

@@ -50,8 +50,7 @@ def run(run: Run) -> None:
             tic = time.perf_counter()
             try:
                 train_loss = _train_epoch(model, loss_of, optimizer, x_train, cfg.train.batch_size, order, epoch)
-                test_loss = test_objective(model, x_test, cfg.train.batch_size)
-                test_mse = reconstruction_mse(model, x_test)
+                test_loss, test_mse = held_out_scores(model, x_test)
                 if not np.isfinite([test_loss, test_mse]).all():
                     raise TrainingError(f"test loss became {test_loss} after epoch {epoch}; lower train.lr")
             except TrainingError as exc:
@@ -101,14 +100,16 @@ def _train_epoch(model: Autoencoder, loss_of, optimizer, x: torch.Tensor, batch_
 
 
 @torch.inference_mode()
-def test_objective(model: Autoencoder, x: torch.Tensor, batch_size: int) -> float:
-    """The training objective on held-out data, batch by batch, in evaluation mode."""
+def held_out_scores(model: Autoencoder, x: torch.Tensor, batch_size: int = 1024) -> tuple[float, float]:
+    """The training objective and the per-pixel reconstruction MSE on held-out data, in evaluation mode."""
     model.eval()
-    total = 0.0
+    objective, mse = torch.zeros((), device=x.device), torch.zeros((), device=x.device)
     for start in range(0, len(x), batch_size):
         batch = x[start : start + batch_size]
-        total += float(model.loss(batch)) * len(batch)
-    return total / len(x)
+        batch_objective, batch_mse = model.held_out_losses(batch)
+        objective += batch_objective * len(batch)
+        mse += batch_mse * len(batch)
+    return float(objective) / len(x), float(mse) / len(x)
 
 
 @torch.inference_mode()
