@@ -146,9 +146,9 @@ def to_markdown(groups: Sequence[dict]) -> str:
 
 
 def summarize(dirs: Sequence[Path], out: Path | None = None) -> list[Path]:
-    """Write summary.csv, summary.md and one plot per key metric (and dataset/model) into ``out``
-    (default: the first of ``dirs``); returns the paths written."""
-    from aelat.plots.sweep import plot_metric_vs_latent
+    """Write summary.csv, summary.md, one overview figure of the key metrics and one plot per key metric
+    (per dataset and model) into ``out`` (default: the first of ``dirs``); returns the paths written."""
+    from aelat.plots.sweep import plot_metric_vs_latent, plot_overview
 
     dirs = [Path(d) for d in dirs]
     for folder in dirs:
@@ -166,8 +166,11 @@ def summarize(dirs: Sequence[Path], out: Path | None = None) -> list[Path]:
     combos = sorted({(g["dataset"], g["model"]) for g in groups})
     for dataset, model in combos:
         mine = [g for g in groups if (g["dataset"], g["model"]) == (dataset, model)]
+        prefix = "summary" if len(combos) == 1 else f"summary_{dataset}-{model}"
+        overview = out / f"{prefix}.png"
+        if plot_overview(mine, [(title, metric) for title, metric, _, _ in KEY_METRICS], f"{dataset}, {model}", overview):
+            written.append(overview)
         for title, metric, stem, _ in KEY_METRICS:
-            prefix = "summary" if len(combos) == 1 else f"summary_{dataset}-{model}"
             path = out / f"{prefix}_{stem}.png"
             if plot_metric_vs_latent(mine, metric, title, f"{title} — {dataset}, {model}", path):
                 written.append(path)

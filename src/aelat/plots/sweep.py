@@ -1,7 +1,8 @@
-"""A sweep's metric against latent size: one line per representation, a band for the spread across seeds."""
+"""A sweep's metrics against latent size: one line per representation, a band for the spread across seeds."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Sequence
 
@@ -18,13 +19,42 @@ def plot_metric_vs_latent(groups: Sequence[dict], metric: str, ylabel: str, titl
     ``groups`` are :func:`aelat.summarize.aggregate` rows of one dataset and model. Returns False
     (and writes nothing) when no group has the metric.
     """
+    if not any(metric in g["stats"] for g in groups):
+        return False
+    fig, ax = plt.subplots(figsize=(6.5, 4.2), layout="constrained")
+    draw_metric(ax, groups, metric, ylabel)
+    ax.legend(fontsize=8)
+    ax.set_title(f"{title}\n(mean across seeds; band: min–max)", fontsize=10)
+    save(fig, path)
+    return True
+
+
+def plot_overview(groups: Sequence[dict], metrics: Sequence[tuple[str, str]], title: str, path: Path) -> bool:
+    """Every (ylabel, metric) the groups have, one panel each, in one figure; False when none."""
+    present = [(label, metric) for label, metric in metrics if any(metric in g["stats"] for g in groups)]
+    if not present:
+        return False
+    columns = min(3, len(present))
+    rows = math.ceil(len(present) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.4 * rows), layout="constrained", squeeze=False)
+    for ax, (label, metric) in zip(axes.flat, present):
+        draw_metric(ax, groups, metric, label)
+        ax.set_title(label, fontsize=10)
+    for ax in axes.flat[len(present):]:
+        ax.set_visible(False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize=9)
+    fig.suptitle(f"{title} (mean across seeds; band: min–max)", fontsize=11)
+    save(fig, path)
+    return True
+
+
+def draw_metric(ax, groups: Sequence[dict], metric: str, ylabel: str) -> None:
+    """One line per representation against latent size on ``ax``; latent-free baselines as horizontal lines."""
     by_rep: dict[str, list[dict]] = {}
     for group in groups:
         if metric in group["stats"]:
             by_rep.setdefault(group["representation"], []).append(group)
-    if not by_rep:
-        return False
-    fig, ax = plt.subplots(figsize=(6.5, 4.2), layout="constrained")
     dims = sorted({g["latent_dim"] for rows in by_rep.values() for g in rows})
     for index, (rep, rows) in enumerate(by_rep.items()):
         colour = f"C{index}"
@@ -43,7 +73,3 @@ def plot_metric_vs_latent(groups: Sequence[dict], metric: str, ylabel: str, titl
     ax.set_xlabel("latent_dim")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(f"{title}\n(mean across seeds; band: min–max)", fontsize=10)
-    save(fig, path)
-    return True
