@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from aelat import artifacts
 from aelat.cli import app
 from aelat.metrics.distribution import distribution_metrics
+from aelat.metrics.neighbourhood import neighbourhood_scores
 
 FAST = ["train.epochs=3", "model.hidden=[64]", "latent_dim=4"]
 
@@ -59,6 +60,18 @@ def test_map_trustworthiness_matches_scikit_learn(run_dir, metrics, method):
     for k in (5, 10):
         assert row[f"trustworthiness_{k}"] == pytest.approx(trustworthiness(made_from, emb["train"], n_neighbors=k))
         assert row[f"continuity_{k}"] == pytest.approx(trustworthiness(emb["train"], made_from, n_neighbors=k))
+
+
+@pytest.mark.parametrize("source", ["raw", "latent"])
+def test_maps_sharing_a_source_score_as_the_standalone_function(run_dir, metrics, source):
+    """evaluate scores tsne(source) and pca(source) in one pass over the source: the values are unchanged."""
+    latents = artifacts.read_npz(run_dir / "latents.npz")
+    key = artifacts.REPRESENTATIONS[source]
+    for method in ("tsne", "pca"):
+        emb = artifacts.read_npz(run_dir / f"{artifacts.embedding_stem(method, source)}.npz")
+        alone = neighbourhood_scores(latents[f"{key}_train"][emb["train_index"]], emb["train"], ks=(5, 10),
+                                     sample_size=metrics["config"]["evaluate"]["neighbourhood"]["sample"], seed=0)
+        assert metrics["representations"][f"{method}({source})"]["neighbourhood"] == alone
 
 
 def test_between_class_variance_share_by_brute_force(run_dir, metrics):

@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 import sklearn
+from sklearn.datasets import load_digits
+from sklearn.decomposition import PCA
 from sklearn.manifold import trustworthiness as sklearn_trustworthiness
 
 from aelat.errors import ConfigError, DataError
@@ -10,6 +12,7 @@ from aelat.metrics.neighbourhood import (
     continuity,
     knn_preservation,
     neighbourhood_scores,
+    neighbourhood_scores_of_maps,
     smallest_k,
     trustworthiness,
 )
@@ -76,6 +79,27 @@ def test_chunking_does_not_change_the_result():
     # 1 MiB of working memory holds a few rows of length 300 at a time.
     with sklearn.config_context(working_memory=0.01):
         assert neighbourhood_scores(X, E, sample_size=None) == default
+
+
+@pytest.mark.parametrize("sample_size", [None, 500])
+def test_maps_of_one_source_scored_together_equal_each_scored_alone(sample_size):
+    """Digits (1797 x 64) and two of its 2-D maps: the shared pass gives exactly the separate values."""
+    X = load_digits().data
+    maps = {"pca": PCA(2, random_state=0).fit_transform(X),
+            "projection": X @ np.random.default_rng(0).standard_normal((64, 2))}
+    # A little working memory makes several chunks of query rows, as at MNIST scale.
+    with sklearn.config_context(working_memory=2):
+        together = neighbourhood_scores_of_maps(X, maps, ks=(5, 10), sample_size=sample_size, seed=3)
+        alone = {name: neighbourhood_scores(X, E, ks=(5, 10), sample_size=sample_size, seed=3)
+                 for name, E in maps.items()}
+    assert together == alone
+    assert together["pca"] != together["projection"]
+
+
+def test_maps_of_one_source_must_each_match_its_rows():
+    X, E = _map(seed=13)
+    with pytest.raises(DataError, match="short has 299"):
+        neighbourhood_scores_of_maps(X, {"full": E, "short": E[:-1]})
 
 
 def test_a_similarity_map_scores_one():

@@ -9,6 +9,7 @@ the distribution metrics of Q.
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +19,7 @@ from aelat import artifacts
 from aelat.artifacts import Run
 from aelat.embedders import EMBEDDERS
 from aelat.metrics.distribution import class_moments, distribution_metrics
-from aelat.metrics.neighbourhood import neighbourhood_scores
+from aelat.metrics.neighbourhood import neighbourhood_scores_of_maps
 from aelat.metrics.structure import clustering_scores, knn_accuracy, linear_probe_accuracy, silhouette
 from aelat.runtime import progress_bar
 
@@ -49,10 +50,11 @@ def run(run: Run) -> dict:
     representations, inputs = load_representations(run)
     scores = {}
     with progress_bar() as bar:
-        task = bar.add_task("evaluate", total=len(representations), status="")
+        task = bar.add_task("evaluate", total=len(representations), status="neighbourhoods of the maps")
+        neighbourhoods = map_neighbourhoods(representations, run.cfg)
         for name, rep in representations.items():
             bar.update(task, status=name)
-            scores[name] = score(rep, representations, run.cfg)
+            scores[name] = score(rep, run.cfg, neighbourhoods.get(name))
             bar.update(task, advance=1)
     metrics = {
         "representations": scores,
@@ -92,8 +94,29 @@ def load_representations(run: Run) -> tuple[dict[str, Representation], dict[str,
     return representations, inputs
 
 
-def score(rep: Representation, representations: dict[str, Representation], cfg) -> dict:
-    """All metrics of one representation, as a JSON-ready nested dict."""
+def map_neighbourhoods(representations: dict[str, Representation], cfg) -> dict[str, dict]:
+    """Neighbourhood scores of every 2-D map against the representation it was made from.
+
+    Maps of one source fitted on the same train rows are scored together, so that source's
+    distance rows are computed once for all of them.
+    """
+    settings = cfg.evaluate.neighbourhood
+    groups = defaultdict(list)
+    for name, rep in representations.items():
+        if rep.source is not None:
+            groups[rep.source, rep.train_index.tobytes()].append(name)
+    scores = {}
+    for (source, _), names in groups.items():
+        made_from = representations[source].train[representations[names[0]].train_index]
+        maps = {name: representations[name].train for name in names}
+        scores |= neighbourhood_scores_of_maps(
+            made_from, maps, ks=tuple(settings.k), sample_size=settings.sample, seed=cfg.seed
+        )
+    return scores
+
+
+def score(rep: Representation, cfg, neighbourhood: dict | None = None) -> dict:
+    """All metrics of one representation, as a JSON-ready nested dict; ``neighbourhood`` for a 2-D map."""
     ev, seed = cfg.evaluate, cfg.seed
     points, labels = rep.points, rep.labels
     structure = {
@@ -108,11 +131,8 @@ def score(rep: Representation, representations: dict[str, Representation], cfg) 
     )
     structure["silhouette"] = silhouette(points, labels, sample_size=ev.silhouette_sample, seed=seed)
     result = {"dim": int(rep.train.shape[1]), "source": rep.source, "recon_mse": rep.recon_mse, "structure": structure}
-    if rep.source is not None:
-        made_from = representations[rep.source].train[rep.train_index]
-        result["neighbourhood"] = neighbourhood_scores(
-            made_from, rep.train, ks=tuple(ev.neighbourhood.k), sample_size=ev.neighbourhood.sample, seed=seed
-        )
+    if neighbourhood is not None:
+        result["neighbourhood"] = neighbourhood
     if rep.train.shape[1] >= 2:
         d = ev.distribution
         result["distribution"] = distribution_metrics(
