@@ -23,6 +23,8 @@ A run folder holds one configuration's artifacts::
         moments.npz            evaluate: per representation <rep>.classes, <rep>.counts (int64), <rep>.means (k, d),
                                <rep>.covariances (k, d, d), <rep>.mean (d,), <rep>.covariance (d, d) (float32)
     outputs/latest -> the newest run folder
+    outputs/.cache/scores/<hash>.json  evaluate's scores of one representation, keyed by its content,
+                               settings and code (see aelat.score_cache); shared by the runs in outputs/
 """
 
 from __future__ import annotations

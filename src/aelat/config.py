@@ -30,7 +30,7 @@ STAGE_KEYS = {
     "report": ("dataset", "model", "latent_dim", "seed", "train", "evaluate"),
 }
 # Keys inside those that change how a stage runs but not what it makes.
-NOT_HASHED = {"train": ("checkpoint_every",)}
+NOT_HASHED = {"train": ("checkpoint_every",), "evaluate": ("cache",)}
 
 
 def compose(overrides: Sequence[str] = ()) -> DictConfig:
@@ -113,13 +113,17 @@ def config_hash(cfg: DictConfig, stage: str) -> str:
     method = detail[0] if detail else None
     resolved = OmegaConf.to_container(cfg, resolve=True)
     subset = {key: resolved[key] for key in STAGE_KEYS[group]}
-    subset["train"] = {key: value for key, value in subset["train"].items() if key not in NOT_HASHED["train"]}
+    for group_key, ignored in NOT_HASHED.items():
+        if group_key in subset:
+            subset[group_key] = {key: value for key, value in subset[group_key].items() if key not in ignored}
     if method:  # a map depends on its own method's options only, not on every method's
         subset["embed"] = {"max_points": subset["embed"]["max_points"], method: subset["embed"].get(method)}
     return hashlib.sha256(json.dumps(subset, sort_keys=True).encode()).hexdigest()[:8]
 
 
 def _validate_evaluate(ev: DictConfig) -> None:
+    if not isinstance(ev.get("cache", True), bool):
+        raise ConfigError(f"evaluate.cache={ev.cache!r} must be true or false")
     for key in ("knn_k", "neighbourhood.k"):
         values = OmegaConf.select(ev, key)
         if not OmegaConf.is_list(values) or len(values) == 0:

@@ -3,7 +3,8 @@
 Representations: raw input, PCA, untrained encoder, trained latent, and every 2-D map present
 (``<method>(<source>)``). Each gets the class-structure metrics; each 2-D map also gets the
 neighbourhood metrics against the representation it was made from; each of dimension >= 2 gets
-the distribution metrics of Q.
+the distribution metrics of Q. Scores of a representation already scored under the same
+settings, in any run of the output_dir, are read from the cache (aelat.score_cache).
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 from omegaconf import OmegaConf
 
-from aelat import artifacts
+from aelat import artifacts, score_cache
 from aelat.artifacts import Run
 from aelat.embedders import EMBEDDERS
 from aelat.metrics.distribution import class_moments, distribution_metrics
 from aelat.metrics.neighbourhood import neighbourhood_scores_of_maps
 from aelat.metrics.structure import clustering_scores, knn_accuracy, linear_probe_accuracy, silhouette
 from aelat.runtime import progress_bar
+from aelat.score_cache import ScoreCache
 
 
 @dataclass(frozen=True)
@@ -44,22 +46,31 @@ class Representation:
     def labels(self) -> np.ndarray:
         return np.concatenate([self.y_train, self.y_test])
 
+    @property
+    def arrays(self) -> list[np.ndarray]:
+        """What the scores depend on (for a map, also the train rows it was fitted on)."""
+        index = [] if self.train_index is None else [self.train_index]
+        return [self.train, self.test, self.y_train, self.y_test, *index]
+
 
 def run(run: Run) -> dict:
     started = time.perf_counter()
     representations, inputs = load_representations(run)
+    code = artifacts.versions()
+    cache = ScoreCache(run.path.parent / score_cache.FOLDER if run.cfg.evaluate.get("cache", True) else None)
+    digests = {name: score_cache.digest(rep.arrays) for name, rep in representations.items()}
     scores = {}
     with progress_bar() as bar:
         task = bar.add_task("evaluate", total=len(representations), status="neighbourhoods of the maps")
-        neighbourhoods = map_neighbourhoods(representations, run.cfg)
+        neighbourhoods = map_neighbourhoods(representations, run.cfg, cache, digests, code)
         for name, rep in representations.items():
             bar.update(task, status=name)
-            scores[name] = score(rep, run.cfg, neighbourhoods.get(name))
+            scores[name] = score(rep, run.cfg, cache, digests[name], code, neighbourhoods.get(name))
             bar.update(task, advance=1)
     metrics = {
         "representations": scores,
         "config": OmegaConf.to_container(run.cfg, resolve=True),
-        "versions": artifacts.versions(),
+        "versions": code,
     }
     artifacts.write_json(run.file(artifacts.METRICS), metrics)
     artifacts.write_npz(run.file(artifacts.MOMENTS), **moments(representations))
@@ -94,29 +105,60 @@ def load_representations(run: Run) -> tuple[dict[str, Representation], dict[str,
     return representations, inputs
 
 
-def map_neighbourhoods(representations: dict[str, Representation], cfg) -> dict[str, dict]:
+def map_neighbourhoods(representations: dict[str, Representation], cfg, cache: ScoreCache, digests: dict[str, str],
+                       code: dict) -> dict[str, dict]:
     """Neighbourhood scores of every 2-D map against the representation it was made from.
 
     Maps of one source fitted on the same train rows are scored together, so that source's
-    distance rows are computed once for all of them.
+    distance rows are computed once for all of them; maps the cache holds are not scored again.
     """
-    settings = cfg.evaluate.neighbourhood
-    groups = defaultdict(list)
+    settings = OmegaConf.to_container(cfg.evaluate.neighbourhood)
+    scores, names_of, groups = {}, {}, defaultdict(list)
     for name, rep in representations.items():
-        if rep.source is not None:
+        if rep.source is None:
+            continue
+        names_of[name] = score_cache.key(
+            kind="neighbourhood", map=digests[name], source=digests[rep.source], settings=settings, seed=cfg.seed,
+            code=code,
+        )
+        cached = cache.get(names_of[name])
+        if cached is not None:
+            scores[name] = cached
+        else:
             groups[rep.source, rep.train_index.tobytes()].append(name)
-    scores = {}
     for (source, _), names in groups.items():
         made_from = representations[source].train[representations[names[0]].train_index]
         maps = {name: representations[name].train for name in names}
-        scores |= neighbourhood_scores_of_maps(
-            made_from, maps, ks=tuple(settings.k), sample_size=settings.sample, seed=cfg.seed
+        fresh = neighbourhood_scores_of_maps(
+            made_from, maps, ks=tuple(settings["k"]), sample_size=settings["sample"], seed=cfg.seed
         )
+        for name, value in fresh.items():
+            cache.put(names_of[name], value)
+        scores |= fresh
     return scores
 
 
-def score(rep: Representation, cfg, neighbourhood: dict | None = None) -> dict:
+def score(rep: Representation, cfg, cache: ScoreCache, digest: str, code: dict, neighbourhood: dict | None) -> dict:
     """All metrics of one representation, as a JSON-ready nested dict; ``neighbourhood`` for a 2-D map."""
+    settings = OmegaConf.to_container(cfg.evaluate)
+    settings.pop("cache", None)
+    settings.pop("neighbourhood")
+    name = score_cache.key(kind="scores", representation=digest, settings=settings, seed=cfg.seed, code=code)
+    measured = cache.get(name)
+    if measured is None:
+        measured = measure(rep, cfg)
+        cache.put(name, measured)
+    result = {"dim": int(rep.train.shape[1]), "source": rep.source, "recon_mse": rep.recon_mse}
+    result["structure"] = measured["structure"]
+    if neighbourhood is not None:
+        result["neighbourhood"] = neighbourhood
+    if "distribution" in measured:
+        result["distribution"] = measured["distribution"]
+    return result
+
+
+def measure(rep: Representation, cfg) -> dict:
+    """The class-structure metrics of a representation and, from 2 dimensions, the distribution metrics."""
     ev, seed = cfg.evaluate, cfg.seed
     points, labels = rep.points, rep.labels
     structure = {
@@ -130,9 +172,7 @@ def score(rep: Representation, cfg, neighbourhood: dict | None = None) -> dict:
         points, labels, fit_size=ev.cluster_fit_size, gmm_full_max_dim=ev.gmm_full_max_dim, seed=seed
     )
     structure["silhouette"] = silhouette(points, labels, sample_size=ev.silhouette_sample, seed=seed)
-    result = {"dim": int(rep.train.shape[1]), "source": rep.source, "recon_mse": rep.recon_mse, "structure": structure}
-    if neighbourhood is not None:
-        result["neighbourhood"] = neighbourhood
+    result = {"structure": structure}
     if rep.train.shape[1] >= 2:
         d = ev.distribution
         result["distribution"] = distribution_metrics(
