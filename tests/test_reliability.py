@@ -247,7 +247,8 @@ def assert_complete_train(run_dir: Path, epochs: int) -> None:
 
 def test_same_run_twice_at_once_second_is_refused(tmp_path):
     out = tmp_path / "outputs"
-    args = ["train", "train.epochs=6", "model.hidden=[64]", "latent_dim=4", f"output_dir={out}"]
+    # seconds of training: the first still holds the run when the second starts
+    args = ["train", "train.epochs=40", "latent_dim=4", f"output_dir={out}"]
     first, second = launch(*args), launch(*args)  # both import now, in parallel
     release(first)
     deadline = time.monotonic() + 120
@@ -267,7 +268,7 @@ def test_same_run_twice_at_once_second_is_refused(tmp_path):
         f"aelat: error: {run_dir} is in use by another aelat process (pid {first.pid}); "
         "wait for it or pass another output_dir"
     )
-    assert_complete_train(run_dir, epochs=6)
+    assert_complete_train(run_dir, epochs=40)
     assert (out / "latest").resolve() == run_dir
 
 

@@ -39,7 +39,7 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
@@ -142,12 +142,12 @@ def write_npz(path: Path, **arrays: np.ndarray) -> None:
             np.savez(fh, **arrays)
 
 
-def read_npz(path: Path) -> dict[str, np.ndarray]:
-    """Load every array of an .npz artifact; a damaged file is an ArtifactError."""
+def read_npz(path: Path, keys: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """Load the arrays ``keys`` (default: all) of an .npz artifact; a damaged file is an ArtifactError."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            return {key: data[key] for key in (data.files if keys is None else keys)}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
         raise ArtifactError(f"{path} is unreadable ({exc}); delete it and re-run the stage that makes it") from None
 
 

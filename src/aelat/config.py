@@ -7,9 +7,8 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-import torch
 from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
 from hydra.errors import HydraException, MissingConfigException
@@ -17,6 +16,9 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from aelat.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 
 _ABSENT = object()
 CONFIG_DIR = Path(os.environ.get("AELAT_CONFIG_DIR", Path(__file__).resolve().parents[2] / "configs"))
@@ -90,7 +92,7 @@ def validate(cfg: DictConfig) -> DictConfig:
         _require_int(width, "model.hidden entries", minimum=1)
     if cfg.device not in ("auto", "cpu", "cuda"):
         raise ConfigError(f"device={cfg.device!r} is not one of auto, cpu, cuda")
-    if cfg.device == "cuda" and not torch.cuda.is_available():
+    if cfg.device == "cuda" and not _cuda_available():
         raise ConfigError("device=cuda but torch sees no CUDA device; use device=auto or device=cpu")
     for key in ("path", "root"):
         if cfg.dataset.get(key) is not None and not OmegaConf.is_missing(cfg.dataset, key):
@@ -102,6 +104,8 @@ def validate(cfg: DictConfig) -> DictConfig:
 
 def resolve_device(cfg: DictConfig) -> torch.device:
     """The torch device named by ``cfg.device`` (auto: CUDA when present)."""
+    import torch
+
     if cfg.device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(cfg.device)
@@ -139,6 +143,12 @@ def _validate_evaluate(ev: DictConfig) -> None:
     fraction = ev.distribution.id_discard_fraction
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
         raise ConfigError(f"evaluate.distribution.id_discard_fraction={fraction!r} must lie in [0, 1)")
+
+
+def _cuda_available() -> bool:
+    import torch  # here, not at the top: embed and evaluate never load torch
+
+    return torch.cuda.is_available()
 
 
 def _require_int(value, name: str, minimum: int) -> None:

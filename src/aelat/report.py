@@ -82,7 +82,8 @@ def write_report(run: Run) -> Path:
     inputs = run.require("evaluate", artifacts.METRICS)
     metrics = json.loads(run.file(artifacts.METRICS).read_text())
     scores = metrics["representations"]
-    latents = artifacts.read_npz(run.file(artifacts.LATENTS))
+    examples = [f"examples_{name}" for name in ("input", "latent", "pca", "untrained")]
+    latents = artifacts.read_npz(run.file(artifacts.LATENTS), ["class_names", *examples])
     class_names = [str(name) for name in latents["class_names"]]
     figures = []
 

@@ -6,12 +6,13 @@ import os
 import random
 
 import numpy as np
-import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 
 def seed_everything(seed: int) -> None:
     """Seed Python's, NumPy's and torch's global generators (aelat also passes ``seed`` explicitly)."""
+    import torch  # here, not at the top: embed and evaluate never load torch
+
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

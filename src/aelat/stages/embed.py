@@ -24,8 +24,9 @@ def run(run: Run, method: str, source: str = "latent") -> None:
     cfg = run.cfg
     started = time.perf_counter()
     inputs = run.require("encode", artifacts.LATENTS)
-    latents = artifacts.read_npz(run.file(artifacts.LATENTS))
     key = artifacts.REPRESENTATIONS[source]
+    needed = (f"{key}_train", f"{key}_test", "y_train", "y_test", "class_names")
+    latents = artifacts.read_npz(run.file(artifacts.LATENTS), needed)  # not the other representations
     rows, test = latents[f"{key}_train"], latents[f"{key}_test"]
     if method == "pca" and rows.shape[1] < 2:
         raise ConfigError(f"a pca map needs >= 2 dimensions but {source} has {rows.shape[1]}; use --method tsne")
