@@ -26,7 +26,7 @@ test: venv
 test-fast: venv
 	$(BIN)/python -m pytest -m "not slow"
 
-# Benchmarks on real MNIST (../shared/datasets/mnist.npz), about 17 min on 2 quiet cores (five t-SNE
+# Benchmarks on real MNIST (../shared/datasets/mnist.npz), about 15 min on 2 quiet cores (five t-SNE
 # maps of 60,000 points are most of it); results are appended to bench/RESULTS.md.
 # bench_pipeline keeps its run (latent 16, 10 epochs) in $(BENCH_RUN): bench_evaluate adds the maps
 # it lacks and scores it, then bench_embed maps its latent.

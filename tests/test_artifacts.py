@@ -1,7 +1,11 @@
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+import sklearn
+import torch
 
 from aelat import artifacts
 from aelat.artifacts import Run
@@ -56,3 +60,11 @@ def test_latest_points_at_the_newest_run(tmp_path):
     assert artifacts.latest_run(tmp_path) == (tmp_path / "b").resolve()
     with pytest.raises(ArtifactError, match="no run in .* yet"):
         artifacts.latest_run(tmp_path / "empty")
+
+
+def test_versions_name_the_installed_builds_without_importing_torch():
+    probe = "import sys; from aelat.artifacts import versions; v = versions(); print(v['torch'], 'torch' in sys.modules)"
+    torch_version, imported = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                                             check=True).stdout.split()
+    assert torch_version == torch.__version__ and imported == "False"
+    assert artifacts.versions()["scikit-learn"] == sklearn.__version__

@@ -78,6 +78,14 @@ def test_stages_one_by_one_and_rerun_lands_in_same_folder(aelat, out):
     assert sorted(p for p in out.iterdir() if p.name != ".cache") == first  # .cache: evaluate's score cache
 
 
+def test_run_given_as_the_latest_link_keeps_the_link_pointing_at_the_run(aelat, out):
+    assert aelat("train", *FAST)[0] == 0 and aelat("encode")[0] == 0
+    run_dir = (out / "latest").resolve()
+    code, _, stderr = aelat("embed", "--method", "pca", "--run", str(out / "latest"))
+    assert code == 0, stderr
+    assert (out / "latest").resolve() == run_dir and (out / "latest" / "embedding_pca.npz").is_file()
+
+
 def test_tsne_map_is_reproducible(aelat, out):
     assert aelat("train", *FAST)[0] == 0 and aelat("encode")[0] == 0
     maps = []

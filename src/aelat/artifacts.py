@@ -31,9 +31,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
+import importlib.util
 import json
 import os
 import platform
+import re
 import subprocess
 import tempfile
 import time
@@ -103,6 +106,7 @@ def latest_run(output_dir: str | Path) -> Path:
 
 def mark_latest(run_dir: Path) -> None:
     """Point ``<output_dir>/latest`` at ``run_dir`` (atomically, via a temporary symlink)."""
+    run_dir = run_dir.resolve()  # ``run_dir`` may be that very link (`--run outputs/latest`)
     link = run_dir.parent / LATEST
     tmp = run_dir.parent / f".{LATEST}.{os.getpid()}"
     with contextlib.suppress(FileNotFoundError):
@@ -163,17 +167,24 @@ def versions() -> dict[str, str]:
     """Versions of what produced a run: python, the numeric libraries, aelat and its git commit."""
     import openTSNE
     import sklearn
-    import torch
 
     return {
         "python": platform.python_version(),
-        "torch": torch.__version__,
+        "torch": _torch_version(),
         "numpy": np.__version__,
         "scikit-learn": sklearn.__version__,
         "openTSNE": openTSNE.__version__,
         "aelat": __version__,
         "aelat_git": _git_commit(),
     }
+
+
+def _torch_version() -> str:
+    """``torch.__version__`` (with its build label, e.g. +cu130) read from torch/version.py: importing
+    torch takes ~2 s, which embed and evaluate would otherwise spend only on this string."""
+    origin = importlib.util.find_spec("torch").origin
+    found = re.search(r"^__version__ = '([^']+)'", (Path(origin).parent / "version.py").read_text(), re.MULTILINE)
+    return found.group(1) if found else importlib.import_module("torch").__version__
 
 
 def _git_commit() -> str:

@@ -94,7 +94,7 @@ def open_run(run_dir: Optional[Path], overrides: Optional[List[str]], new: bool 
         cfg = compose(overrides)
         run = Run(artifacts.run_dir_for(cfg), cfg)
     else:
-        run_dir = run_dir or artifacts.latest_run(compose(overrides).output_dir)
+        run_dir = run_dir.resolve() if run_dir else artifacts.latest_run(compose(overrides).output_dir)
         if not (run_dir / artifacts.CONFIG).is_file():
             raise ArtifactError(f"{run_dir} is not an aelat run (no {artifacts.CONFIG}); pass a folder `aelat train` made")
         run = Run(run_dir, apply_overrides(validate(OmegaConf.load(run_dir / artifacts.CONFIG)), overrides))
