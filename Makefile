@@ -39,4 +39,4 @@ bench: venv
 	$(BIN)/python bench/bench_embed.py --run $(BENCH_RUN)/latest
 
 clean:
-	rm -rf outputs/*/ outputs/latest .pytest_cache
+	rm -rf outputs/*/ outputs/latest outputs/.cache outputs/.multirun .pytest_cache
