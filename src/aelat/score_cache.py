@@ -1,7 +1,8 @@
 """Evaluate's scores cached by content, shared by every run in one output_dir.
 
 A representation's scores are a function of its arrays, the evaluate settings, the seed and the
-code that computes them (library versions, aelat's commit); an entry's key hashes all of them. So
+code that computes them (library versions, aelat's own source files, so that an uncommitted edit
+counts too); an entry's key hashes all of them. So
 the raw input, the same in every run of a latent-size sweep, is scored once per sweep, and
 `aelat evaluate` after `aelat embed` adds a map scores only that map. Entries are JSON files
 written atomically and never changed; an unreadable one counts as missing. ``evaluate.cache=false``
@@ -30,6 +31,12 @@ def digest(arrays: Sequence[np.ndarray]) -> str:
         h.update(f"{array.dtype.str}{array.shape}".encode())
         h.update(memoryview(array).cast("B"))
     return h.hexdigest()
+
+
+def source_digest() -> str:
+    """A hash of aelat's own Python source, the code that turns arrays into scores."""
+    package = Path(__file__).parent
+    return digest([np.frombuffer(path.read_bytes(), np.uint8) for path in sorted(package.rglob("*.py"))])
 
 
 def key(**parts) -> str:

@@ -56,7 +56,8 @@ class Representation:
 def run(run: Run) -> dict:
     started = time.perf_counter()
     representations, inputs = load_representations(run)
-    code = artifacts.versions()
+    versions = artifacts.versions()
+    code = versions | {"aelat_source": score_cache.source_digest()}  # what the cached scores depend on
     cache = ScoreCache(run.path.parent / score_cache.FOLDER if run.cfg.evaluate.get("cache", True) else None)
     digests = {name: score_cache.digest(rep.arrays) for name, rep in representations.items()}
     scores = {}
@@ -70,7 +71,7 @@ def run(run: Run) -> dict:
     metrics = {
         "representations": scores,
         "config": OmegaConf.to_container(run.cfg, resolve=True),
-        "versions": code,
+        "versions": versions,
     }
     artifacts.write_json(run.file(artifacts.METRICS), metrics)
     artifacts.write_npz(run.file(artifacts.MOMENTS), **moments(representations))
