@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from typer.testing import CliRunner
 
 from aelat import artifacts
 from aelat.artifacts import Run, run_dir_for
+from aelat.cli import app
 from aelat.config import compose
 from aelat.errors import StaleArtifactError, TrainingError
 from aelat.stages import train as train_stage
@@ -81,8 +83,8 @@ def test_checkpoint_every_does_not_name_another_run(tmp_path):
 
 def test_sigkilled_train_resumes_from_its_checkpoint(tmp_path):
     out = tmp_path / "outputs"
-    args = [str(AELAT), "train", *SMALL, "train.epochs=60", "train.checkpoint_every=1", f"output_dir={out}"]
-    run_dir = make_run(out, "train.epochs=60").path
+    args = [str(AELAT), "train", *SMALL, "train.epochs=200", "train.checkpoint_every=1", f"output_dir={out}"]
+    run_dir = make_run(out, "train.epochs=200").path
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
     while not (run_dir / artifacts.CHECKPOINT).is_file() and process.poll() is None and time.monotonic() < deadline:
@@ -94,7 +96,7 @@ def test_sigkilled_train_resumes_from_its_checkpoint(tmp_path):
     resumed = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert "resume: training from checkpoint.pt after epoch" in resumed.stderr
-    whole = make_run(tmp_path / "whole", "train.epochs=60")
+    whole = make_run(tmp_path / "whole", "train.epochs=200")
     train_stage.run(whole)
     assert_same_weights(weights(run_dir), weights(whole.path))
 
@@ -138,3 +140,16 @@ def test_compiled_training_step_matches_eager(tmp_path):
     assert a.keys() == b.keys()  # the saved model is the plain module, not the compiled wrapper
     for key in a:
         torch.testing.assert_close(b[key], a[key], rtol=1e-4, atol=1e-5)
+
+
+def test_ctrl_c_is_one_line_that_says_how_to_resume(tmp_path, monkeypatch):
+    interrupt_at(monkeypatch, 3, KeyboardInterrupt())
+    args = ["train", *SMALL, "train.epochs=4", "train.checkpoint_every=2", f"output_dir={tmp_path}"]
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 130
+    assert result.stderr.strip().splitlines()[-1] == (
+        "aelat: interrupted; finished artifacts are kept (training also in checkpoint.pt): "
+        "run the same command again to resume"
+    )
+    assert make_run(tmp_path, "train.epochs=4").file(artifacts.CHECKPOINT).is_file()
+

@@ -61,12 +61,20 @@ def main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on e
 
 
 def reports_errors(command):
-    """Turn aelat's exceptions into one line on stderr and exit code 1 (tracebacks with --debug)."""
+    """Turn aelat's exceptions into one line on stderr and exit code 1, Ctrl-C into one line and exit
+    code 130 (tracebacks with --debug)."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
+        except KeyboardInterrupt:
+            if state["debug"]:
+                raise
+            Console(stderr=True).print(
+                "[bold red]aelat: interrupted[/]; finished artifacts are kept (training also in checkpoint.pt): "
+                "run the same command again to resume", highlight=False, soft_wrap=True)
+            raise typer.Exit(130) from None
         except (AelatError, OSError) as exc:
             message = error_line(exc)
             if state["debug"] or message is None:
