@@ -106,7 +106,6 @@ def latest_run(output_dir: str | Path) -> Path:
 
 def mark_latest(run_dir: Path) -> None:
     """Point ``<output_dir>/latest`` at ``run_dir`` (atomically, via a temporary symlink)."""
-    run_dir = run_dir.resolve()  # ``run_dir`` may be that very link (`--run outputs/latest`)
     link = run_dir.parent / LATEST
     tmp = run_dir.parent / f".{LATEST}.{os.getpid()}"
     with contextlib.suppress(FileNotFoundError):

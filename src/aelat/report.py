@@ -15,6 +15,7 @@ from aelat.plots.scatter import plot_map_grid
 
 REPORT = "report.md"
 BASELINES = tuple(artifacts.REPRESENTATIONS)  # raw, pca, untrained, latent
+EXAMPLES = ("input", "latent", "pca", "untrained")  # rows of the reconstruction figure, top to bottom
 
 # (column title, path into a representation's metrics, format); the table shows the columns present.
 STRUCTURE_COLUMNS = [
@@ -82,8 +83,7 @@ def write_report(run: Run) -> Path:
     inputs = run.require("evaluate", artifacts.METRICS)
     metrics = json.loads(run.file(artifacts.METRICS).read_text())
     scores = metrics["representations"]
-    examples = [f"examples_{name}" for name in ("input", "latent", "pca", "untrained")]
-    latents = artifacts.read_npz(run.file(artifacts.LATENTS), ["class_names", *examples])
+    latents = artifacts.read_npz(run.file(artifacts.LATENTS), ["class_names", *(f"examples_{n}" for n in EXAMPLES)])
     class_names = [str(name) for name in latents["class_names"]]
     figures = []
 
@@ -109,8 +109,7 @@ def write_report(run: Run) -> Path:
     figures.append(("Training curve", "report_training.png"))
     plot_training_curve(log, run.path.name, run.file(figures[-1][1]))
 
-    rows = {"input": latents["examples_input"]}
-    rows |= {name: latents[f"examples_{name}"] for name in ("latent", "pca", "untrained")}
+    rows = {name: latents[f"examples_{name}"] for name in EXAMPLES}
     figures.append(("Test images (top) and their reconstructions", "report_reconstructions.png"))
     plot_reconstructions(rows, "reconstructions of test images", run.file(figures[-1][1]))
 

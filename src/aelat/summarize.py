@@ -168,7 +168,8 @@ def summarize(dirs: Sequence[Path], out: Path | None = None) -> list[Path]:
         mine = [g for g in groups if (g["dataset"], g["model"]) == (dataset, model)]
         prefix = "summary" if len(combos) == 1 else f"summary_{dataset}-{model}"
         overview = out / f"{prefix}.png"
-        if plot_overview(mine, [(title, metric) for title, metric, _, _ in KEY_METRICS], f"{dataset}, {model}", overview):
+        panels = [(title, metric) for title, metric, _, _ in KEY_METRICS]
+        if plot_overview(mine, panels, f"{dataset}, {model}", overview):
             written.append(overview)
         for title, metric, stem, _ in KEY_METRICS:
             path = out / f"{prefix}_{stem}.png"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import pickle
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -53,12 +54,18 @@ def checkpoint(model: Autoencoder, model_cfg: DictConfig) -> dict:
 
 def load_checkpoint(path: Path, device: torch.device) -> Autoencoder:
     """Rebuild the model saved in ``path``; a truncated or foreign file is an ArtifactError."""
-    fix = f"delete {path} and re-run `aelat train`"
-    try:
+    with unreadable_torch_file(path, "aelat checkpoint", f"delete {path} and re-run `aelat train`"):
         saved = torch.load(path, map_location=device, weights_only=True)
         model = build_model(saved["model"], saved["sample_shape"], saved["latent_dim"])
         model.load_state_dict(saved["state_dict"])
+    return model.to(device)
+
+
+@contextlib.contextmanager
+def unreadable_torch_file(path: Path, what: str, fix: str) -> Iterator[None]:
+    """Turn what torch.load and load_state_dict raise on a truncated or foreign ``path`` into one ArtifactError line."""
+    try:
+        yield
     except (RuntimeError, EOFError, KeyError, TypeError, ValueError, OSError, pickle.UnpicklingError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ArtifactError(f"{path} is not a readable aelat checkpoint ({reason}); {fix}") from None
-    return model.to(device)
+        raise ArtifactError(f"{path} is not a readable {what} ({reason}); {fix}") from None

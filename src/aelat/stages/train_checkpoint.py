@@ -7,14 +7,14 @@ so a resumed run ends with the same weights as one that was never stopped.
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from aelat import artifacts
-from aelat.errors import ArtifactError, StaleArtifactError
+from aelat.errors import StaleArtifactError
+from aelat.models import unreadable_torch_file
 
 
 @dataclass
@@ -46,7 +46,7 @@ def restore(path: Path, train_hash: str, model, optimizer, order: torch.Generato
     if not path.is_file():
         return None
     fix = "delete it to train from the start"
-    try:
+    with unreadable_torch_file(path, "training checkpoint", fix):
         state = torch.load(path, map_location="cpu", weights_only=True)
         if state["train_hash"] != train_hash:
             raise StaleArtifactError(f"{path} was saved under another training config; {fix}")
@@ -57,6 +57,3 @@ def restore(path: Path, train_hash: str, model, optimizer, order: torch.Generato
         if state["cuda_rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         return Progress(state["epoch"], list(state["rows"]))
-    except (RuntimeError, EOFError, KeyError, TypeError, ValueError, pickle.UnpicklingError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ArtifactError(f"{path} is not a readable training checkpoint ({reason}); {fix}") from None
