@@ -109,7 +109,7 @@ def test_held_out_losses_are_the_objective_and_the_mse_of_separate_passes(family
 
 
 def test_held_out_scores_weigh_batches_by_their_size(digits):
-    from aelat.stages.train import held_out_scores, reconstruction_mse
+    from aelat.models.inference import held_out_scores, reconstruction_mse
 
     torch.manual_seed(0)
     model = build_model(FAMILIES["mlp"], (1, 8, 8), 4)
@@ -231,7 +231,7 @@ def test_unknown_key_names_the_key_and_the_config_file(family):
     message = str(caught.value)
     assert "\n" not in message
     assert message.startswith(f"model={name}: unexpected keyword argument 'depth'")
-    assert f"configs/model/{name}.yaml" in message
+    assert f"aelat/conf/model/{name}.yaml" in message
 
 
 @pytest.mark.parametrize(
@@ -253,6 +253,6 @@ def test_bad_option_values_are_one_clear_error(cfg, match):
 
 @pytest.mark.parametrize("name", ["mlp", "conv", "vae", "dae"])
 def test_shipped_yaml_builds_its_model(name):
-    cfg = OmegaConf.load(f"{__file__.rsplit('/tests/', 1)[0]}/configs/model/{name}.yaml")
+    cfg = OmegaConf.load(f"{__file__.rsplit('/tests/', 1)[0]}/src/aelat/conf/model/{name}.yaml")
     assert cfg.name == name
     assert type(build_model(cfg, (1, 8, 8), 2)) is MODELS[name]

@@ -1,10 +1,7 @@
-"""aelat's command line: compose the config, find the run folder, call the stages.
+"""aelat's command line: a thin Typer face over :mod:`aelat.pipeline` and the stages.
 
-Which run a command works on:
-  * ``--run DIR``: that folder, with its saved config (``key=value`` overrides apply on top);
-  * else, overrides that change what training reads (dataset, model, latent_dim, seed, train.*):
-    the folder of the composed config, as ``aelat train`` names it (so shell sweeps work);
-  * else ``<output_dir>/latest``, the newest run, with the overrides (embed.*, evaluate.*, ...) on top.
+Each command parses its options, finds its run (:func:`aelat.pipeline.open_run`), calls the stage
+code and turns aelat's errors into one line on stderr.
 """
 
 from __future__ import annotations
@@ -18,16 +15,15 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from omegaconf import OmegaConf
 from rich.console import Console
 from rich.table import Table
 
 from aelat import artifacts
-from aelat.artifacts import Run
-from aelat.config import STAGE_KEYS, apply_overrides, compose, validate
+from aelat.config import compose
 from aelat.embedders import EMBEDDERS
-from aelat.errors import AelatError, ArtifactError
+from aelat.errors import AelatError
 from aelat.locking import run_lock
+from aelat.pipeline import evaluate_and_report, open_run, run_pipeline, sources
 from aelat.report import (
     REPORT,
     DISTRIBUTION_COLUMNS,
@@ -95,31 +91,6 @@ def error_line(exc: Exception) -> str | None:
     return None
 
 
-def open_run(run_dir: Optional[Path], overrides: Optional[List[str]], new: bool = False) -> Run:
-    """The run a command works on (see the module docstring)."""
-    overrides = overrides or []
-    if run_dir is None and (new or names_a_run(overrides)):
-        cfg = compose(overrides)
-        run = Run(artifacts.run_dir_for(cfg), cfg)
-    else:
-        run_dir = run_dir.resolve() if run_dir else artifacts.latest_run(compose(overrides).output_dir)
-        if not (run_dir / artifacts.CONFIG).is_file():
-            raise ArtifactError(f"{run_dir} is not an aelat run (no {artifacts.CONFIG}); pass a folder `aelat train` made")
-        run = Run(run_dir, apply_overrides(validate(OmegaConf.load(run_dir / artifacts.CONFIG)), overrides))
-    Console(stderr=True).print(f"run: {run.path}", highlight=False)
-    return run
-
-
-def names_a_run(overrides: List[str]) -> bool:
-    """Whether an override changes what training reads (dataset, model, latent_dim, seed, train.*)."""
-    keys = (override.split("=")[0].lstrip("+~") for override in overrides)
-    return any(key.split(".")[0] in STAGE_KEYS["train"] for key in keys)
-
-
-def finished(run: Run) -> None:
-    artifacts.mark_latest(run.path)
-
-
 @app.command()
 @reports_errors
 def train(
@@ -135,7 +106,7 @@ def train(
     run = open_run(None, overrides, new=True)
     with run_lock(run.path):
         stage.run(run)
-        finished(run)
+        artifacts.mark_latest(run.path)
 
 
 @app.command()
@@ -147,7 +118,7 @@ def encode(overrides: Optional[List[str]] = OVERRIDES, run_dir: Optional[Path] =
     run = open_run(run_dir, overrides)
     with run_lock(run.path):
         stage.run(run)
-        finished(run)
+        artifacts.mark_latest(run.path)
 
 
 @app.command()
@@ -165,24 +136,17 @@ def embed(
     with run_lock(run.path):
         for source in sources(of):
             stage.run(run, method, source)
-        finished(run)
-
-
-def sources(of: str) -> list[str]:
-    return list(artifacts.REPRESENTATIONS) if of == "all" else [of]
+        artifacts.mark_latest(run.path)
 
 
 @app.command()
 @reports_errors
 def evaluate(overrides: Optional[List[str]] = OVERRIDES, run_dir: Optional[Path] = RUN_DIR) -> None:
     """Score every representation: metrics.json, report.md and tables."""
-    from aelat.stages import evaluate as stage
-
     run = open_run(run_dir, overrides)
     with run_lock(run.path):
-        print_metrics(stage.run(run))
-        print_report_path(write_report(run))
-        finished(run)
+        evaluate_and_report(run, show_results)
+        artifacts.mark_latest(run.path)
 
 
 @app.command()
@@ -220,79 +184,11 @@ def run_all(
     if multirun:
         return sweep("run", overrides, method, of, force)
     run = open_run(None, overrides, new=True)
-    if run_pipeline(run, method, of, force=force) == "skipped":
+    if run_pipeline(run, method, of, force=force, on_report=show_results) == "skipped":
         Console(stderr=True).print(f"skip: {run.path.name}: complete for this config; --force re-runs it",
                                    highlight=False, soft_wrap=True)
         print_metrics(json.loads(run.file(artifacts.METRICS).read_text()))
         print_report_path(run.file(REPORT))
-
-
-def pipeline_steps(run: Run, methods: List[str], of: str, train_only: bool = False, show: bool = True) -> list:
-    """The stages of `aelat run` in order: (name, the (manifest stage, artifact) pairs it makes, what runs it)."""
-    from aelat.stages import embed as embed_stage
-    from aelat.stages import encode as encode_stage
-    from aelat.stages import evaluate as evaluate_stage
-    from aelat.stages import train as train_stage
-
-    def train_and_mark() -> None:
-        train_stage.run(run)
-        finished(run)
-
-    def evaluate_and_report() -> None:
-        metrics = evaluate_stage.run(run)
-        path = write_report(run)
-        if show:
-            print_metrics(metrics)
-            print_report_path(path)
-
-    steps = [("train", [("train", artifacts.MODEL)], train_and_mark)]
-    if train_only:
-        return steps
-    steps.append(("encode", [("encode", artifacts.LATENTS)], functools.partial(encode_stage.run, run)))
-    for name in method_names(methods):
-        for source in sources(of):
-            stage = artifacts.embedding_stage(name, source)
-            made = [(stage, f"{artifacts.embedding_stem(name, source)}.npz")]
-            steps.append((stage, made, functools.partial(embed_stage.run, run, name, source)))
-    steps.append(("evaluate", [("evaluate", artifacts.METRICS), ("report", REPORT)], evaluate_and_report))
-    return steps
-
-
-def method_names(methods: List[str]) -> List[str]:
-    return list(dict.fromkeys(methods))  # --method pca --method pca draws one map
-
-
-def run_pipeline(run: Run, methods: List[str], of: str, *, force: bool = False, train_only: bool = False,
-                 show: bool = True) -> str:
-    """Run `aelat run`'s stages (only train with ``train_only``) on one configuration, resuming.
-
-    Stages whose artifacts run.json records as made under the current config and intact
-    (``Run.require``) are kept; from the first missing, stale or changed one on, every stage runs
-    again; ``force`` re-runs all. Returns "skipped" when nothing had to run, else "done".
-    """
-    steps = pipeline_steps(run, methods, of, train_only=train_only, show=show)
-    with run_lock(run.path):
-        start = 0 if force else first_incomplete(run, steps)
-        if start == len(steps):
-            return "skipped"
-        if start > 0:
-            Console(stderr=True).print(f"resume: {run.path.name} from {steps[start][0]} "
-                                       f"(earlier stages are complete)", highlight=False, soft_wrap=True)
-        for _, _, step in steps[start:]:
-            step()
-        finished(run)
-    return "done"
-
-
-def first_incomplete(run: Run, steps: list) -> int:
-    """Index of the first step whose artifact is missing, stale or changed (len(steps) if none)."""
-    for index, (_, made, _) in enumerate(steps):
-        try:
-            for stage, name in made:
-                run.require(stage, name)
-        except ArtifactError:
-            return index
-    return len(steps)
 
 
 def sweep(command: str, overrides: Optional[List[str]], methods: List[str], of: str, force: bool) -> None:
@@ -345,6 +241,11 @@ def print_metrics(metrics: dict) -> None:
                 continue
             table.add_row(name, *(format_value(lookup(row, path), fmt) for _, path, fmt in shown))
         console.print(table)
+
+
+def show_results(metrics: dict, report_path: Path) -> None:
+    print_metrics(metrics)
+    print_report_path(report_path)
 
 
 def print_report_path(path: Path) -> None:

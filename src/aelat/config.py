@@ -21,7 +21,10 @@ if TYPE_CHECKING:
     import torch
 
 _ABSENT = object()
-CONFIG_DIR = Path(os.environ.get("AELAT_CONFIG_DIR", Path(__file__).resolve().parents[2] / "configs"))
+# The configs ship inside the package (package data), so any install finds them; AELAT_CONFIG_DIR
+# names an extra folder searched as well, for a user's own groups (e.g. dataset/mine.yaml).
+CONFIG_DIR = Path(__file__).resolve().parent / "conf"
+EXTRA_CONFIG_ENV = "AELAT_CONFIG_DIR"
 
 # The config keys each stage's output depends on: a change to any of them makes that output stale.
 STAGE_KEYS = {
@@ -36,12 +39,10 @@ NOT_HASHED = {"train": ("checkpoint_every",), "evaluate": ("cache",)}
 
 
 def compose(overrides: Sequence[str] = ()) -> DictConfig:
-    """Compose ``configs/config.yaml`` with Hydra override strings, then validate it."""
-    if not (CONFIG_DIR / "config.yaml").is_file():
-        raise ConfigError(f"no config.yaml in {CONFIG_DIR}; set AELAT_CONFIG_DIR to aelat's configs/ folder")
+    """Compose ``conf/config.yaml`` with Hydra override strings, then validate it."""
     try:
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
-            cfg = hydra_compose("config", overrides=list(overrides))
+            cfg = hydra_compose("config", overrides=[*extra_search_path(), *overrides])
     except MissingConfigException as exc:
         group = (exc.missing_cfg_file or "").split("/")[0]
         if exc.options:
@@ -52,6 +53,17 @@ def compose(overrides: Sequence[str] = ()) -> DictConfig:
     except HydraException as exc:
         raise ConfigError(_unknown_key(exc) or _one_line(exc)) from None
     return validate(cfg)
+
+
+def extra_search_path() -> list[str]:
+    """The override adding ``$AELAT_CONFIG_DIR`` to Hydra's config search path (none when unset)."""
+    folder = os.environ.get(EXTRA_CONFIG_ENV)
+    if not folder:
+        return []
+    if not Path(folder).is_dir():
+        raise ConfigError(f"{EXTRA_CONFIG_ENV}={folder} is not a folder; point it at a folder of config groups or unset it")
+    path = str(Path(folder).resolve()).replace("\\", "\\\\").replace("'", "\\'")
+    return [f"hydra.searchpath=['file://{path}']"]
 
 
 def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
@@ -174,7 +186,7 @@ def _unknown_key(exc: Exception) -> str | None:
 def _did_you_mean(key: str, cfg: DictConfig) -> str:
     known = [k for k, _ in _flat(OmegaConf.to_container(cfg, resolve=False))]
     close = difflib.get_close_matches(key, known, n=1)
-    return f"did you mean '{close[0]}'?" if close else "see configs/ for the keys"
+    return f"did you mean '{close[0]}'?" if close else "see `aelat config` for the keys"
 
 
 def _flat(tree: dict, prefix: str = ""):

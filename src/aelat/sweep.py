@@ -2,7 +2,7 @@
 
 ``@hydra.main`` owns ``sys.argv``, so the Typer command (:func:`multirun`) sets ``sys.argv`` to
 ``[prog, "--multirun", *overrides]`` and calls :func:`task`, the Hydra task function. Each job
-validates its config and calls the same pipeline as ``aelat run`` (:func:`aelat.cli.run_pipeline`),
+validates its config and calls the same pipeline as ``aelat run`` (:func:`aelat.pipeline.run_pipeline`),
 so every launcher works unchanged: the basic one (sequential, in-process; the default), ``joblib``
 (local processes) and ``submitit_local`` / ``slurm`` (submitit jobs).
 
@@ -15,7 +15,7 @@ Threads: jobs that run side by side must not each use every core. Under ``hydra/
 a job uses ``cores // n_jobs`` threads (torch and the BLAS pools, via threadpoolctl), so the
 plugin's default ``n_jobs: -1`` (one job per core) runs one thread per job and
 ``hydra.launcher.n_jobs=2`` on 16 cores runs two jobs of 8 threads (less memory: each job holds its
-dataset). aelat ships no ``configs/hydra/launcher/joblib.yaml``: a file of that name would shadow
+dataset). aelat ships no ``conf/hydra/launcher/joblib.yaml``: a file of that name would shadow
 the plugin's config through Hydra's deprecated schema matching (a warning in every job); under submitit a job uses
 ``cpus_per_task`` threads, or 1 when that is unset (``submitit_local`` starts every job at once).
 The basic launcher runs one job at a time with the usual threads.
@@ -74,7 +74,7 @@ def task(cfg: DictConfig) -> None:
 def _run_job(cfg: DictConfig, settings: dict) -> dict:
     from aelat import artifacts
     from aelat.artifacts import Run
-    from aelat.cli import run_pipeline
+    from aelat.pipeline import run_pipeline
     from aelat.config import validate
 
     cfg = cfg.copy()
@@ -87,7 +87,6 @@ def _run_job(cfg: DictConfig, settings: dict) -> dict:
         settings.get("of", "all"),
         force=settings.get("force", False),
         train_only=settings.get("command") == "train",
-        show=False,
     )
     return {"run": run.path.name, "status": outcome}
 
@@ -124,7 +123,7 @@ def multirun(command: str, overrides: Sequence[str], methods: Sequence[str], of:
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
-    from aelat.config import compose
+    from aelat.config import compose, extra_search_path
     from aelat.errors import ConfigError
 
     try:
@@ -145,7 +144,7 @@ def multirun(command: str, overrides: Sequence[str], methods: Sequence[str], of:
     argv, env = sys.argv, os.environ.get(SETTINGS_ENV)
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level  # Hydra's logging set-up points root at its console
-    sys.argv = [argv[0] if argv else "aelat", "--multirun", *overrides, *ours]
+    sys.argv = [argv[0] if argv else "aelat", "--multirun", *extra_search_path(), *overrides, *ours]
     os.environ[SETTINGS_ENV] = json.dumps(settings)
     if debug:
         os.environ.setdefault("HYDRA_FULL_ERROR", "1")

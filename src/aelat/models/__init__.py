@@ -33,12 +33,12 @@ def build_model(model_cfg: DictConfig | dict, sample_shape: Sequence[int], laten
         if key not in known:
             raise ConfigError(
                 f"model={name}: unexpected keyword argument '{key}'; its options are {', '.join(known)}, "
-                f"see configs/model/{name}.yaml"
+                f"see aelat/conf/model/{name}.yaml"
             )
     try:
         return MODELS[name](sample_shape, latent_dim, **options)
     except TypeError as exc:
-        raise ConfigError(f"model={name}: {exc}; see configs/model/{name}.yaml for its options") from None
+        raise ConfigError(f"model={name}: {exc}; see aelat/conf/model/{name}.yaml for its options") from None
 
 
 def checkpoint(model: Autoencoder, model_cfg: DictConfig) -> dict:

@@ -19,6 +19,10 @@ class Autoencoder(nn.Module):
         """Map codes of shape (n, latent_dim) back to inputs of shape (n, *sample_shape)."""
         raise NotImplementedError
 
+    def extra_codes(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Codes besides the latent that encode stores as ``z_<name>_<split>`` (none here; a VAE: ``logvar``)."""
+        return {}
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
 

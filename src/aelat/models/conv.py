@@ -146,7 +146,7 @@ def build_backbone(
     if name == "conv":
         image_shape = require_image_shape(sample_shape, f"model={model} with backbone=conv", "use model.backbone=mlp")
         return conv_encoder(image_shape, channels, n_codes), conv_decoder(image_shape, channels, latent_dim)
-    raise ConfigError(f"model.backbone={name!r} is not one of mlp, conv; see configs/model/{model}.yaml")
+    raise ConfigError(f"model.backbone={name!r} is not one of mlp, conv; see aelat/conf/model/{model}.yaml")
 
 
 class ConvAutoencoder(Autoencoder):

@@ -52,7 +52,7 @@ class DenoisingAutoencoder(Autoencoder):
     ):
         super().__init__()
         if noise not in NOISES:
-            raise ConfigError(f"model.noise={noise!r} is not one of {', '.join(NOISES)}; see configs/model/dae.yaml")
+            raise ConfigError(f"model.noise={noise!r} is not one of {', '.join(NOISES)}; see aelat/conf/model/dae.yaml")
         upper = 1.0 if noise == "mask" else float("inf")
         if not 0 <= noise_level <= upper:
             limit = "in [0, 1] for noise=mask" if noise == "mask" else ">= 0 for noise=gaussian"

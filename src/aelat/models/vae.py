@@ -88,6 +88,9 @@ class VAE(Autoencoder):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.posterior(x)[0]
 
+    def extra_codes(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"logvar": self.posterior(x)[1]}
+
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.decoder(z))
 

@@ -12,9 +12,9 @@ from aelat import artifacts
 from aelat.artifacts import Run
 from aelat.config import resolve_device
 from aelat.data import load_dataset
-from aelat.models import Autoencoder, build_model, load_checkpoint
+from aelat.models import build_model, load_checkpoint
+from aelat.models.inference import encode, extra_codes, reconstruction_mse
 from aelat.runtime import seed_everything
-from aelat.stages.train import reconstruction_mse
 
 
 def run(run: Run) -> None:
@@ -59,20 +59,12 @@ def run(run: Run) -> None:
         with torch.inference_mode():
             arrays[f"examples_{name}"] = model.eval()(x_test[torch.from_numpy(examples).to(device)]).cpu().numpy()
 
-    if hasattr(trained, "posterior"):  # a VAE: keep the posterior's spread beside its mean
-        arrays["z_logvar_train"] = encode(trained, x_train, output=1)
-        arrays["z_logvar_test"] = encode(trained, x_test, output=1)
+    for split, x in (("train", x_train), ("test", x_test)):  # e.g. a VAE's posterior log-variance
+        for name, codes in extra_codes(trained, x).items():
+            arrays[f"z_{name}_{split}"] = codes
     artifacts.write_npz(run.file(artifacts.LATENTS), **arrays)
     run.save_config()
     run.record("encode", [artifacts.LATENTS], inputs, time.perf_counter() - started)
-
-
-@torch.inference_mode()
-def encode(model: Autoencoder, x: torch.Tensor, batch_size: int = 4096, output: int | None = None) -> np.ndarray:
-    """Codes of ``x``, float32 (n, latent_dim), in large batches; ``output=i`` takes ``posterior(x)[i]``."""
-    model.eval()
-    step = model.encode if output is None else (lambda batch: model.posterior(batch)[output])
-    return torch.cat([step(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]).cpu().numpy()
 
 
 def example_indices(y_test: np.ndarray, limit: int = 12) -> np.ndarray:

@@ -7,7 +7,6 @@ import time
 import numpy as np
 import torch
 from rich.console import Console
-from torch import nn
 
 from aelat import artifacts
 from aelat.artifacts import Run
@@ -15,6 +14,7 @@ from aelat.config import config_hash, resolve_device
 from aelat.data import load_dataset
 from aelat.errors import ConfigError, TrainingError
 from aelat.models import Autoencoder, build_model, checkpoint
+from aelat.models.inference import held_out_scores
 from aelat.runtime import progress_bar, seed_everything
 from aelat.stages import train_checkpoint
 
@@ -97,27 +97,3 @@ def _train_epoch(model: Autoencoder, loss_of, optimizer, x: torch.Tensor, batch_
         optimizer.step()
         total += loss.detach() * len(index)
     return float(total) / len(x)
-
-
-@torch.inference_mode()
-def held_out_scores(model: Autoencoder, x: torch.Tensor, batch_size: int = 1024) -> tuple[float, float]:
-    """The training objective and the per-pixel reconstruction MSE on held-out data, in evaluation mode."""
-    model.eval()
-    objective, mse = torch.zeros((), device=x.device), torch.zeros((), device=x.device)
-    for start in range(0, len(x), batch_size):
-        batch = x[start : start + batch_size]
-        batch_objective, batch_mse = model.held_out_losses(batch)
-        objective += batch_objective * len(batch)
-        mse += batch_mse * len(batch)
-    return float(objective) / len(x), float(mse) / len(x)
-
-
-@torch.inference_mode()
-def reconstruction_mse(model: Autoencoder, x: torch.Tensor, batch_size: int = 4096) -> float:
-    """Mean squared error per pixel of ``model``'s reconstruction of ``x``."""
-    model.eval()
-    total = 0.0
-    for start in range(0, len(x), batch_size):
-        batch = x[start : start + batch_size]
-        total += float(nn.functional.mse_loss(model(batch), batch, reduction="sum"))
-    return total / x.numel()

@@ -1,0 +1,128 @@
+"""Which run a command works on, which of its stages are due, and running them in order.
+
+Which run:
+  * ``run_dir`` given (``--run DIR``): that folder, with its saved config (``key=value`` overrides
+    apply on top);
+  * else, overrides that change what training reads (dataset, model, latent_dim, seed, train.*):
+    the folder of the composed config, as ``aelat train`` names it (so shell sweeps work);
+  * else ``<output_dir>/latest``, the newest run, with the overrides (embed.*, evaluate.*, ...) on top.
+
+The CLI (:mod:`aelat.cli`) and sweeps (:mod:`aelat.sweep`) both call this module; it never imports them.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from omegaconf import OmegaConf
+from rich.console import Console
+
+from aelat import artifacts
+from aelat.artifacts import Run
+from aelat.config import STAGE_KEYS, apply_overrides, compose, validate
+from aelat.errors import ArtifactError
+from aelat.locking import run_lock
+from aelat.report import REPORT, write_report
+
+# Called with (metrics, report path) once evaluate and report have run.
+OnReport = Callable[[dict, Path], None]
+
+
+def open_run(run_dir: Optional[Path], overrides: Optional[Sequence[str]], new: bool = False) -> Run:
+    """The run a command works on (see the module docstring)."""
+    overrides = list(overrides or [])
+    if run_dir is None and (new or names_a_run(overrides)):
+        cfg = compose(overrides)
+        run = Run(artifacts.run_dir_for(cfg), cfg)
+    else:
+        run_dir = run_dir.resolve() if run_dir else artifacts.latest_run(compose(overrides).output_dir)
+        if not (run_dir / artifacts.CONFIG).is_file():
+            raise ArtifactError(f"{run_dir} is not an aelat run (no {artifacts.CONFIG}); pass a folder `aelat train` made")
+        run = Run(run_dir, apply_overrides(validate(OmegaConf.load(run_dir / artifacts.CONFIG)), overrides))
+    Console(stderr=True).print(f"run: {run.path}", highlight=False, markup=False)
+    return run
+
+
+def names_a_run(overrides: Sequence[str]) -> bool:
+    """Whether an override changes what training reads (dataset, model, latent_dim, seed, train.*)."""
+    keys = (override.split("=")[0].lstrip("+~") for override in overrides)
+    return any(key.split(".")[0] in STAGE_KEYS["train"] for key in keys)
+
+
+def sources(of: str) -> list[str]:
+    """The representations ``--of`` names: one of them, or all."""
+    return list(artifacts.REPRESENTATIONS) if of == "all" else [of]
+
+
+def method_names(methods: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(methods))  # --method pca --method pca draws one map
+
+
+def evaluate_and_report(run: Run, on_report: OnReport | None = None) -> None:
+    """Score every representation, then render report.md from the scores."""
+    from aelat.stages import evaluate as evaluate_stage
+
+    metrics = evaluate_stage.run(run)
+    path = write_report(run)
+    if on_report is not None:
+        on_report(metrics, path)
+
+
+def pipeline_steps(run: Run, methods: Sequence[str], of: str, train_only: bool = False,
+                   on_report: OnReport | None = None) -> list:
+    """The stages of `aelat run` in order: (name, the (manifest stage, artifact) pairs it makes, what runs it)."""
+    from aelat.stages import embed as embed_stage
+    from aelat.stages import encode as encode_stage
+    from aelat.stages import train as train_stage
+
+    def train_and_mark() -> None:
+        train_stage.run(run)
+        artifacts.mark_latest(run.path)
+
+    steps = [("train", [("train", artifacts.MODEL)], train_and_mark)]
+    if train_only:
+        return steps
+    steps.append(("encode", [("encode", artifacts.LATENTS)], functools.partial(encode_stage.run, run)))
+    for name in method_names(methods):
+        for source in sources(of):
+            stage = artifacts.embedding_stage(name, source)
+            made = [(stage, f"{artifacts.embedding_stem(name, source)}.npz")]
+            steps.append((stage, made, functools.partial(embed_stage.run, run, name, source)))
+    made = [("evaluate", artifacts.METRICS), ("report", REPORT)]
+    steps.append(("evaluate", made, functools.partial(evaluate_and_report, run, on_report)))
+    return steps
+
+
+def run_pipeline(run: Run, methods: Sequence[str], of: str, *, force: bool = False, train_only: bool = False,
+                 on_report: OnReport | None = None) -> str:
+    """Run `aelat run`'s stages (only train with ``train_only``) on one configuration, resuming.
+
+    Stages whose artifacts run.json records as made under the current config and intact
+    (``Run.require``) are kept; from the first missing, stale or changed one on, every stage runs
+    again; ``force`` re-runs all. Returns "skipped" when nothing had to run, else "done".
+    """
+    steps = pipeline_steps(run, methods, of, train_only=train_only, on_report=on_report)
+    with run_lock(run.path):
+        start = 0 if force else first_incomplete(run, steps)
+        if start == len(steps):
+            return "skipped"
+        if start > 0:
+            Console(stderr=True).print(f"resume: {run.path.name} from {steps[start][0]} "
+                                       f"(earlier stages are complete)", highlight=False, soft_wrap=True, markup=False)
+        for _, _, step in steps[start:]:
+            step()
+        artifacts.mark_latest(run.path)
+    return "done"
+
+
+def first_incomplete(run: Run, steps: list) -> int:
+    """Index of the first step whose artifact is missing, stale or changed (len(steps) if none)."""
+    for index, (_, made, _) in enumerate(steps):
+        try:
+            for stage, name in made:
+                run.require(stage, name)
+        except ArtifactError:
+            return index
+    return len(steps)
