@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 from aelat.cli import app
 
 MNIST_NPZ = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "mnist.npz"
-# Few epochs and a small net keep a whole digits pipeline to a few seconds on 2 cores.
-FAST = ["train.epochs=3", "model.hidden=[64]", "latent_dim=4"]
+# Few epochs and a small net keep a whole digits pipeline to a few seconds on 2 cores; no N2D clustering
+# (its UMAP costs seconds per run; test_evaluate covers it).
+FAST = ["train.epochs=3", "model.hidden=[64]", "latent_dim=4", "evaluate.n2d.of=[]"]
 
 
 @pytest.fixture

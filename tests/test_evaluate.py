@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from sklearn.manifold import trustworthiness
 from sklearn.neighbors import KNeighborsClassifier
+from statsmodels.stats.contingency_tables import mcnemar as statsmodels_mcnemar
+from statsmodels.stats.proportion import proportion_confint
 from typer.testing import CliRunner
 
 from aelat import artifacts
@@ -124,6 +126,62 @@ def test_report_is_written_and_re_rendered(run_dir):
     report.unlink()
     result = CliRunner().invoke(app, ["report", "--run", str(run_dir)], catch_exceptions=False)
     assert result.exit_code == 0 and report.read_text() == text
+
+
+@pytest.mark.parametrize("name", ["raw", "latent", "tsne(latent)"])
+def test_predictions_and_accuracy_intervals_match_scikit_learn_and_statsmodels(run_dir, metrics, name):
+    """predictions.npz holds what KNeighborsClassifier predicts; each accuracy has its Wilson interval."""
+    rep = _representation(run_dir, name)
+    predictions = artifacts.read_npz(run_dir / "predictions.npz")
+    structure = metrics["representations"][name]["structure"]
+    for k in (1, 5, 10):
+        expected = KNeighborsClassifier(n_neighbors=k).fit(rep["train"], rep["y_train"]).predict(rep["test"])
+        np.testing.assert_array_equal(predictions[f"{name}.knn_accuracy_{k}"], expected)
+        right = int(np.sum(expected == rep["y_test"]))
+        interval = proportion_confint(right, len(expected), alpha=0.05, method="wilson")
+        assert structure[f"knn_accuracy_{k}_ci"] == pytest.approx(list(interval))
+    assert predictions[f"{name}.gmm"].shape == (1, len(rep["y_train"]) + len(rep["y_test"]))
+
+
+def test_paired_knn_comparison_is_mcnemar_on_the_stored_predictions(run_dir, metrics):
+    predictions = artifacts.read_npz(run_dir / "predictions.npz")
+    y_test = artifacts.read_npz(run_dir / "latents.npz")["y_test"]
+    for a, b in (("latent", "pca"), ("latent", "raw"), ("tsne(latent)", "latent")):
+        right_a = predictions[f"{a}.knn_accuracy_10"] == y_test
+        right_b = predictions[f"{b}.knn_accuracy_10"] == y_test
+        entry = metrics["comparisons"][f"{a} vs {b}"]["metrics"]["knn_accuracy_10"]
+        table = [[np.sum(right_a & right_b), np.sum(right_a & ~right_b)], [np.sum(~right_a & right_b), np.sum(~right_a & ~right_b)]]
+        assert entry["p_exact"] == pytest.approx(statsmodels_mcnemar(table, exact=True).pvalue)
+        assert entry["difference"] == pytest.approx(right_a.mean() - right_b.mean())
+        assert entry["ci_low"] < entry["difference"] < entry["ci_high"] or entry["a_only"] + entry["b_only"] == 0
+
+
+def test_n2d_clustering_is_umap_then_a_gaussian_mixture(run_dir, metrics):
+    """The N2D score equals umap-learn then scikit-learn's mixture run directly with the same seed."""
+    import umap
+    from sklearn.metrics import normalized_mutual_info_score
+    from sklearn.mixture import GaussianMixture
+
+    latents = artifacts.read_npz(run_dir / "latents.npz")
+    z = np.concatenate([latents["z_train"], latents["z_test"]]).astype(np.float32)
+    y = np.concatenate([latents["y_train"], latents["y_test"]])
+    mapped = umap.UMAP(n_components=10, n_neighbors=10, min_dist=0.0, random_state=0, n_jobs=1).fit_transform(z)
+    clusters = GaussianMixture(10, covariance_type="full", random_state=0).fit(mapped.astype(np.float64)).predict(
+        mapped.astype(np.float64))
+    n2d = metrics["representations"]["latent"]["structure"]["n2d"]
+    assert n2d["nmi"] == pytest.approx(normalized_mutual_info_score(y, clusters))
+    assert n2d["accuracy_ci"][0] < n2d["accuracy"] < n2d["accuracy_ci"][1]
+    assert "n2d" not in metrics["representations"]["pca"]["structure"]  # evaluate.n2d.of = [latent]
+
+
+def test_report_opens_with_findings_and_writes_findings_json(run_dir):
+    text = (run_dir / "report.md").read_text()
+    assert text.split("\n## ")[1].startswith("Findings") and "## Paired comparisons" in text
+    findings = json.loads((run_dir / "findings.json").read_text())
+    assert findings["claims"] and all(claim["statement"] for claim in findings["claims"])
+    manifest = json.loads((run_dir / "run.json").read_text())
+    assert "findings.json" in manifest["stages"]["report"]["outputs"]
+    assert "predictions.npz" in manifest["stages"]["evaluate"]["outputs"]
 
 
 def test_evaluate_refuses_latents_of_another_training_config(run_dir):

@@ -19,12 +19,22 @@ A run folder holds one configuration's artifacts::
                                train_index (int64: rows of the train set the map was fitted on)
         embedding_<method>.png embed: scatter coloured by class
         embedding_<method>_<source>.npz/.png   the same for a baseline (raw, pca, untrained)
-        metrics.json           evaluate: representation -> metric -> value, and the config
+        metrics.json           evaluate: "representations": representation -> metric -> value (a test accuracy
+                               <metric> has its 95% interval beside it as <metric>_ci = [low, high]);
+                               "comparisons": "<a> vs <b>" -> {"a", "b", "points", "metrics": metric ->
+                               {"a", "b", "difference", "ci_low", "ci_high", "p_value", "test", ...}};
+                               "data": sizes and class counts; "config"; "versions"
+        predictions.npz        evaluate: what the comparisons were computed from, per representation:
+                               <rep>.knn_accuracy_<k>, <rep>.probe_accuracy (int64, (n_test,): predicted labels),
+                               <rep>.kmeans, <rep>.gmm (int, (fits, n_points): clusters of train then test points),
+                               <rep>.n2d (the same, for the representations of evaluate.n2d.of)
+        findings.json          report: one object per claim of report.md's Findings (see aelat.findings)
         moments.npz            evaluate: per representation <rep>.classes, <rep>.counts (int64), <rep>.means (k, d),
                                <rep>.covariances (k, d, d), <rep>.mean (d,), <rep>.covariance (d, d) (float32)
     outputs/latest -> the newest run folder
     outputs/.cache/scores/<hash>.json  evaluate's scores of one representation, keyed by its content,
-                               settings and code (see aelat.score_cache); shared by the runs in outputs/
+                               settings and code (see aelat.score_cache); shared by the runs in outputs/;
+                               <hash>.npz beside it: that representation's arrays for predictions.npz
 """
 
 from __future__ import annotations
@@ -59,6 +69,8 @@ TRAIN_LOG = "train_log.csv"
 LATENTS = "latents.npz"
 METRICS = "metrics.json"
 MOMENTS = "moments.npz"
+PREDICTIONS = "predictions.npz"
+FINDINGS = "findings.json"
 LATEST = "latest"
 
 _UMASK = os.umask(0)

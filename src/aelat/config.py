@@ -155,6 +155,25 @@ def _validate_evaluate(ev: DictConfig) -> None:
     fraction = ev.distribution.id_discard_fraction
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
         raise ConfigError(f"evaluate.distribution.id_discard_fraction={fraction!r} must lie in [0, 1)")
+    _validate_findings(ev)
+
+
+def _validate_findings(ev: DictConfig) -> None:
+    """The keys of the intervals, comparisons, shape of Q, N2D clustering and Findings."""
+    for key, minimum in {"shape.id_sample": 3, "shape.id_draws": 2, "shape.bic_sample": 10, "n2d.n_components": 1,
+                         "n2d.n_neighbors": 2, "confidence.resamples": 10}.items():
+        _require_int(OmegaConf.select(ev, key), f"evaluate.{key}", minimum=minimum)
+    if ev.confidence.silhouette_sample is not None:
+        _require_int(ev.confidence.silhouette_sample, "evaluate.confidence.silhouette_sample", minimum=10)
+    for key in ("confidence.level", "findings.alpha", "findings.min_trustworthiness", "findings.loss_still_falling"):
+        value = OmegaConf.select(ev, key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+            raise ConfigError(f"evaluate.{key}={value!r} must lie strictly between 0 and 1")
+    min_dist = ev.n2d.min_dist
+    if isinstance(min_dist, bool) or not isinstance(min_dist, (int, float)) or min_dist < 0:
+        raise ConfigError(f"evaluate.n2d.min_dist={min_dist!r} must be a number >= 0")
+    if not OmegaConf.is_list(ev.n2d.of):
+        raise ConfigError(f"evaluate.n2d.of={ev.n2d.of!r} must be a list of representations such as [latent] (or [])")
 
 
 def _cuda_available() -> bool:

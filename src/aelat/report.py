@@ -7,9 +7,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from omegaconf import OmegaConf
 
 from aelat import artifacts
 from aelat.artifacts import Run
+from aelat.findings import Findings, lookup, run_findings
 from aelat.plots.figures import plot_heatmaps, plot_reconstructions, plot_training_curve
 from aelat.plots.scatter import plot_map_grid
 
@@ -29,6 +31,8 @@ STRUCTURE_COLUMNS = [
     ("GMM NMI", "structure.gmm_nmi", ".3f"),
     ("GMM ARI", "structure.gmm_ari", ".3f"),
     ("silhouette", "structure.silhouette", ".3f"),
+    ("N2D acc", "structure.n2d.accuracy", ".3f"),
+    ("N2D NMI", "structure.n2d.nmi", ".3f"),
     ("recon MSE", "recon_mse", ".4f"),
 ]
 NEIGHBOURHOOD_COLUMNS = [
@@ -48,6 +52,16 @@ DISTRIBUTION_COLUMNS = [
     ("ID MLE", "distribution.intrinsic_dimension.pooled.mle", ".1f"),
     ("ID MLE cls", "distribution.class_mle_mean", ".1f"),
     ("SW₂", "distribution.sw_mean", ".2f"),
+    ("BIC best k", "shape.gmm_bic.best", "d"),
+]
+
+# (column title, metric) of the paired-comparisons table.
+COMPARED = [
+    *((f"kNN@{k}", f"knn_accuracy_{k}") for k in (1, 5, 10, 15, 20, 50)),
+    ("probe", "probe_accuracy"),
+    ("GMM NMI", "gmm_nmi"),
+    ("silhouette", "silhouette"),
+    ("var share", "between_class_variance_share"),
 ]
 
 HOW_TO_READ = """\
@@ -57,6 +71,14 @@ HOW_TO_READ = """\
 - **k-means / GMM acc, NMI, ARI**: clusters found without labels, as many as classes, scored against
   the classes (accuracy under the best one-to-one matching). High means the classes *are* the clusters.
 - **silhouette**: with the true labels as clusters; 1 = tight, far-apart classes, 0 = overlapping.
+- **N2D acc / NMI**: N2D-style clustering (McConville et al. 2020): UMAP to a few dimensions
+  (`evaluate.n2d`), then a Gaussian mixture with one component per class; ± from resampling the
+  points (one fit).
+- **Paired comparisons**: a − b on the same points; kNN and probe by McNemar's mid-p test with
+  Newcombe's interval, clustering scores and silhouette by a paired bootstrap over the points
+  (adding the spread of several fits when there are several), the variance share by the delta
+  method. The Findings call a difference detected only when its interval excludes 0 and its
+  Holm-adjusted p-value is below `evaluate.findings.alpha`.
 - **trust@k / cont@k / kNN-kept@k** (2-D maps only, against the representation the map was made
   from, on the fitted points): trustworthiness penalises map neighbours that were far apart,
   continuity penalises neighbours the map tore apart, kNN-kept is the share of neighbours kept.
@@ -74,11 +96,15 @@ HOW_TO_READ = """\
   of the data's dimension the encoder keeps.
 - **SW₂**: mean sliced Wasserstein-2 distance between class-conditional
   distributions, in units of the pooled spread, so representations of different dimension compare.
+- **BIC best k**: the number of components (1, 2, and ½, 1, 1½, 2 × the classes) at which a
+  full-covariance Gaussian mixture's BIC is lowest: 1 = one blob, the number of classes = one blob
+  per class (when the clustering scores say the blobs are the classes).
 """
 
 
 def write_report(run: Run) -> Path:
-    """Render report.md and its figures next to metrics.json; returns the report's path."""
+    """Render report.md (opening with the Findings), its figures and findings.json next to metrics.json;
+    returns the report's path."""
     started = time.perf_counter()
     inputs = run.require("evaluate", artifacts.METRICS)
     metrics = json.loads(run.file(artifacts.METRICS).read_text())
@@ -106,6 +132,8 @@ def write_report(run: Run) -> Path:
         plot_heatmaps(sw, class_names, "sliced W₂ between class-conditional distributions", run.file(figures[-1][1]))
 
     log = np.genfromtxt(run.file(artifacts.TRAIN_LOG), delimiter=",", names=True, ndmin=1)
+    findings = run_findings(metrics, log, **OmegaConf.to_container(run.cfg.evaluate.findings))
+    artifacts.write_json(run.file(artifacts.FINDINGS), findings.to_json())
     figures.append(("Training curve", "report_training.png"))
     plot_training_curve(log, run.path.name, run.file(figures[-1][1]))
 
@@ -113,14 +141,14 @@ def write_report(run: Run) -> Path:
     figures.append(("Test images (top) and their reconstructions", "report_reconstructions.png"))
     plot_reconstructions(rows, "reconstructions of test images", run.file(figures[-1][1]))
 
-    text = render_markdown(run.path.name, metrics, figures)
+    text = render_markdown(run.path.name, metrics, figures, findings)
     artifacts.write_text(run.file(REPORT), text)
-    outputs = [REPORT, *(file for _, file in figures)]
+    outputs = [REPORT, artifacts.FINDINGS, *(file for _, file in figures)]
     run.record("report", outputs, inputs, time.perf_counter() - started)
     return run.file(REPORT)
 
 
-def render_markdown(title: str, metrics: dict, figures: list[tuple[str, str]]) -> str:
+def render_markdown(title: str, metrics: dict, figures: list[tuple[str, str]], findings: Findings) -> str:
     cfg = metrics["config"]
     scores = with_summaries(metrics["representations"])
     lines = [
@@ -129,9 +157,18 @@ def render_markdown(title: str, metrics: dict, figures: list[tuple[str, str]]) -
         f"dataset **{Path(cfg['dataset'].get('path') or cfg['dataset']['name']).name}**, model **{cfg['model']['name']}**, latent_dim **{cfg['latent_dim']}**, "
         f"seed {cfg['seed']}, {cfg['train']['epochs']} epochs; full config in `config.yaml`, versions in `metrics.json`.",
         "",
+        findings.markdown(),
         "## Class structure",
         "",
+        "Test accuracies with ± the larger side of their 95% Wilson interval (bounds in metrics.json).",
+        "",
         markdown_table(scores, STRUCTURE_COLUMNS),
+        "",
+        "## Paired comparisons",
+        "",
+        "Each pair on the same points: difference a − b with its 95% interval (tests and p-values in metrics.json).",
+        "",
+        comparisons_table(metrics.get("comparisons", {})),
         "",
         "## Neighbourhoods kept by the 2-D maps",
         "",
@@ -167,14 +204,6 @@ def with_summaries(scores: dict) -> dict:
     return out
 
 
-def lookup(row: dict, path: str):
-    for key in path.split("."):
-        if not isinstance(row, dict) or key not in row:
-            return None
-        row = row[key]
-    return row
-
-
 def table_columns(scores: dict, columns: list) -> list:
     """The columns with a value for at least one representation."""
     return [c for c in columns if any(lookup(row, c[1]) is not None for row in scores.values())]
@@ -184,6 +213,13 @@ def format_value(value, fmt: str) -> str:
     return "–" if value is None else format(value, fmt)
 
 
+def format_with_interval(value, interval, fmt: str) -> str:
+    """``0.9694 ± 0.0034``: ± the larger side of the interval, so it never understates it."""
+    if value is None or not interval:
+        return format_value(value, fmt)
+    return f"{format(value, fmt)} ± {format(max(value - interval[0], interval[1] - value), fmt)}"
+
+
 def markdown_table(scores: dict, columns: list) -> str:
     columns = table_columns(scores, columns)
     lines = [
@@ -191,6 +227,20 @@ def markdown_table(scores: dict, columns: list) -> str:
         "|---|" + "---:|" * len(columns),
     ]
     for name, row in scores.items():
-        cells = [format_value(lookup(row, path), fmt) for _, path, fmt in columns]
+        cells = [format_with_interval(lookup(row, path), lookup(row, f"{path}_ci"), fmt) for _, path, fmt in columns]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def comparisons_table(comparisons: dict) -> str:
+    """One row per compared pair, one column per metric in :data:`COMPARED`: ``+0.008 [0.005, 0.011]``."""
+    present = [(title, metric) for title, metric in COMPARED
+               if any(metric in entry["metrics"] for entry in comparisons.values())]
+    lines = ["| a − b | " + " | ".join(title for title, _ in present) + " |", "|---|" + "---:|" * len(present)]
+    for name, entry in comparisons.items():
+        cells = []
+        for _, metric in present:
+            c = entry["metrics"].get(metric)
+            cells.append("–" if c is None else f"{c['difference']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]")
+        lines.append(f"| {name.replace(' vs ', ' − ')} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

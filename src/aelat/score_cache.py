@@ -5,8 +5,9 @@ code that computes them (library versions, aelat's own source files, so that an 
 counts too); an entry's key hashes all of them. So
 the raw input, the same in every run of a latent-size sweep, is scored once per sweep, and
 `aelat evaluate` after `aelat embed` adds a map scores only that map. Entries are JSON files
-written atomically and never changed; an unreadable one counts as missing. ``evaluate.cache=false``
-turns the cache off.
+written atomically and never changed, with the per-point arrays the paired comparisons need (test
+predictions, clusterings) in an .npz of the same name; an unreadable entry counts as missing.
+``evaluate.cache=false`` turns the cache off.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from aelat import artifacts
+from aelat.errors import ArtifactError
 
 FOLDER = Path(".cache") / "scores"  # under output_dir; hidden, so `aelat summarize` skips it
 
@@ -61,3 +63,15 @@ class ScoreCache:
     def put(self, name: str, scores: dict) -> None:
         if self.folder is not None:
             artifacts.write_json(self.folder / f"{name}.json", scores)
+
+    def get_arrays(self, name: str) -> dict[str, np.ndarray] | None:
+        if self.folder is None:
+            return None
+        try:
+            return artifacts.read_npz(self.folder / f"{name}.npz")
+        except (OSError, ArtifactError):
+            return None
+
+    def put_arrays(self, name: str, arrays: dict[str, np.ndarray]) -> None:
+        if self.folder is not None:
+            artifacts.write_npz(self.folder / f"{name}.npz", **arrays)

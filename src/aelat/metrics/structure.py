@@ -30,9 +30,12 @@ from aelat.metrics.neighbourhood import smallest_k
 
 __all__ = [
     "cluster_scores",
+    "clustering_assignments",
     "clustering_scores",
     "knn_accuracy",
+    "knn_predictions",
     "linear_probe_accuracy",
+    "linear_probe_predictions",
     "matched_accuracy",
     "silhouette",
 ]
@@ -47,6 +50,35 @@ def knn_accuracy(
 ) -> dict[int, float]:
     """Test accuracy of k-nearest-neighbour classifiers fitted on the train points, for several k.
 
+    The share of test points whose `knn_predictions` equal their label; see there for the protocol.
+
+    Parameters
+    ----------
+    Z_train, y_train : ndarray of shape (n_train, d) and (n_train,)
+        Train representation and labels.
+    Z_test, y_test : ndarray of shape (n_test, d) and (n_test,)
+        Test representation and labels.
+    ks : sequence of int, default=(1, 5, 10)
+        Numbers of neighbours, each 1 <= k <= n_train.
+
+    Returns
+    -------
+    dict of int to float
+        Test accuracy for each k.
+    """
+    Z_test, y_test = _check_labelled(Z_test, y_test, "Z_test", "y_test")
+    predicted = knn_predictions(Z_train, y_train, Z_test, ks=ks)
+    return {k: float(np.mean(labels == y_test)) for k, labels in predicted.items()}
+
+
+def knn_predictions(
+    Z_train: np.ndarray,
+    y_train: np.ndarray,
+    Z_test: np.ndarray,
+    ks: Sequence[int] = (1, 5, 10),
+) -> dict[int, np.ndarray]:
+    """Labels k-nearest-neighbour classifiers fitted on the train points give the test points.
+
     The protocol of the Parametric UMAP paper (Sainburg et al. 2021): classify each test point
     by a uniform vote of its k nearest train points (Euclidean). The test points' max(ks)
     nearest train points are found once (scikit-learn's NearestNeighbors: a k-d tree for
@@ -54,8 +86,8 @@ def knn_accuracy(
     every k votes on a prefix of that list. Raw MNIST (10000 test x 60000 train x 784) takes
     8.4 s on 2 cores, 17 s on one; a 16-d representation about 1 s.
 
-    The result equals ``KNeighborsClassifier(k).fit(Z_train, y_train).score(Z_test, y_test)``,
-    ties included, wherever scikit-learn's answer is defined: a tied vote goes to the smallest
+    The labels equal ``KNeighborsClassifier(k).fit(Z_train, y_train).predict(Z_test)``, ties
+    included, wherever scikit-learn's answer is defined: a tied vote goes to the smallest
     label, as in scikit-learn. When the k-th and (k+1)-th nearest train points are equidistant,
     scikit-learn keeps whichever its search met first (its brute-force and tree searches
     disagree); here the lower train row wins.
@@ -68,18 +100,16 @@ def knn_accuracy(
         Train labels.
     Z_test : ndarray of shape (n_test, d)
         Test representation.
-    y_test : ndarray of shape (n_test,)
-        Test labels.
     ks : sequence of int, default=(1, 5, 10)
         Numbers of neighbours, each 1 <= k <= n_train.
 
     Returns
     -------
-    dict of int to float
-        Test accuracy for each k.
+    dict of int to ndarray of shape (n_test,)
+        Predicted label of each test point, for each k.
     """
     Z_train, y_train = _check_labelled(Z_train, y_train, "Z_train", "y_train")
-    Z_test, y_test = _check_labelled(Z_test, y_test, "Z_test", "y_test")
+    Z_test = _check_points(Z_test, "Z_test")
     _check_same_width(Z_train, Z_test)
     ks = sorted({int(k) for k in ks})
     if not ks or ks[0] < 1 or ks[-1] > len(Z_train):
@@ -91,14 +121,13 @@ def knn_accuracy(
     neighbour_class = train_class[neighbours]
     votes = np.zeros((len(Z_test), len(classes)), dtype=np.intp)
     test_rows = np.arange(len(Z_test))
-    accuracy = {}
+    predicted = {}
     for q in range(k_max):
         votes[test_rows, neighbour_class[:, q]] += 1
         if q + 1 in ks:
             # argmax takes the first of equal counts: the smallest label, as scikit-learn does.
-            predicted = classes[votes.argmax(axis=1)]
-            accuracy[q + 1] = float(np.mean(predicted == y_test))
-    return accuracy
+            predicted[q + 1] = classes[votes.argmax(axis=1)]
+    return predicted
 
 
 def linear_probe_accuracy(
@@ -144,8 +173,31 @@ def linear_probe_accuracy(
     float
         Test accuracy.
     """
-    Z_train, y_train = _check_labelled(Z_train, y_train, "Z_train", "y_train")
     Z_test, y_test = _check_labelled(Z_test, y_test, "Z_test", "y_test")
+    predicted = linear_probe_predictions(Z_train, y_train, Z_test, max_train=max_train, seed=seed, C=C,
+                                         max_iter=max_iter)
+    return float(np.mean(predicted == y_test))
+
+
+def linear_probe_predictions(
+    Z_train: np.ndarray,
+    y_train: np.ndarray,
+    Z_test: np.ndarray,
+    *,
+    max_train: int | None = 10000,
+    seed: int = 0,
+    C: float = 1.0,
+    max_iter: int = 1000,
+) -> np.ndarray:
+    """Labels the linear probe of `linear_probe_accuracy` gives the test points (same arguments).
+
+    Returns
+    -------
+    ndarray of shape (n_test,)
+        Predicted label of each test point.
+    """
+    Z_train, y_train = _check_labelled(Z_train, y_train, "Z_train", "y_train")
+    Z_test = _check_points(Z_test, "Z_test")
     _check_same_width(Z_train, Z_test)
     rows = _subsample(len(Z_train), max_train, seed, "max_train")
     if np.unique(y_train[rows]).size < 2:
@@ -155,7 +207,7 @@ def linear_probe_accuracy(
     # also ran other work, two threads took 4.4 s against 2.6 s on raw MNIST, at worst 8x longer.
     with threadpool_limits(limits=1, user_api="blas"):
         probe.fit(Z_train[rows], y_train[rows])
-        return float(probe.score(Z_test, y_test))
+        return probe.predict(Z_test)
 
 
 def clustering_scores(
@@ -200,6 +252,25 @@ def clustering_scores(
         ``kmeans_accuracy``, ``kmeans_nmi``, ``kmeans_ari``, ``gmm_accuracy``, ``gmm_nmi``,
         ``gmm_ari``; see `cluster_scores`.
     """
+    assigned = clustering_assignments(Z, y, n_clusters=n_clusters, fit_size=fit_size,
+                                      gmm_full_max_dim=gmm_full_max_dim, seed=seed)
+    scores = {}
+    for name, labels in assigned.items():
+        for metric, value in cluster_scores(y, labels).items():
+            scores[f"{name}_{metric}"] = value
+    return scores
+
+
+def clustering_assignments(
+    Z: np.ndarray,
+    y: np.ndarray,
+    *,
+    n_clusters: int | None = None,
+    fit_size: int | None = 10000,
+    gmm_full_max_dim: int = 64,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """The clusters `clustering_scores` scores (same arguments): ``kmeans`` and ``gmm``, each of shape (n,)."""
     Z, y = _check_labelled(Z, y, "Z", "y")
     if n_clusters is None:
         n_clusters = int(np.unique(y).size)
@@ -214,12 +285,7 @@ def clustering_scores(
     with threadpool_limits(limits=1):
         kmeans.fit(Z[rows])
         gmm.fit(Z[rows])
-        assigned = {"kmeans": kmeans.predict(Z), "gmm": gmm.predict(Z)}
-    scores = {}
-    for name, labels in assigned.items():
-        for metric, value in cluster_scores(y, labels).items():
-            scores[f"{name}_{metric}"] = value
-    return scores
+        return {"kmeans": kmeans.predict(Z), "gmm": gmm.predict(Z)}
 
 
 def cluster_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -336,17 +402,23 @@ def _subsample(n: int, size: int | None, seed: int, name: str) -> np.ndarray:
 
 def _check_labelled(Z: np.ndarray, y: np.ndarray, z_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray]:
     """Z as a finite 2-D float array and y as 1-D labels of the same length."""
-    Z = np.asarray(Z)
+    Z = _check_points(Z, z_name)
     y = np.asarray(y)
-    if Z.ndim != 2 or len(Z) == 0:
-        raise DataError(f"{z_name} must be a non-empty 2-D array (n, d); got shape {Z.shape}.")
-    if not np.issubdtype(Z.dtype, np.floating):
-        Z = Z.astype(np.float64)
-    if not np.isfinite(Z).all():
-        raise DataError(f"{z_name} contains NaN or infinite values; check the run that produced it.")
     if y.shape != (len(Z),):
         raise DataError(f"{y_name} must have shape ({len(Z)},) to match {z_name}; got {y.shape}.")
     return Z, y
+
+
+def _check_points(Z: np.ndarray, name: str) -> np.ndarray:
+    """Z as a finite, non-empty 2-D float array."""
+    Z = np.asarray(Z)
+    if Z.ndim != 2 or len(Z) == 0:
+        raise DataError(f"{name} must be a non-empty 2-D array (n, d); got shape {Z.shape}.")
+    if not np.issubdtype(Z.dtype, np.floating):
+        Z = Z.astype(np.float64)
+    if not np.isfinite(Z).all():
+        raise DataError(f"{name} contains NaN or infinite values; check the run that produced it.")
+    return Z
 
 
 def _check_same_width(Z_train: np.ndarray, Z_test: np.ndarray) -> None:

@@ -1,10 +1,17 @@
 """Stage 4: score every representation the same way; writes metrics.json and report.md.
 
 Representations: raw input, PCA, untrained encoder, trained latent, and every 2-D map present
-(``<method>(<source>)``). Each gets the class-structure metrics; each 2-D map also gets the
-neighbourhood metrics against the representation it was made from; each of dimension >= 2 gets
-the distribution metrics of Q. Scores of a representation already scored under the same
-settings, in any run of the output_dir, are read from the cache (aelat.score_cache).
+(``<method>(<source>)``). Each gets the class-structure metrics, with a Wilson interval beside each
+test accuracy; each 2-D map also gets the neighbourhood metrics against the representation it was
+made from; each of dimension >= 2 gets the distribution metrics of Q, and the four
+representations the shape of Q (a mixture's BIC, intrinsic dimension over disjoint draws). Scores
+of a representation already scored under the same settings, in any run of the output_dir, are read
+from the cache (aelat.score_cache), with the per-point predictions the comparisons need.
+
+Then the pairs of :data:`PAIRS` and every map against its source are compared on the same points
+(aelat.metrics.paired); metrics.json holds them under ``comparisons``, predictions.npz the
+per-point predictions they were computed from, and the representations named in
+``evaluate.n2d.of`` get the N2D-style clustering score.
 """
 
 from __future__ import annotations
@@ -19,11 +26,28 @@ from omegaconf import OmegaConf
 from aelat import artifacts, score_cache
 from aelat.artifacts import Run
 from aelat.embedders import EMBEDDERS
+from aelat.metrics.confidence import bootstrap_interval, paired_clustering_replicates, wilson_interval
 from aelat.metrics.distribution import class_moments, distribution_metrics
+from aelat.metrics.n2d import n2d_clustering
 from aelat.metrics.neighbourhood import neighbourhood_scores_of_maps
-from aelat.metrics.structure import clustering_scores, knn_accuracy, linear_probe_accuracy, silhouette
+from aelat.metrics.paired import HeldOutPredictions, PointSummary, compare, summarize_points
+from aelat.metrics.shape import gmm_bic, intrinsic_dimension_draws
+from aelat.metrics.structure import (
+    cluster_scores,
+    clustering_assignments,
+    knn_predictions,
+    linear_probe_predictions,
+    silhouette,
+)
 from aelat.runtime import progress_bar
 from aelat.score_cache import ScoreCache
+
+# Representation pairs compared on the same points (a, b): what training adds beyond PCA and the
+# raw input, what it adds to a random network of its shape, and what that network keeps of the
+# input. Every 2-D map is also compared with the representation it was made from.
+PAIRS = (("latent", "pca"), ("latent", "raw"), ("latent", "untrained"), ("untrained", "raw"))
+# Fewest points per disjoint draw of the intrinsic-dimension interval (fewer: no interval).
+MIN_ID_DRAW = 10
 
 
 @dataclass(frozen=True)
@@ -60,23 +84,38 @@ def run(run: Run) -> dict:
     code = versions | {"aelat_source": score_cache.source_digest()}  # what the cached scores depend on
     cache = ScoreCache(run.path.parent / score_cache.FOLDER if run.cfg.evaluate.get("cache", True) else None)
     digests = {name: score_cache.digest(rep.arrays) for name, rep in representations.items()}
-    scores = {}
+    scores, predictions = {}, {}
+    n2d_names = [name for name in run.cfg.evaluate.n2d.of if name in representations]
     with progress_bar() as bar:
-        task = bar.add_task("evaluate", total=len(representations), status="neighbourhoods of the maps")
+        task = bar.add_task("evaluate", total=len(representations) + len(n2d_names) + 1,
+                            status="neighbourhoods of the maps")
         neighbourhoods = map_neighbourhoods(representations, run.cfg, cache, digests, code)
         for name, rep in representations.items():
             bar.update(task, status=name)
-            scores[name] = score(rep, run.cfg, cache, digests[name], code, neighbourhoods.get(name))
+            scores[name], predictions[name] = score(rep, run.cfg, cache, digests[name], code, neighbourhoods.get(name))
             bar.update(task, advance=1)
+        for name in n2d_names:
+            bar.update(task, status=f"N2D clustering of {name}")
+            scores[name]["structure"]["n2d"], predictions[name]["n2d"] = n2d(representations[name], run.cfg, cache,
+                                                                             digests[name], code)
+            bar.update(task, advance=1)
+        bar.update(task, status="paired comparisons")
+        comparisons = compare_pairs(representations, predictions, run.cfg)
+        bar.update(task, advance=1)
     metrics = {
         "representations": scores,
+        "comparisons": comparisons,
+        "data": data_summary(representations),
         "config": OmegaConf.to_container(run.cfg, resolve=True),
         "versions": versions,
     }
     artifacts.write_json(run.file(artifacts.METRICS), metrics)
     artifacts.write_npz(run.file(artifacts.MOMENTS), **moments(representations))
+    artifacts.write_npz(run.file(artifacts.PREDICTIONS), **{f"{name}.{key}": value for name, arrays in
+                                                            predictions.items() for key, value in arrays.items()})
     run.save_config()
-    run.record("evaluate", [artifacts.METRICS, artifacts.MOMENTS], inputs, time.perf_counter() - started)
+    outputs = [artifacts.METRICS, artifacts.MOMENTS, artifacts.PREDICTIONS]
+    run.record("evaluate", outputs, inputs, time.perf_counter() - started)
     return metrics
 
 
@@ -139,41 +178,59 @@ def map_neighbourhoods(representations: dict[str, Representation], cfg, cache: S
     return scores
 
 
-def score(rep: Representation, cfg, cache: ScoreCache, digest: str, code: dict, neighbourhood: dict | None) -> dict:
-    """All metrics of one representation, as a JSON-ready nested dict; ``neighbourhood`` for a 2-D map."""
+def score(rep: Representation, cfg, cache: ScoreCache, digest: str, code: dict,
+          neighbourhood: dict | None) -> tuple[dict, dict[str, np.ndarray]]:
+    """All metrics of one representation, as a JSON-ready nested dict (``neighbourhood`` for a 2-D
+    map), and the per-point predictions they came from (see :func:`measure`)."""
     settings = OmegaConf.to_container(cfg.evaluate)
-    settings.pop("cache", None)
-    settings.pop("neighbourhood")
-    name = score_cache.key(kind="scores", representation=digest, settings=settings, seed=cfg.seed, code=code)
-    measured = cache.get(name)
-    if measured is None:
+    for key in ("cache", "neighbourhood", "n2d", "findings"):  # not what `measure` reads
+        settings.pop(key, None)
+    settings["confidence"] = {"level": cfg.evaluate.confidence.level}  # of the accuracies' intervals
+    name = score_cache.key(kind="scores", representation=digest, settings=settings, seed=cfg.seed,
+                           map=rep.source is not None, code=code)
+    measured, arrays = cache.get(name), cache.get_arrays(name)
+    if measured is None or arrays is None:
         measured = measure(rep, cfg)
+        arrays = measured.pop("predictions")
+        cache.put_arrays(name, arrays)
         cache.put(name, measured)
     result = {"dim": int(rep.train.shape[1]), "source": rep.source, "recon_mse": rep.recon_mse}
     result["structure"] = measured["structure"]
     if neighbourhood is not None:
         result["neighbourhood"] = neighbourhood
-    if "distribution" in measured:
-        result["distribution"] = measured["distribution"]
-    return result
+    for block in ("distribution", "shape"):
+        if block in measured:
+            result[block] = measured[block]
+    return result, arrays
 
 
 def measure(rep: Representation, cfg) -> dict:
-    """The class-structure metrics of a representation and, from 2 dimensions, the distribution metrics."""
+    """The class-structure metrics of a representation; from 2 dimensions, the distribution metrics; for
+    a representation that is not a map, the shape of Q; under ``predictions``, the per-point arrays the
+    paired comparisons need: the test points' predicted labels (``knn_accuracy_<k>``,
+    ``probe_accuracy``) and every point's cluster (``kmeans``, ``gmm``)."""
     ev, seed = cfg.evaluate, cfg.seed
     points, labels = rep.points, rep.labels
-    structure = {
-        f"knn_accuracy_{k}": value
-        for k, value in knn_accuracy(rep.train, rep.y_train, rep.test, rep.y_test, ks=tuple(ev.knn_k)).items()
-    }
-    structure["probe_accuracy"] = linear_probe_accuracy(
-        rep.train, rep.y_train, rep.test, rep.y_test, max_train=ev.probe_max_train, seed=seed
+    level = ev.confidence.level
+    structure, predictions = {}, {}
+    for k, predicted in knn_predictions(rep.train, rep.y_train, rep.test, ks=tuple(ev.knn_k)).items():
+        predictions[f"knn_accuracy_{k}"] = predicted
+    predictions["probe_accuracy"] = linear_probe_predictions(
+        rep.train, rep.y_train, rep.test, max_train=ev.probe_max_train, seed=seed
     )
-    structure |= clustering_scores(
+    for metric, predicted in predictions.items():
+        right = int(np.sum(predicted == rep.y_test))
+        structure[metric] = right / len(rep.y_test)
+        structure[f"{metric}_ci"] = list(wilson_interval(right, len(rep.y_test), level))
+    clusters = clustering_assignments(
         points, labels, fit_size=ev.cluster_fit_size, gmm_full_max_dim=ev.gmm_full_max_dim, seed=seed
     )
+    for model, assigned in clusters.items():
+        for metric, value in cluster_scores(labels, assigned).items():
+            structure[f"{model}_{metric}"] = value
+        predictions[model] = np.atleast_2d(assigned)  # one row per fit
     structure["silhouette"] = silhouette(points, labels, sample_size=ev.silhouette_sample, seed=seed)
-    result = {"structure": structure}
+    result = {"structure": structure, "predictions": predictions}
     if rep.train.shape[1] >= 2:
         d = ev.distribution
         result["distribution"] = distribution_metrics(
@@ -190,7 +247,99 @@ def measure(rep: Representation, cfg) -> dict:
             n_directions=d.sw_directions,
             n_per_class=d.sw_per_class,
         )
+    if rep.source is None:
+        result["shape"] = shape_of_q(points, labels, cfg)
     return result
+
+
+def shape_of_q(points: np.ndarray, labels: np.ndarray, cfg) -> dict:
+    """Intrinsic dimension over disjoint draws (when each draw has at least :data:`MIN_ID_DRAW` points),
+    and (up to ``gmm_full_max_dim`` dimensions) the BIC curve."""
+    ev = cfg.evaluate
+    shape = {}
+    if len(points) // ev.shape.id_draws >= MIN_ID_DRAW:
+        shape["intrinsic_dimension_draws"] = intrinsic_dimension_draws(
+            points, n_samples=ev.shape.id_sample, n_draws=ev.shape.id_draws, k=ev.distribution.id_k,
+            discard_fraction=ev.distribution.id_discard_fraction, seed=cfg.seed,
+        )
+    if points.shape[1] <= ev.gmm_full_max_dim:
+        shape["gmm_bic"] = gmm_bic(points, labels, sample_size=ev.shape.bic_sample, seed=cfg.seed)
+    return shape
+
+
+def n2d(rep: Representation, cfg, cache: ScoreCache, digest: str, code: dict) -> tuple[dict, np.ndarray]:
+    """The N2D-style clustering score of a representation (cached like its other scores) and its clusters."""
+    settings = {key: value for key, value in OmegaConf.to_container(cfg.evaluate.n2d).items() if key != "of"}
+    name = score_cache.key(kind="n2d", representation=digest, settings=settings, seed=cfg.seed, code=code)
+    scores, arrays = cache.get(name), cache.get_arrays(name)
+    if scores is None or arrays is None:
+        scores, clusters = n2d_clustering(rep.points, rep.labels, seed=cfg.seed, **settings)
+        arrays = {"clusters": clusters}
+        cache.put_arrays(name, arrays)
+        cache.put(name, scores)
+    conf = cfg.evaluate.confidence
+    replicates, _ = paired_clustering_replicates(rep.labels, arrays["clusters"], arrays["clusters"],
+                                                 n_resamples=conf.resamples, seed=cfg.seed)
+    for metric, values in replicates.items():  # points resampled; the UMAP and mixture fit is one
+        scores[f"{metric}_ci"] = list(bootstrap_interval(scores[metric], values, conf.level))
+    return scores, np.atleast_2d(arrays["clusters"])
+
+
+def compare_pairs(representations: dict[str, Representation], predictions: dict[str, dict], cfg) -> dict:
+    """Every pair of :data:`PAIRS` present and every map against its source, on the same points.
+
+    A map made from all of its source's train points shares the source's points; one fitted on a
+    sample (``embed.max_points``) is compared with its source on the map's points only.
+    """
+    conf = cfg.evaluate.confidence
+    options = {"silhouette_sample": conf.silhouette_sample, "n_resamples": conf.resamples, "seed": cfg.seed}
+    summaries: dict[tuple, PointSummary] = {}
+
+    def summary(name: str, rows: np.ndarray | None) -> PointSummary:
+        key = (name, None if rows is None else rows.tobytes())
+        if key not in summaries:
+            rep = representations[name]
+            points, labels = rep.points, rep.labels
+            clusters = {model: predictions[name][model] for model in ("kmeans", "gmm")}
+            if rows is not None:
+                points, labels = points[rows], labels[rows]
+                clusters = {model: fits[:, rows] for model, fits in clusters.items()}
+            summaries[key] = summarize_points(points, labels, clusters, **options)
+        return summaries[key]
+
+    def tests(name: str) -> HeldOutPredictions:
+        metrics = [m for m in predictions[name] if m.startswith("knn_accuracy_") or m == "probe_accuracy"]
+        return HeldOutPredictions(representations[name].y_test, {m: predictions[name][m] for m in metrics})
+
+    pairs = [(a, b, None) for a, b in PAIRS if a in representations and b in representations]
+    for name, rep in representations.items():
+        if rep.source is not None:
+            source = representations[rep.source]
+            shared = len(rep.train_index) == len(source.train)
+            pairs.append((name, rep.source, None if shared else map_rows(rep, source)))
+    comparisons = {}
+    for a, b, rows in pairs:
+        comparisons[f"{a} vs {b}"] = {
+            "a": a, "b": b, "points": "all" if rows is None else "the map's points",
+            "metrics": compare(tests(a), tests(b), summary(a, None), summary(b, rows), level=conf.level,
+                               n_resamples=conf.resamples, seed=cfg.seed),
+        }
+    return comparisons
+
+
+def map_rows(rep: Representation, source: Representation) -> np.ndarray:
+    """The rows of the source's points (train, then test) that a map's points (train, then test) are."""
+    return np.concatenate([rep.train_index, len(source.train) + np.arange(len(rep.test))])
+
+
+def data_summary(representations: dict[str, Representation]) -> dict:
+    """Sizes the findings need: points, input dimension, and each class's train and test counts."""
+    raw = representations["raw"]
+    classes, train_counts = np.unique(raw.y_train, return_counts=True)
+    test_counts = np.array([np.count_nonzero(raw.y_test == c) for c in classes])
+    return {"n_train": int(len(raw.y_train)), "n_test": int(len(raw.y_test)), "input_dim": int(raw.train.shape[1]),
+            "classes": [int(c) for c in classes], "train_counts": train_counts.tolist(),
+            "test_counts": test_counts.tolist()}
 
 
 def moments(representations: dict[str, Representation]) -> dict[str, np.ndarray]:
