@@ -7,10 +7,11 @@ import json
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from aelat.summarize import KEY_METRICS
 
-FAST = ["train.epochs=2", "model.hidden=[32]", "evaluate.distribution.permutations=20"]
+FAST = ["train.epochs=2", "model.hidden=[32]", "evaluate.distribution.permutations=20", "evaluate.n2d.of=[]"]
 REPRESENTATIONS = ["raw", "pca", "untrained", "latent", "pca(latent)"]
 
 
@@ -48,12 +49,23 @@ def test_summary_csv_has_one_row_per_run_and_representation(aelat, sweep_out):
     assert latent["dim"] == "4" and latent["train.epochs"] == "2" and latent["dataset"] == "digits"
 
 
-def test_summary_markdown_gives_mean_and_std_across_seeds(aelat, sweep_out):
+def _values(runs: list[dict], d: int, rep: str, path: str) -> np.ndarray:
+    values = []
+    for m in runs:
+        if m["config"]["latent_dim"] == d:
+            node = m["representations"][rep]
+            for key in path.split("."):
+                node = node[key]
+            values.append(node)
+    return np.array(values, dtype=float)
+
+
+def test_summary_markdown_gives_mean_and_t_interval_across_seeds(aelat, sweep_out):
     assert aelat("summarize", str(sweep_out), overrides=False)[0] == 0
     text = (sweep_out / "summary.md").read_text()
     table = [line for line in text.splitlines() if line.startswith("| digits |")]
     assert len(table) == 2 * len(REPRESENTATIONS)
-    # independent computation straight from the metrics.json files
+    # independent computation straight from the metrics.json files, with SciPy's t interval
     runs = [json.loads(p.read_text()) for p in sweep_out.glob("digits-*/metrics.json")]
     for d in (2, 4):
         for rep in ("pca", "latent"):
@@ -61,16 +73,43 @@ def test_summary_markdown_gives_mean_and_std_across_seeds(aelat, sweep_out):
             cells = [c.strip() for c in line.strip("|").split("|")]
             assert cells[4] == "2"  # seeds
             for (title, path, _, fmt), cell in zip(KEY_METRICS, cells[5:]):
-                values = []
-                for m in runs:
-                    if m["config"]["latent_dim"] == d:
-                        node = m["representations"][rep]
-                        for key in path.split("."):
-                            node = node[key]
-                        values.append(node)
-                values = np.array(values, dtype=float)
-                expected = f"{format(values.mean(), fmt)} ± {format(values.std(ddof=1), fmt)}"
+                values = _values(runs, d, rep, path)
+                half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+                expected = f"{format(values.mean(), fmt)} ± {format(half, fmt)}"
                 assert cell == expected, (title, d, rep, cell, expected)
+
+
+def test_summary_seeds_csv_has_every_metric_with_its_t_interval(aelat, sweep_out):
+    assert aelat("summarize", str(sweep_out), overrides=False)[0] == 0
+    with open(sweep_out / "summary_seeds.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    runs = [json.loads(p.read_text()) for p in sweep_out.glob("digits-*/metrics.json")]
+    metrics = {r["metric"] for r in rows}
+    assert {"structure.knn_accuracy_1", "structure.silhouette", "distribution.pairwise_distance.ratio",
+            "shape.gmm_bic.best"} <= metrics
+    for metric in ("structure.knn_accuracy_1", "distribution.pairwise_distance.ratio"):
+        row = next(r for r in rows if r["metric"] == metric and r["latent_dim"] == "4" and r["representation"] == "latent")
+        values = _values(runs, 4, "latent", metric)
+        ci = stats.ttest_1samp(values, 0).confidence_interval(0.95)
+        assert int(row["seeds"]) == 2 and float(row["mean"]) == pytest.approx(values.mean())
+        assert (float(row["ci_low"]), float(row["ci_high"])) == pytest.approx((ci.low, ci.high))
+
+
+def test_sweep_findings_compare_latent_and_pca_across_seeds(aelat, sweep_out):
+    assert aelat("summarize", str(sweep_out), overrides=False)[0] == 0
+    findings = json.loads((sweep_out / "findings.json").read_text())
+    text = (sweep_out / "summary.md").read_text()
+    assert text.split("\n## ")[1].startswith("Findings") and "The latent against PCA of the same size" in text
+    runs = [json.loads(p.read_text()) for p in sweep_out.glob("digits-*/metrics.json")]
+    claim = next(c for c in findings["claims"] if c["id"] == "d=4.latent_vs_pca.knn_accuracy_10")
+    differences = _values(runs, 4, "latent", "structure.knn_accuracy_10") - _values(runs, 4, "pca", "structure.knn_accuracy_10")
+    test = stats.ttest_1samp(differences, 0)
+    ci = test.confidence_interval(0.95)
+    assert claim["difference"] == pytest.approx(differences.mean())
+    assert (claim["ci_low"], claim["ci_high"]) == pytest.approx((ci.low, ci.high))
+    assert claim["p_value"] == pytest.approx(test.pvalue) and claim["p_holm"] >= claim["p_value"]
+    assert claim["test"] == "paired t-test across 2 seeds"
+    assert claim["verdict"] in ("a_higher", "b_higher", "no_detectable_difference")
 
 
 def test_summary_plots_are_written_and_not_blank(aelat, sweep_out, tmp_path):
@@ -86,7 +125,8 @@ def test_summary_plots_are_written_and_not_blank(aelat, sweep_out, tmp_path):
         with Image.open(png) as image:
             pixels = np.asarray(image.convert("L"))
             assert pixels.std() > 10, png  # lines and bands, not an empty canvas
-    assert (target / "summary.csv").is_file() and (target / "summary.md").is_file()
+    for name in ("summary.csv", "summary.md", "summary_seeds.csv", "findings.json"):
+        assert (target / name).is_file(), name
     assert not list(target.glob(".*"))  # atomic writes leave no temporary files
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 # Small and quick: a whole digits configuration in a few seconds on 2 cores.
-FAST = ["train.epochs=2", "model.hidden=[32]", "evaluate.distribution.permutations=20"]
+FAST = ["train.epochs=2", "model.hidden=[32]", "evaluate.distribution.permutations=20", "evaluate.n2d.of=[]"]
 MAPS = ["--method", "pca", "--of", "latent"]
 
 
