@@ -184,6 +184,13 @@ def test_report_opens_with_findings_and_writes_findings_json(run_dir):
     assert "predictions.npz" in manifest["stages"]["evaluate"]["outputs"]
 
 
+def test_an_unknown_n2d_representation_is_one_error_line_and_writes_nothing(run_dir):
+    before = (run_dir / "metrics.json").read_bytes()
+    result = CliRunner().invoke(app, ["evaluate", "--run", str(run_dir), "evaluate.n2d.of=[latnet]"])
+    assert result.exit_code == 1 and "evaluate.n2d.of names 'latnet'; choose among raw, pca" in result.stderr
+    assert "Traceback" not in result.stderr and (run_dir / "metrics.json").read_bytes() == before
+
+
 def test_evaluate_refuses_latents_of_another_training_config(run_dir):
     result = CliRunner().invoke(app, ["evaluate", "--run", str(run_dir), "train.epochs=4"])
     assert result.exit_code == 1 and "latents.npz was made under another config" in result.stderr

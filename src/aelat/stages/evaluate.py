@@ -26,6 +26,7 @@ from omegaconf import OmegaConf
 from aelat import artifacts, score_cache
 from aelat.artifacts import Run
 from aelat.embedders import EMBEDDERS
+from aelat.errors import ConfigError
 from aelat.metrics.confidence import bootstrap_interval, paired_clustering_replicates, wilson_interval
 from aelat.metrics.distribution import class_moments, distribution_metrics
 from aelat.metrics.n2d import n2d_clustering
@@ -85,7 +86,7 @@ def run(run: Run) -> dict:
     cache = ScoreCache(run.path.parent / score_cache.FOLDER if run.cfg.evaluate.get("cache", True) else None)
     digests = {name: score_cache.digest(rep.arrays) for name, rep in representations.items()}
     scores, predictions = {}, {}
-    n2d_names = [name for name in run.cfg.evaluate.n2d.of if name in representations]
+    n2d_names = n2d_representations(run.cfg.evaluate.n2d.of, representations)
     with progress_bar() as bar:
         task = bar.add_task("evaluate", total=len(representations) + len(n2d_names) + 1,
                             status="neighbourhoods of the maps")
@@ -283,6 +284,16 @@ def n2d(rep: Representation, cfg, cache: ScoreCache, digest: str, code: dict) ->
     for metric, values in replicates.items():  # points resampled; the UMAP and mixture fit is one
         scores[f"{metric}_ci"] = list(bootstrap_interval(scores[metric], values, conf.level))
     return scores, np.atleast_2d(arrays["clusters"])
+
+
+def n2d_representations(names, representations: dict[str, Representation]) -> list[str]:
+    """The representations ``evaluate.n2d.of`` names that this run has (a map not drawn is skipped)."""
+    known = [*artifacts.REPRESENTATIONS, *(f"{m}({s})" for m in EMBEDDERS for s in artifacts.REPRESENTATIONS)]
+    for name in names:
+        if name not in known:
+            raise ConfigError(f"evaluate.n2d.of names '{name}'; choose among {', '.join(known[:4])} "
+                              "or a map such as tsne(latent)")
+    return [name for name in names if name in representations]
 
 
 def compare_pairs(representations: dict[str, Representation], predictions: dict[str, dict], cfg) -> dict:
