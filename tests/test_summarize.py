@@ -136,3 +136,20 @@ def test_summarize_without_metrics_is_one_error_line(aelat, tmp_path):
     code, _, stderr = aelat("summarize", str(empty), overrides=False)
     assert code == 1
     assert f"no metrics.json under {empty}; run `aelat run` first" in stderr and "Traceback" not in stderr
+
+
+def test_one_seed_sweep_findings_use_each_runs_own_tests_and_warn(aelat, sweep_out, tmp_path):
+    import shutil
+
+    one_seed = tmp_path / "one-seed"
+    for run in sweep_out.glob("digits-*-s0-*"):
+        shutil.copytree(run, one_seed / run.name)
+    assert aelat("summarize", str(one_seed), overrides=False)[0] == 0
+    findings = json.loads((one_seed / "findings.json").read_text())
+    run = json.loads(next(one_seed.glob("digits-mlp-d4-s0-*/metrics.json")).read_text())
+    claim = next(c for c in findings["claims"] if c["id"] == "d=4.latent_vs_pca.knn_accuracy_10")
+    within = run["comparisons"]["latent vs pca"]["metrics"]["knn_accuracy_10"]
+    assert (claim["difference"], claim["ci_low"], claim["p_value"]) == (within["difference"], within["ci_low"], within["p_value"])
+    assert claim["test"].endswith("(one seed)")
+    assert any(c["verdict"] == "warning" and "one seed only" in c["statement"] for c in findings["claims"])
+    assert "Add seeds" in (one_seed / "summary.md").read_text()

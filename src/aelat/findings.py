@@ -154,6 +154,7 @@ def lookup(row: dict, path: str):
 
 
 def decide(claim: Claim, alpha: float) -> str:
+    """The verdict: a side is higher only when its interval excludes 0 and the (Holm-adjusted) p < alpha."""
     p = claim.p_holm if claim.corrected else claim.p_value
     if claim.p_value is None or claim.ci_low is None or p is None or p >= alpha:
         return SAME
@@ -213,14 +214,20 @@ def _gaussianity_claim(scores: dict, cfg: dict, alpha: float) -> Claim | None:
         return None
     floor = 1 / (cfg["evaluate"]["distribution"]["permutations"] + 1)
     different = pooled["p_value"] < alpha
-    p_text = f"p ≤ {floor:.2g}, the permutation floor" if pooled["p_value"] <= floor else describe_p(pooled["p_value"])
     statement = (f"MMD² of the latent's pooled distribution to its moment-matched Gaussian: {pooled['mmd2']:.3g} "
-                 f"({p_text}): {'not Gaussian' if different else 'no detectable departure from a Gaussian'}.")
+                 f"({_permutation_p(pooled['p_value'], cfg)}): "
+                 f"{'not Gaussian' if different else 'no detectable departure from a Gaussian'}.")
     return Claim(id="latent.gaussianity", statement=statement, metric="distribution.gaussianity.pooled.mmd2",
                  a="latent", b="its moment-matched Gaussian", difference=pooled["mmd2"],
                  test=f"MMD² permutation test (p-value floor {floor:.2g}; outside the Holm family)",
                  p_value=pooled["p_value"], verdict=A_HIGHER if different else SAME, a_value=pooled["mmd2"],
                  b_value=0.0, corrected=False)
+
+
+def _permutation_p(p: float, cfg: dict) -> str:
+    """``p ≤ 0.005, the permutation floor`` when a permutation p-value is at its floor, else ``p = ...``."""
+    floor = 1 / (cfg["evaluate"]["distribution"]["permutations"] + 1)
+    return f"p ≤ {floor:.2g}, the permutation floor" if p <= floor else describe_p(p)
 
 
 def primary_knn(structure: dict) -> str | None:
@@ -376,15 +383,20 @@ class _Writer:
                    else f"the raw input ({self.scores['raw']['dim']}-d)")
         parts = {verdict: [_quote(c, verdict_word=False) for c in found if c.verdict == verdict]
                  for verdict in (A_HIGHER, B_HIGHER, SAME)}
+        # PCA of the same size is what training competes with; the raw input is what it was given
+        gain, but = ((f"Training adds class structure beyond {against}", "but the latent is lower in")
+                     if baseline == "pca" else
+                     (f"The {dim}-d latent shows more class structure than {against}", "but is lower in"))
         if parts[A_HIGHER] and not parts[B_HIGHER]:
-            head = f"Training adds class structure beyond {against}: " + "; ".join(parts[A_HIGHER])
+            head = f"{gain}: " + "; ".join(parts[A_HIGHER])
         elif parts[B_HIGHER] and not parts[A_HIGHER]:
             head = f"The {dim}-d latent keeps less class structure than {against}: " + "; ".join(parts[B_HIGHER])
         elif parts[A_HIGHER]:
-            head = (f"Training adds class structure beyond {against} in " + "; ".join(parts[A_HIGHER])
-                    + ", but the latent is lower in " + "; ".join(parts[B_HIGHER]))
+            head = f"{gain} in " + "; ".join(parts[A_HIGHER]) + f", {but} " + "; ".join(parts[B_HIGHER])
+        elif baseline == "pca":
+            return f"Training adds nothing detectable beyond {against}: " + "; ".join(parts[SAME]) + "."
         else:
-            return (f"Training adds nothing detectable beyond {against}: " + "; ".join(parts[SAME]) + ".")
+            return f"The {dim}-d latent shows no detectable difference from {against}: " + "; ".join(parts[SAME]) + "."
         if parts[SAME]:
             head += "; no detectable difference in " + "; ".join(parts[SAME])
         return head + "."
@@ -434,8 +446,7 @@ class _Writer:
         parts = []
         pooled = lookup(row, "distribution.gaussianity.pooled")
         if pooled:
-            floor = 1 / (self.cfg["evaluate"]["distribution"]["permutations"] + 1)
-            p_text = f"p ≤ {floor:.2g}, the permutation floor" if pooled["p_value"] <= floor else describe_p(pooled["p_value"])
+            p_text = _permutation_p(pooled["p_value"], self.cfg)
             per_class = lookup(row, "distribution.gaussianity.per_class") or {}
             rejected = sum(c["p_value"] < 0.05 for c in per_class.values())
             verdict = "is not one Gaussian" if pooled["p_value"] < 0.05 else "cannot be told from one Gaussian"

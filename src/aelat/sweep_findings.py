@@ -89,10 +89,11 @@ def sweep_findings(runs: list[dict], *, alpha: float = 0.05) -> Findings:
         findings.sentences += [prefix + sentence for sentence in _family_sentences(family, members)]
         seeds = {d: len({r["seed"] for r in members if r["latent_dim"] == d}) for d in {r["latent_dim"] for r in members}}
         if min(seeds.values()) < 2:
+            single = ", ".join(f"d = {d}" for d, n in sorted(seeds.items()) if n < 2)
             warning = warning_claim(f"one_seed.{prefix.strip(': ') or 'sweep'}", (
-                f"{prefix}some latent sizes have one seed only ({', '.join(f'd = {d}' for d, n in sorted(seeds.items()) if n < 2)}): "
-                "their comparisons are tests on the test points of one trained model, blind to seed-to-seed "
-                "variation. Add seeds (seed=0,1,2) for intervals across seeds."))
+                f"{prefix or 'These '}latent sizes have one seed only ({single}): their comparisons are tests on "
+                "the test points of one trained model, blind to seed-to-seed variation. Add seeds (seed=0,1,2) "
+                "for intervals across seeds."))
             findings.claims.append(warning)
             findings.warnings.append(warning.statement)
     findings.claims = claims + findings.claims
