@@ -39,7 +39,7 @@ def test_aelat_run_end_to_end_on_digits(tmp_path):
               "report_training.png", "report_reconstructions.png"}
     assert {p.name for p in run_dir.iterdir()} == {
         "config.yaml", "run.json", "model.pt", "train_log.csv", "latents.npz", "metrics.json", "moments.npz",
-        *maps, *report,
+        "predictions.npz", "findings.json", *maps, *report,
     }
     log = np.genfromtxt(run_dir / "train_log.csv", delimiter=",", names=True)
     assert len(log) == 30 and log["test_loss"][-1] < log["test_loss"][0]

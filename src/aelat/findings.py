@@ -373,7 +373,11 @@ class _Writer:
                 f"{format_number(claim.a_value)} against {format_number(claim.b_value)} ({format_difference(claim)}){share_text}.")
 
     def training(self, baseline: str) -> str:
-        """What training adds beyond ``baseline`` (pca or raw), metric by metric."""
+        """What training adds beyond ``baseline`` (pca or raw), metric by metric.
+
+        The sentence says "adds class structure" only when a classifier (kNN or the probe) detects a
+        gain and no metric a loss; otherwise it lists what is higher, lower and not different.
+        """
         metrics = [self.knn, "probe_accuracy", "between_class_variance_share", "gmm_nmi"]
         found = [c for c in (self.claim("latent", baseline, m) for m in metrics) if c is not None]
         if not found:
@@ -383,23 +387,25 @@ class _Writer:
                    else f"the raw input ({self.scores['raw']['dim']}-d)")
         parts = {verdict: [_quote(c, verdict_word=False) for c in found if c.verdict == verdict]
                  for verdict in (A_HIGHER, B_HIGHER, SAME)}
-        # PCA of the same size is what training competes with; the raw input is what it was given
-        gain, but = ((f"Training adds class structure beyond {against}", "but the latent is lower in")
-                     if baseline == "pca" else
-                     (f"The {dim}-d latent shows more class structure than {against}", "but is lower in"))
-        if parts[A_HIGHER] and not parts[B_HIGHER]:
-            head = f"{gain}: " + "; ".join(parts[A_HIGHER])
-        elif parts[B_HIGHER] and not parts[A_HIGHER]:
-            head = f"The {dim}-d latent keeps less class structure than {against}: " + "; ".join(parts[B_HIGHER])
-        elif parts[A_HIGHER]:
-            head = f"{gain} in " + "; ".join(parts[A_HIGHER]) + f", {but} " + "; ".join(parts[B_HIGHER])
-        elif baseline == "pca":
-            return f"Training adds nothing detectable beyond {against}: " + "; ".join(parts[SAME]) + "."
-        else:
+        classifiers_gain = any(c.verdict == A_HIGHER for c in found if c.metric in (self.knn, "probe_accuracy"))
+        classifiers_loss = any(c.verdict == B_HIGHER for c in found if c.metric in (self.knn, "probe_accuracy"))
+        same = "; no detectable difference in " + "; ".join(parts[SAME]) if parts[SAME] else ""
+        if not parts[A_HIGHER] and not parts[B_HIGHER]:
+            if baseline == "pca":
+                return f"Training adds nothing detectable beyond {against}: " + "; ".join(parts[SAME]) + "."
             return f"The {dim}-d latent shows no detectable difference from {against}: " + "; ".join(parts[SAME]) + "."
-        if parts[SAME]:
-            head += "; no detectable difference in " + "; ".join(parts[SAME])
-        return head + "."
+        if classifiers_gain and not parts[B_HIGHER]:
+            gain = (f"Training adds class structure beyond {against}" if baseline == "pca"
+                    else f"The {dim}-d latent shows more class structure than {against}")
+            return f"{gain}: " + "; ".join(parts[A_HIGHER]) + same + "."
+        if classifiers_loss and not parts[A_HIGHER]:
+            return f"The {dim}-d latent keeps less class structure than {against}: " + "; ".join(parts[B_HIGHER]) + same + "."
+        pieces = []
+        if parts[A_HIGHER]:
+            pieces.append("is higher in " + "; ".join(parts[A_HIGHER]))
+        if parts[B_HIGHER]:
+            pieces.append("is lower in " + "; ".join(parts[B_HIGHER]))
+        return f"Against {against}, the {dim}-d latent " + ", and ".join(pieces) + same + "."
 
     def maps(self, maps: list[str]) -> str:
         """One sentence on the maps of one method (t-SNE first, then UMAP, then PCA): the raw input's
@@ -513,14 +519,17 @@ def _warnings(metrics: dict, train_log, claims: dict[str, Claim], knn: str, maps
     out += _small_class_warnings(data, cfg, knn)
     neighbourhood_k = sorted(cfg["evaluate"]["neighbourhood"]["k"])
     trust_key = f"trustworthiness_{10 if 10 in neighbourhood_k else neighbourhood_k[-1]}"
+    for method in dict.fromkeys(name.split("(")[0] for name in maps):
+        low = {name: lookup(scores[name], f"neighbourhood.{trust_key}") for name in maps if name.startswith(f"{method}(")}
+        low = {name: trust for name, trust in low.items() if trust is not None and trust < min_trustworthiness}
+        if low:
+            listed = ", ".join(f"of {NAMES.get(scores[name]['source'])} {trust:.3f}" for name, trust in low.items())
+            out.append(warning_claim(f"low_trustworthiness.{method}", (
+                f"{METHODS.get(method, method)} maps keep neighbourhoods poorly (trustworthiness@"
+                f"{trust_key.split('_')[-1]} below {min_trustworthiness:g}: {listed}): points near each other in "
+                "such a map were often far apart in what it was made from, so its picture may mislead."),
+                trust_key, ", ".join(low)))
     for name in maps:
-        trust = lookup(scores[name], f"neighbourhood.{trust_key}")
-        if trust is not None and trust < min_trustworthiness:
-            out.append(warning_claim(f"low_trustworthiness.{name}", (
-                f"{map_name(name)[0].upper() + map_name(name)[1:]} keeps neighbourhoods poorly "
-                f"(trustworthiness@{trust_key.split('_')[-1]} {trust:.3f} < {min_trustworthiness:g}): near points "
-                f"in it were often far apart in {NAMES.get(scores[name]['source'])}, so its picture may mislead."),
-                trust_key, name))
         chance = claims.get(f"{name}_vs_chance.{knn}")
         if chance is not None and chance.verdict != A_HIGHER:
             out.append(warning_claim(f"not_class_related.{name}", (
