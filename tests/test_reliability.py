@@ -350,6 +350,9 @@ CASES = {
     "output-dir-under-a-file": (
         "train", output_dir("under-file"), FAST, "afile is a file, not a folder", "choose another output_dir"
     ),
+    "sweep-output-dir-a-file": (
+        "run", output_dir("file"), ["-m", "seed=0,1", *FAST], "afile is a file, not a folder", "choose another output_dir"
+    ),
     "output-dir-in-proc": ("train", output_dir("proc"), FAST, "cannot write /proc/aelat-x", "choose a writable output_dir"),
     "output-dir-name-too-long": (
         "train", output_dir("too-long"), FAST, "longer than the file system allows", "choose a shorter output_dir"

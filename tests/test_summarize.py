@@ -99,7 +99,7 @@ def test_summarize_without_metrics_is_one_error_line(aelat, tmp_path):
 
 
 @pytest.mark.parametrize("content", ["[]", "{}", '{"config": 1, "representations": {}}', "not json", '{"a": [1, 2]}'])
-def test_summarize_skips_a_foreign_metrics_json_with_a_warning(aelat, sweep_out, tmp_path, content):
+def test_summarize_skips_a_foreign_metrics_json_with_a_warning(aelat, sweep_out, tmp_path, content, caplog):
     foreign = tmp_path / "foreign"
     (foreign / "other-tool").mkdir(parents=True)
     (foreign / "other-tool" / "metrics.json").write_text(content)
@@ -110,7 +110,8 @@ def test_summarize_skips_a_foreign_metrics_json_with_a_warning(aelat, sweep_out,
 
     code, _, stderr = aelat("summarize", str(sweep_out), str(foreign), "--out", str(tmp_path / "both"), overrides=False)
     assert code == 0, stderr
-    assert "skipping" in stderr and "other-tool/metrics.json: not an aelat metrics.json" in stderr
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("other-tool/metrics.json: not an aelat metrics.json" in w for w in warnings), warnings
     with open(tmp_path / "both" / "summary.csv") as fh:
         assert len(list(csv.DictReader(fh))) == 4 * len(REPRESENTATIONS)
 

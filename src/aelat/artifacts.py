@@ -251,6 +251,8 @@ def load_config(path: Path) -> DictConfig:
         raise ArtifactError(f"{path} is unreadable ({_first_line(exc)}); {fix}") from None
     if not isinstance(loaded, dict) or not loaded:
         raise ArtifactError(f"{path} holds {'nothing' if not loaded else type(loaded).__name__}, not a run's config; {fix}")
+    if _exceeds(loaded, budget=10_000):  # YAML aliases can expand a small file without bound
+        raise ArtifactError(f"{path} holds far more values than a run's config; {fix}")
     interpolated = [(key, value) for key, value in _leaves(loaded) if isinstance(value, str) and "${" in value]
     if interpolated:
         key, value = interpolated[0]
@@ -284,6 +286,21 @@ def _missing_keys(cfg: DictConfig) -> list[str]:
             reference[key] = cfg[key]
     have = dict(_leaves(OmegaConf.to_container(cfg)))
     return [key for key, _ in _leaves(OmegaConf.to_container(reference)) if key not in have and key != "output_dir"]
+
+
+def _exceeds(tree, budget: int) -> bool:
+    """Whether ``tree`` (nested dicts and lists) holds more than ``budget`` values, counting shared ones again."""
+    stack, seen = [tree], 0
+    while stack:
+        node = stack.pop()
+        seen += 1
+        if seen > budget:
+            return True
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
 
 
 def _leaves(tree: dict, prefix: str = "") -> Iterator[tuple[str, object]]:
@@ -581,6 +598,11 @@ def _manifest_problem(manifest) -> str | None:
                 return f"stage '{stage}' has no {key} checksums"
         if not all(name and "/" not in name and name not in (".", "..") for name in (*entry["inputs"], *entry["outputs"])):
             return f"stage '{stage}' names a file outside the run folder"
+    for stage, entry in manifest["stages"].items():  # each input is made by an earlier stage: no cycle
+        for name in entry["inputs"]:
+            makers = [other for other, e in manifest["stages"].items() if name in e["outputs"]]
+            if any(_order(other) >= _order(stage) for other in makers):
+                return f"stage '{stage}' reads {name}, which a later stage makes"
     return None
 
 

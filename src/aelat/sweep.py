@@ -159,6 +159,7 @@ def multirun(command: str, overrides: Sequence[str], methods: Sequence[str], of:
     fixed = [o.input_line for o in parsed if not o.is_sweep_override() and not o.is_hydra_override()]
     output_dir = Path(compose(fixed).output_dir).resolve()
     sweep_dir = output_dir / SWEEPS / time.strftime("%Y-%m-%d_%H-%M-%S") / f"{time.time_ns() % 10**9:09d}"
+    sweep_dir.mkdir(parents=True, exist_ok=True)  # here, so an unwritable output_dir is aelat's one line, not Hydra's traceback
     ours = [f"hydra.sweep.dir={_quoted(str(sweep_dir))}", "hydra.job.chdir=False"]
     if not any(o.key_or_group == "hydra/job_logging" for o in parsed):
         ours.append("hydra/job_logging=none")  # aelat logs its own way; no log file per job

@@ -47,6 +47,9 @@ def load_npz(path: str | Path) -> Dataset:
         x, y = arrays[x_key], arrays[y_key]
         if x.ndim < 2 or len(x) == 0:
             raise DataError(f"{path}: {x_key} has shape {x.shape}; expected (n, ...) with n >= 1 samples")
+        if x.ndim > 4:
+            raise DataError(f"{path}: {x_key} has shape {x.shape}; expected vectors (n, D) or images (n, H, W), "
+                            "(n, H, W, C) or (n, C, H, W)")
         if y.ndim != 1 or len(y) != len(x):
             raise DataError(f"{path}: {y_key} has shape {y.shape} but {x_key} holds {len(x)} samples")
         if not np.issubdtype(y.dtype, np.integer):
