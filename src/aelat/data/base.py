@@ -50,9 +50,6 @@ def check_dataset(dataset: Dataset, source: str) -> Dataset:
     """Refuse data aelat cannot learn from or score fairly: identical training images (nothing to learn,
     maps of NaN), a test class absent from train (no classifier can predict it, so accuracy would be
     silently low), or a class with fewer than two training samples."""
-    if bool((dataset.x_train == dataset.x_train[:1]).all()):
-        raise DataError(f"{source}: every training image is the same, so there is nothing to learn or map; "
-                        "check the file holds the images you meant")
     train = Counter(dataset.y_train.tolist())
     absent = sorted(set(dataset.y_test.tolist()) - set(train))
     if absent:
@@ -68,6 +65,9 @@ def check_dataset(dataset: Dataset, source: str) -> Dataset:
             f"{source}: class {dataset.class_names[label]} has {train[label]} training sample; every class needs "
             f">= {MIN_PER_CLASS} (class statistics need two points): add samples or drop the class"
         )
+    if bool((dataset.x_train == dataset.x_train[:1]).all()):
+        raise DataError(f"{source}: every training image is the same, so there is nothing to learn or map; "
+                        "check the file holds the images you meant")
     return dataset
 
 
