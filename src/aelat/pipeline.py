@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from omegaconf import DictConfig
-from omegaconf.errors import OmegaConfBaseException
 
 from aelat import artifacts
 from aelat.artifacts import Run
-from aelat.config import STAGE_KEYS, apply_overrides, compose, validate
+from aelat.config import STAGE_KEYS, apply_overrides, compose, load_saved
 from aelat.data import dataset_digest
-from aelat.errors import ArtifactError, ConfigError
+from aelat.errors import ArtifactError
 from aelat.locking import run_lock
 from aelat.runtime import console
 from aelat.report import REPORT, write_report
@@ -50,20 +49,11 @@ def open_run(run_dir: Optional[Path], overrides: Optional[Sequence[str]], new: b
 
 
 def run_config(run_dir: Path, overrides: Sequence[str]) -> DictConfig:
-    """A run's saved config (checked by ``artifacts.load_config``) with ``key=value`` overrides on top."""
+    """A run's saved config with ``key=value`` overrides on top: its structure checked first
+    (``artifacts.load_config``: a damaged or edited file, an interpolation), then its values (``load_saved``)."""
     path = run_dir / artifacts.CONFIG
-    saved = artifacts.load_config(path)
-    try:
-        return apply_overrides(saved, overrides)
-    except ConfigError as exc:
-        try:
-            validate(saved.copy())
-        except ConfigError:  # the saved value itself is bad: say where it is
-            raise ConfigError(f"{path}: {exc}") from None
-        raise
-    except (OmegaConfBaseException, AttributeError, KeyError, TypeError, ValueError) as exc:
-        raise ArtifactError(f"{path} is damaged ({exc}); restore it, or delete the run folder and re-run "
-                            "`aelat run` with the run's overrides") from None
+    artifacts.load_config(path)
+    return apply_overrides(load_saved(path), overrides)
 
 
 def names_a_run(overrides: Sequence[str]) -> bool:
