@@ -49,12 +49,10 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
-import yaml
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
 from aelat import __version__
-from aelat.config import STAGE_KEYS, compose, config_hash
+from aelat.config import STAGE_KEYS, config_hash, flatten, load_saved
 from aelat.errors import ArtifactError, ConfigError, StaleArtifactError
 
 CONFIG = "config.yaml"
@@ -231,86 +229,6 @@ def checksum(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_config(path: Path) -> DictConfig:
-    """A run's saved config.yaml, checked: a mapping with every key aelat reads and no interpolation
-    (aelat saves configs resolved, so a ``${oc.env:...}`` there was put in by hand; it is never
-    resolved into artifacts). Its values are checked by :func:`aelat.config.validate` when used.
-
-    Raises
-    ------
-    ArtifactError
-        For a missing, unreadable, truncated or edited file; the message names it and the fix.
-    """
-    path = Path(path)
-    fix = "restore it, or delete the run folder and re-run `aelat run` with the run's overrides"
-    try:
-        loaded = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ArtifactError(f"{path.parent} is not an aelat run (no {CONFIG}); pass a folder `aelat train` made") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ArtifactError(f"{path} is unreadable ({_first_line(exc)}); {fix}") from None
-    if not isinstance(loaded, dict) or not loaded:
-        raise ArtifactError(f"{path} holds {'nothing' if not loaded else type(loaded).__name__}, not a run's config; {fix}")
-    if _exceeds(loaded, budget=10_000):  # YAML aliases can expand a small file without bound
-        raise ArtifactError(f"{path} holds far more values than a run's config; {fix}")
-    interpolated = [(key, value) for key, value in _leaves(loaded) if isinstance(value, str) and "${" in value]
-    if interpolated:
-        key, value = interpolated[0]
-        raise ArtifactError(
-            f"{path} sets {key}={value!r}, an interpolation: aelat saves configs resolved and never resolves "
-            "one it loads; replace it with the plain value"
-        )
-    try:
-        cfg = OmegaConf.create(loaded)
-        missing = _missing_keys(cfg)
-    except (ConfigError, OmegaConfBaseException, AttributeError, KeyError, TypeError, ValueError) as exc:
-        raise ArtifactError(f"{path} is damaged ({_first_line(exc)}); {fix}") from None
-    if missing:
-        raise ArtifactError(f"{path} lacks {', '.join(missing[:3])}{' and more' if len(missing) > 3 else ''}; {fix}")
-    return cfg
-
-
-def _missing_keys(cfg: DictConfig) -> list[str]:
-    """Keys of the composed config of the run's dataset and model that ``cfg`` lacks."""
-    for key in ("dataset", "model"):
-        if not isinstance(cfg.get(key), DictConfig) or not isinstance(cfg[key].get("name"), str):
-            return [f"{key}.name"]
-    groups = [f"dataset={cfg.dataset.name}", f"model={cfg.model.name}"]
-    if cfg.dataset.name == "npz":
-        groups.append("dataset.path=x.npz")
-    try:
-        reference = compose(groups)
-    except ConfigError:  # a group aelat does not know (a user's AELAT_CONFIG_DIR not set now): check the rest
-        reference = compose([])
-        for key in ("dataset", "model"):
-            reference[key] = cfg[key]
-    have = dict(_leaves(OmegaConf.to_container(cfg)))
-    return [key for key, _ in _leaves(OmegaConf.to_container(reference)) if key not in have and key != "output_dir"]
-
-
-def _exceeds(tree, budget: int) -> bool:
-    """Whether ``tree`` (nested dicts and lists) holds more than ``budget`` values, counting shared ones again."""
-    stack, seen = [tree], 0
-    while stack:
-        node = stack.pop()
-        seen += 1
-        if seen > budget:
-            return True
-        if isinstance(node, dict):
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return False
-
-
-def _leaves(tree: dict, prefix: str = "") -> Iterator[tuple[str, object]]:
-    for key, value in tree.items():
-        if isinstance(value, dict) and value:
-            yield from _leaves(value, f"{prefix}{key}.")
-        else:
-            yield f"{prefix}{key}", value
-
-
 def _first_line(exc: Exception) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
@@ -445,8 +363,8 @@ class Run:
         key = (state.st_ino, state.st_size, state.st_mtime_ns, state.st_ctime_ns)
         if self._saved is None or self._saved[0] != key:
             try:
-                self._saved = key, load_config(self.file(CONFIG))
-            except ArtifactError:
+                self._saved = key, load_saved(self.file(CONFIG))
+            except (ArtifactError, ConfigError):
                 self._saved = key, None
         return self._saved[1]
 
@@ -614,7 +532,7 @@ def _changes(saved: DictConfig, cfg: DictConfig, stage: str) -> list[str]:
     """``key=new (was old)`` for the settings ``stage`` depends on that differ between two configs."""
     group, *detail = stage.split(":")
     keys = ("embed.max_points", f"embed.{detail[0]}") if group == "embed" else STAGE_KEYS[group]
-    old, new = (dict(_leaves(OmegaConf.to_container(c, resolve=True))) for c in (saved, cfg))
+    old, new = (dict(flatten(OmegaConf.to_container(c, resolve=True))) for c in (saved, cfg))
     return [f"{key}={new.get(key)} (was {old.get(key)})" for key in sorted(old.keys() | new.keys())
             if any(key == k or key.startswith(f"{k}.") for k in keys) and old.get(key) != new.get(key)]
 

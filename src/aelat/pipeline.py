@@ -17,8 +17,6 @@ import os
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from omegaconf import DictConfig
-
 from aelat import artifacts
 from aelat.artifacts import Run
 from aelat.config import STAGE_KEYS, apply_overrides, compose, load_saved
@@ -42,18 +40,10 @@ def open_run(run_dir: Optional[Path], overrides: Optional[Sequence[str]], new: b
         run_dir = Path(os.path.realpath(run_dir)) if run_dir else artifacts.latest_run(compose(overrides).output_dir)
         if not run_dir.is_dir():
             raise ArtifactError(f"--run {run_dir} is not a folder; pass a run folder `aelat train` made")
-        run = Run(run_dir, run_config(run_dir, overrides), dataset_digest)
+        run = Run(run_dir, apply_overrides(load_saved(run_dir / artifacts.CONFIG), overrides), dataset_digest)
     artifacts.check_latest(run.path.parent)
     console().print(f"run: {run.path}")
     return run
-
-
-def run_config(run_dir: Path, overrides: Sequence[str]) -> DictConfig:
-    """A run's saved config with ``key=value`` overrides on top: its structure checked first
-    (``artifacts.load_config``: a damaged or edited file, an interpolation), then its values (``load_saved``)."""
-    path = run_dir / artifacts.CONFIG
-    artifacts.load_config(path)
-    return apply_overrides(load_saved(path), overrides)
 
 
 def names_a_run(overrides: Sequence[str]) -> bool:
