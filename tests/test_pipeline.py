@@ -119,6 +119,7 @@ def test_stale_artifact_is_refused(aelat, out):
         (["train", "dataset=imagenet"], "unknown dataset 'imagenet'; choose one of:"),
         (["train", "latent_dim=0"], "latent_dim=0 is too small"),
         (["embed", "--method", "isomap"], "unknown embed method 'isomap'; choose one of: tsne, pca"),
+        (["embed", "--method", "pca", "--of", "pca"], "the pca map of pca is the pca map of raw (the same points); use --of raw"),
         (["train", "train.batch_size=5000"], "train.batch_size=5000 exceeds the 1347 training samples"),
     ],
 )

@@ -32,7 +32,7 @@ STAGE_KEYS = {
     "encode": ("dataset", "model", "latent_dim", "seed", "train"),
     "embed": ("dataset", "model", "latent_dim", "seed", "train", "embed"),
     "evaluate": ("dataset", "model", "latent_dim", "seed", "train", "evaluate"),
-    "report": ("dataset", "model", "latent_dim", "seed", "train", "evaluate"),
+    "report": ("dataset", "model", "latent_dim", "seed", "train", "evaluate", "report"),
 }
 # Keys inside those that change how a stage runs but not what it makes.
 NOT_HASHED = {"train": ("checkpoint_every",), "evaluate": ("cache",)}
@@ -64,6 +64,16 @@ def extra_search_path() -> list[str]:
         raise ConfigError(f"{EXTRA_CONFIG_ENV}={folder} is not a folder; point it at a folder of config groups or unset it")
     path = str(Path(folder).resolve()).replace("\\", "\\\\").replace("'", "\\'")
     return [f"hydra.searchpath=['file://{path}']"]
+
+
+def with_new_sections(saved: DictConfig) -> DictConfig:
+    """A config saved by an older aelat, with the top-level sections added since (e.g. ``report``)
+    taken from the defaults; what it has is left as it is."""
+    defaults = compose()
+    missing = [key for key in defaults if key not in saved]
+    if not missing:
+        return saved
+    return OmegaConf.merge(saved, {key: defaults[key] for key in missing})
 
 
 def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
@@ -100,6 +110,8 @@ def validate(cfg: DictConfig) -> DictConfig:
     _validate_evaluate(cfg.evaluate)
     if cfg.embed.max_points is not None:
         _require_int(cfg.embed.max_points, "embed.max_points", minimum=10)
+    if cfg.report.max_points is not None:
+        _require_int(cfg.report.max_points, "report.max_points", minimum=1)
     for width in cfg.model.get("hidden", []):
         _require_int(width, "model.hidden entries", minimum=1)
     if cfg.device not in ("auto", "cpu", "cuda"):

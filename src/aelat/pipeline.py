@@ -21,7 +21,8 @@ from rich.console import Console
 
 from aelat import artifacts
 from aelat.artifacts import Run
-from aelat.config import STAGE_KEYS, apply_overrides, compose, validate
+from aelat.config import STAGE_KEYS, apply_overrides, compose, validate, with_new_sections
+from aelat.embedders import REPEATS
 from aelat.errors import ArtifactError
 from aelat.locking import run_lock
 from aelat.report import REPORT, write_report
@@ -40,7 +41,7 @@ def open_run(run_dir: Optional[Path], overrides: Optional[Sequence[str]], new: b
         run_dir = run_dir.resolve() if run_dir else artifacts.latest_run(compose(overrides).output_dir)
         if not (run_dir / artifacts.CONFIG).is_file():
             raise ArtifactError(f"{run_dir} is not an aelat run (no {artifacts.CONFIG}); pass a folder `aelat train` made")
-        run = Run(run_dir, apply_overrides(validate(OmegaConf.load(run_dir / artifacts.CONFIG)), overrides))
+        run = Run(run_dir, apply_overrides(validate(with_new_sections(OmegaConf.load(run_dir / artifacts.CONFIG))), overrides))
     Console(stderr=True).print(f"run: {run.path}", highlight=False, markup=False)
     return run
 
@@ -51,9 +52,12 @@ def names_a_run(overrides: Sequence[str]) -> bool:
     return any(key.split(".")[0] in STAGE_KEYS["train"] for key in keys)
 
 
-def sources(of: str) -> list[str]:
-    """The representations ``--of`` names: one of them, or all."""
-    return list(artifacts.REPRESENTATIONS) if of == "all" else [of]
+def sources(of: str, method: str | None = None) -> list[str]:
+    """The representations ``--of`` names: one of them, or all (less those whose ``method`` map
+    repeats another map, e.g. pca of pca)."""
+    if of != "all":
+        return [of]
+    return [source for source in artifacts.REPRESENTATIONS if (method, source) not in REPEATS]
 
 
 def method_names(methods: Sequence[str]) -> list[str]:
@@ -86,7 +90,7 @@ def pipeline_steps(run: Run, methods: Sequence[str], of: str, train_only: bool =
         return steps
     steps.append(("encode", [("encode", artifacts.LATENTS)], functools.partial(encode_stage.run, run)))
     for name in method_names(methods):
-        for source in sources(of):
+        for source in sources(of, name):
             stage = artifacts.embedding_stage(name, source)
             made = [(stage, f"{artifacts.embedding_stem(name, source)}.npz")]
             steps.append((stage, made, functools.partial(embed_stage.run, run, name, source)))
