@@ -30,7 +30,7 @@ def metrics(run_dir):
     return json.loads((run_dir / "metrics.json").read_text())
 
 
-def test_every_representation_is_scored(metrics):
+def test_every_representation_is_scored(run_dir, metrics):
     scores = metrics["representations"]
     maps = {f"{m}({s})" for m in ("tsne", "pca") for s in ("raw", "pca", "untrained", "latent")} - {"pca(pca)"}
     assert set(scores) == {"raw", "pca", "untrained", "latent"} | maps  # pca(pca) would repeat pca(raw)
@@ -117,7 +117,8 @@ def test_report_is_written_and_re_rendered(run_dir):
     text = report.read_text()
     for heading in ("## Class structure", "## Neighbourhoods kept by the 2-D maps", "## Distribution of Q = g#P",
                     "## How to read these numbers", "report_maps_tsne.png", "report_sliced_wasserstein.png",
-                    "report_training.png", "report_reconstructions.png"):
+                    "report_training.png", "report_reconstructions.png", "report_latent_marginals.png",
+                    "report_latent_corner.png", "report_gaussianity.png"):
         assert heading in text
     for line in text.splitlines():
         if line.startswith("!["):

@@ -275,23 +275,49 @@ def test_point_cap_draws_a_seeded_sample_and_says_so(explored_run, maps, tmp_pat
     assert (run / HTML).stat().st_size < (explored_run / HTML).stat().st_size
 
 
-@pytest.mark.slow
-def test_mnist_sized_page_stays_small(mnist_npz, tmp_path):
-    """The default cap keeps a page of seven maps of MNIST's 10,000 test images under 20 MB."""
+MNIST_MAPS = [f"{m}({s})" for m in ("tsne", "pca") for s in ("raw", "pca", "untrained", "latent")][:7]
+
+
+@pytest.fixture(scope="module")
+def mnist_page(tmp_path_factory) -> Path:
+    """A page of seven maps of MNIST's test images at the default cap (coordinates and votes made up)."""
+    from conftest import MNIST_NPZ
+
     from aelat.config import compose
     from aelat.plots.interactive import Map, Votes, write_page
 
-    with np.load(mnist_npz) as data:
+    if not MNIST_NPZ.is_file():
+        pytest.skip(f"real MNIST not found at {MNIST_NPZ} (CI has it; see README)")
+    with np.load(MNIST_NPZ) as data:
         images, labels = data["Xte"].astype(np.float32) / 255, data["yte"].astype(int)
     rows = sample_test_rows(len(labels), compose().report.max_points, 0)
     rng = np.random.default_rng(0)
-    names = [f"{m}({s})" for m in ("tsne", "pca") for s in ("raw", "pca", "untrained", "latent")][:7]
-    maps = [Map(n, n.split("(")[0], n[:-1].split("(")[1], n, rng.normal(size=(len(rows), 2))) for n in names]
+    maps = [Map(n, n.split("(")[0], n[:-1].split("(")[1], n, rng.normal(size=(len(rows), 2))) for n in MNIST_MAPS]
     votes = {n: Votes(n, rng.integers(0, 10, len(rows)), rng.integers(0, 10, len(rows)), {c: c for c in range(10)})
-             for n in [*names, "raw", "pca", "untrained", "latent"]}
+             for n in [*MNIST_MAPS, "raw", "pca", "untrained", "latent"]}
     thumbs = [data_uri(p) for p in to_uint8(images[rows], (1, 28, 28))]
-    path = tmp_path / "page.html"
+    path = tmp_path_factory.mktemp("mnist-page") / HTML
     write_page(path, title="MNIST", intro=[], class_names=[str(c) for c in range(10)], labels=labels[rows],
                index=rows, thumbnails=thumbs, maps=maps, votes=votes, k=10)
-    size = path.stat().st_size
+    return path
+
+
+@pytest.mark.slow
+def test_mnist_sized_page_stays_small(mnist_page):
+    """The default cap keeps a page of seven maps of MNIST's 10,000 test images under 20 MB."""
+    size = mnist_page.stat().st_size
     assert size < 20e6, f"{size / 1e6:.1f} MB"
+
+
+@pytest.mark.slow
+def test_mnist_sized_page_opens_and_hovers(browser, mnist_page):
+    open_page(browser, mnist_page, MNIST_MAPS)
+    assert severe_errors(browser) == []
+    index = page_column(browser, "index")
+    x, y = point_on_screen(browser, MNIST_MAPS[0], 0)
+    move_to(browser, x, y)
+    deadline, tips = time.monotonic() + 10, []
+    while not tips and time.monotonic() < deadline:
+        time.sleep(0.2)
+        tips = [t for t in visible_tooltips(browser) if f"test #{index[0]}<" in t and "data:image/png;base64," in t]
+    assert tips, visible_tooltips(browser)

@@ -15,6 +15,7 @@ from sklearn.metrics.cluster import contingency_matrix
 from aelat import artifacts
 from aelat.artifacts import Run
 from aelat.metrics.structure import gmm_clusters, knn_predictions
+from aelat.runtime import progress_bar
 
 HTML = "report.html"
 
@@ -64,16 +65,21 @@ def write_html(run: Run, scores: dict, figures: list[tuple[str, str]]) -> str:
                      clusters[len(train):][shown], matched_classes(labels, clusters))
 
     votes, panels = {}, []
-    for source, key in zip(sources, keys):
-        train, test = latents[f"{key}_train"], latents[f"{key}_test"]
-        votes[source] = votes_of(f"{source} ({train.shape[1]}-d)", train, latents["y_train"], test)
-    for name in maps:
-        method, source = name.split("(")[0], scores[name]["source"]
-        emb = artifacts.read_npz(run.file(f"{artifacts.embedding_stem(method, source)}.npz"))
-        votes[name] = votes_of(name, emb["train"], emb["y_train"], emb["test"])
-        accuracy = scores[name]["structure"].get(f"knn_accuracy_{k}")
-        title = f"{method} of {votes[source].label}" + (f" — kNN@{k} {accuracy:.3f}" if accuracy is not None else "")
-        panels.append(Map(name, method, source, title, emb["test"][shown]))
+    with progress_bar() as bar:
+        task = bar.add_task(f"{HTML}: kNN votes and clusters", total=len(sources) + len(maps), status="",
+                            unit="representation")
+        for source, key in zip(sources, keys):
+            train, test = latents[f"{key}_train"], latents[f"{key}_test"]
+            votes[source] = votes_of(f"{source} ({train.shape[1]}-d)", train, latents["y_train"], test)
+            bar.update(task, advance=1, status=source)
+        for name in maps:
+            method, source = name.split("(")[0], scores[name]["source"]
+            emb = artifacts.read_npz(run.file(f"{artifacts.embedding_stem(method, source)}.npz"))
+            votes[name] = votes_of(name, emb["train"], emb["y_train"], emb["test"])
+            accuracy = scores[name]["structure"].get(f"knn_accuracy_{k}")
+            title = f"{method} of {votes[source].label}" + (f" — kNN@{k} {accuracy:.3f}" if accuracy is not None else "")
+            panels.append(Map(name, method, source, title, emb["test"][shown]))
+            bar.update(task, advance=1, status=name)
 
     sample_shape = latents["examples_input"].shape[1:]
     thumbnails = None

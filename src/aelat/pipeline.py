@@ -24,6 +24,7 @@ from aelat.artifacts import Run
 from aelat.config import STAGE_KEYS, apply_overrides, compose, validate, with_new_sections
 from aelat.embedders import REPEATS
 from aelat.errors import ArtifactError
+from aelat.explorer import HTML
 from aelat.locking import run_lock
 from aelat.report import REPORT, write_report
 
@@ -94,7 +95,7 @@ def pipeline_steps(run: Run, methods: Sequence[str], of: str, train_only: bool =
             stage = artifacts.embedding_stage(name, source)
             made = [(stage, f"{artifacts.embedding_stem(name, source)}.npz")]
             steps.append((stage, made, functools.partial(embed_stage.run, run, name, source)))
-    made = [("evaluate", artifacts.METRICS), ("report", REPORT)]
+    made = [("evaluate", artifacts.METRICS), ("report", REPORT), ("report", HTML)]
     steps.append(("evaluate", made, functools.partial(evaluate_and_report, run, on_report)))
     return steps
 

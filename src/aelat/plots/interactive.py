@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -26,6 +27,7 @@ from matplotlib.colors import to_hex
 from aelat.artifacts import write_text
 from aelat.plots.scatter import class_colours
 
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 CORRECT, WRONG = "#b8b8b8", "#d62728"  # kNN vote colours: errors stand out
 PANEL = 330  # pixels per map
 
@@ -122,7 +124,15 @@ def write_page(
     parts = [header, row(menu, key), selected, gridplot(grid, toolbar_location="right", merge_tools=True)]
     if figures:
         parts.append(Div(text=_figures_html(figures), width=PANEL * max(len(sources), 3)))
-    write_text(path, file_html(column(*parts), resources=INLINE, title=title))
+    write_text(path, stable_ids(file_html(column(*parts), resources=INLINE, title=title)))
+
+
+def stable_ids(page: str) -> str:
+    """The page with Bokeh's random element and document ids (uuid4) renamed by order of first
+    appearance, so that the same inputs give the same bytes (Bokeh's model ids are already
+    sequential in a fresh process)."""
+    ids = dict.fromkeys(UUID.findall(page))
+    return UUID.sub(lambda found: f"aelat-{list(ids).index(found.group(0))}", page) if ids else page
 
 
 def _columns(class_names, palette, labels, index, thumbnails, maps, votes) -> dict:
