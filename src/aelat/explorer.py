@@ -33,8 +33,9 @@ def vote_k(knn_k) -> int:
     return 10 if 10 in ks else max(ks)
 
 
-def write_html(run: Run, scores: dict, figures: list[tuple[str, str]]) -> str:
-    """Write report.html from the run's latents and maps (those ``scores`` holds); returns its name.
+def write_html(run: Run, scores: dict, figures: list[tuple[str, str]]) -> tuple[str, dict[str, str]]:
+    """Write report.html from the run's latents and maps (those ``scores`` holds); returns its name
+    and the checksums of the artifacts it read (each checked current and intact first).
 
     ``figures`` are (caption, file in the run folder) shown below the maps.
     """
@@ -42,7 +43,11 @@ def write_html(run: Run, scores: dict, figures: list[tuple[str, str]]) -> str:
     from aelat.plots.interactive import Map, Votes, write_page
 
     cfg = run.cfg
+    inputs = run.require("encode", artifacts.LATENTS)
     maps = [name for name, row in scores.items() if row.get("source")]
+    for name in maps:
+        method, source = name.split("(")[0], scores[name]["source"]
+        inputs |= run.require(artifacts.embedding_stage(method, source), f"{artifacts.embedding_stem(method, source)}.npz")
     sources = list(dict.fromkeys(scores[name]["source"] for name in maps))
     keys = [artifacts.REPRESENTATIONS[s] for s in sources]
     latents = artifacts.read_npz(
@@ -98,7 +103,7 @@ def write_html(run: Run, scores: dict, figures: list[tuple[str, str]]) -> str:
     write_page(run.file(HTML), title=f"aelat — {run.path.name}", intro=intro, class_names=class_names,
                labels=y_test[shown], index=shown, thumbnails=thumbnails, maps=panels, votes=votes, k=k,
                figures=[(caption, run.file(file)) for caption, file in figures])
-    return HTML
+    return HTML, inputs
 
 
 def matched_classes(labels: np.ndarray, clusters: np.ndarray) -> dict[int, int]:

@@ -119,9 +119,10 @@ def write_report(run: Run) -> Path:
     figures.append(("Test images (top) and their reconstructions", "report_reconstructions.png"))
     plot_reconstructions(rows, "reconstructions of test images", run.file(figures[-1][1]))
 
+    page, page_inputs = write_html(run, scores, q_figures)  # checks the latents and maps are current
+    inputs |= page_inputs
     text = render_markdown(run.path.name, metrics, figures)
     artifacts.write_text(run.file(REPORT), text)
-    page = write_html(run, scores, q_figures)
     outputs = [REPORT, page, *(file for _, file in figures)]
     run.record("report", outputs, inputs, time.perf_counter() - started)
     return run.file(REPORT)
