@@ -27,9 +27,9 @@ def sample_test_rows(n_test: int, max_points: int | None, seed: int) -> np.ndarr
     return np.sort(np.random.default_rng(seed).choice(n_test, size=max_points, replace=False))
 
 
-def vote_k(knn_k) -> int:
+def vote_k(ks) -> int:
     """The k of the votes shown: 10 when evaluate measures kNN@10 (the maps' titles), else its largest."""
-    ks = [int(k) for k in knn_k]
+    ks = [int(k) for k in ks]
     return 10 if 10 in ks else max(ks)
 
 
@@ -58,13 +58,11 @@ def write_html(run: Run, scores: dict, figures: list[tuple[str, str]]) -> tuple[
     class_names = [str(name) for name in latents["class_names"]]
     y_test = latents["y_test"]
     shown = sample_test_rows(len(y_test), cfg.report.max_points, cfg.seed)
-    k = vote_k(cfg.evaluate.knn_k)
-    ev = cfg.evaluate
+    k = vote_k(cfg.evaluate.knn.ks)
 
     def votes_of(label, train, y_train, test) -> Votes:
         points = np.concatenate([train, test])
-        clusters = gmm_clusters(points, len(class_names), fit_size=ev.cluster_fit_size,
-                                gmm_full_max_dim=ev.gmm_full_max_dim, seed=cfg.seed)
+        clusters = gmm_clusters(points, len(class_names), **cfg.evaluate.clustering, seed=cfg.seed)
         labels = np.concatenate([y_train, y_test])
         return Votes(label, knn_predictions(train, y_train, test[shown], k),
                      clusters[len(train):][shown], matched_classes(labels, clusters))
