@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 
 from aelat import artifacts
 from aelat.artifacts import Run
-from aelat.embedders import EMBEDDERS
+from aelat.embedders import EMBEDDERS, REPEATS
 from aelat.errors import ConfigError, DataError
 from aelat.plots.scatter import plot_map
 from aelat.runtime import progress_bar
@@ -21,6 +21,10 @@ def run(run: Run, method: str, source: str = "latent") -> None:
         raise ConfigError(f"unknown embed method '{method}'; choose one of: {', '.join(EMBEDDERS)}")
     if source not in artifacts.REPRESENTATIONS:
         raise ConfigError(f"unknown --of '{source}'; choose one of: {', '.join(artifacts.REPRESENTATIONS)}, all")
+    if (method, source) in REPEATS:
+        same = REPEATS[method, source]
+        raise ConfigError(f"the {method} map of {source} is the {same[0]} map of {same[1]} (the same points); "
+                          f"use --of {same[1]}")
     cfg = run.cfg
     started = time.perf_counter()
     inputs = run.require("encode", artifacts.LATENTS)
