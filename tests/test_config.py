@@ -32,12 +32,6 @@ def test_overrides_pick_groups_and_values(tmp_path):
         ("device=tpu", "device='tpu' is not one of auto, cpu, cuda"),
         ("latent_dimm=3", "Could not override 'latent_dimm'"),
         ("dataset=npz", "dataset=npz needs a file: add dataset.path=FILE.npz"),
-        ("evaluate.findings.alpha=0", "evaluate.findings.alpha=0 must lie strictly between 0 and 1"),
-        ("evaluate.confidence.level=95", "evaluate.confidence.level=95 must lie strictly between 0 and 1"),
-        ("evaluate.confidence.resamples=5", "evaluate.confidence.resamples=5 is too small; it must be >= 10"),
-        ("evaluate.shape.id_draws=1", "evaluate.shape.id_draws=1 is too small; it must be >= 2"),
-        ("evaluate.n2d.min_dist=-1", "evaluate.n2d.min_dist=-1 must be a number >= 0"),
-        ("evaluate.n2d.of=latent", "evaluate.n2d.of='latent' must be a list of representations such as [latent]"),
     ],
 )
 def test_bad_values_raise_one_line(override, message):

@@ -21,8 +21,8 @@ from aelat import findings as findings_module
 from aelat.cli import app
 
 # Small evaluation samples and no N2D clustering: the findings' logic is under test, not those numbers.
-EVAL_FAST = ["evaluate.distribution.permutations=20", "evaluate.distribution.sw_directions=20",
-             "evaluate.neighbourhood.sample=300", "evaluate.n2d.of=[]"]
+EVAL_FAST = ["evaluate.distribution.n_permutations=20", "evaluate.distribution.n_directions=20",
+             "evaluate.neighbourhood.sample_size=300", "evaluate.n2d.of=[]"]
 STRUCTURE = ("knn_accuracy_10", "probe_accuracy")
 
 
@@ -150,7 +150,7 @@ def test_warnings_name_an_undertrained_model_a_latent_as_wide_as_the_input_and_s
     arrays = {"Xtr": rng.random((40, 6, 6)).astype(np.float32), "ytr": np.arange(40) % 3,
               "Xte": rng.random((12, 6, 6)).astype(np.float32), "yte": np.arange(12) % 3}
     findings, report = run(tmp_path, "tiny", arrays, "latent_dim=40", "train.epochs=2", "model.hidden=[32]", "train.batch_size=8",
-                           "evaluate.knn_k=[1,15]", "--method", "pca", "--of", "latent")
+                           "evaluate.knn.ks=[1,15]", "--method", "pca", "--of", "latent")
     ids = {claim["id"] for claim in findings["claims"] if claim["verdict"] == "warning"}
     # PCA keeps all 36 pixels, so it reconstructs exactly; 2 epochs of an autoencoder do not
     assert {"warning.latent_dim", "warning.under_trained.reconstruction", "warning.one_seed"} <= ids, ids

@@ -11,7 +11,7 @@ from scipy import stats
 
 from aelat.summarize import KEY_METRICS
 
-FAST = ["train.epochs=2", "model.hidden=[32]", "evaluate.distribution.permutations=20", "evaluate.n2d.of=[]"]
+FAST = ["train.epochs=2", "model.hidden=[32]", "evaluate.distribution.n_permutations=20", "evaluate.n2d.of=[]"]
 REPRESENTATIONS = ["raw", "pca", "untrained", "latent", "pca(latent)"]
 
 
@@ -31,11 +31,13 @@ def sweep_out(tmp_path_factory):
 def test_summary_csv_has_one_row_per_run_and_representation(aelat, sweep_out):
     code, stdout, stderr = aelat("summarize", str(sweep_out), overrides=False)
     assert code == 0, stderr
-    with open(sweep_out / "summary.csv") as fh:
+    with open(sweep_out / "summary" / "summary.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 4 * len(REPRESENTATIONS)
     header = list(rows[0])
-    assert header[:8] == ["run", "dataset", "model", "latent_dim", "seed", "train.epochs", "representation", "dim"]
+    assert header[:9] == ["run", "family", "dataset", "model", "latent_dim", "seed", "train.epochs", "representation",
+                          "dim"]
+    assert len({r["family"] for r in rows}) == 1 and rows[0]["family"].startswith("digits-mlp-e2-")
     for column in ("structure.knn_accuracy_10", "distribution.between_class_variance_share",
                    "distribution.gaussianity.pooled.mmd2", "distribution.intrinsic_dimension.pooled.twonn",
                    "neighbourhood.trustworthiness_10"):
@@ -62,17 +64,17 @@ def _values(runs: list[dict], d: int, rep: str, path: str) -> np.ndarray:
 
 def test_summary_markdown_gives_mean_and_t_interval_across_seeds(aelat, sweep_out):
     assert aelat("summarize", str(sweep_out), overrides=False)[0] == 0
-    text = (sweep_out / "summary.md").read_text()
-    table = [line for line in text.splitlines() if line.startswith("| digits |")]
+    text = (sweep_out / "summary" / "summary.md").read_text()
+    table = [line for line in text.splitlines() if line.startswith(("| 2 |", "| 4 |"))]
     assert len(table) == 2 * len(REPRESENTATIONS)
     # independent computation straight from the metrics.json files, with SciPy's t interval
     runs = [json.loads(p.read_text()) for p in sweep_out.glob("digits-*/metrics.json")]
     for d in (2, 4):
         for rep in ("pca", "latent"):
-            line = next(row for row in table if row.startswith(f"| digits | mlp | {d} | {rep} |"))
+            line = next(row for row in table if row.startswith(f"| {d} | {rep} |"))
             cells = [c.strip() for c in line.strip("|").split("|")]
-            assert cells[4] == "2"  # seeds
-            for (title, path, _, fmt), cell in zip(KEY_METRICS, cells[5:]):
+            assert cells[2] == "2"  # seeds
+            for (title, path, _, fmt), cell in zip(KEY_METRICS, cells[3:]):
                 values = _values(runs, d, rep, path)
                 half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
                 expected = f"{format(values.mean(), fmt)} ± {format(half, fmt)}"
@@ -81,7 +83,7 @@ def test_summary_markdown_gives_mean_and_t_interval_across_seeds(aelat, sweep_ou
 
 def test_summary_seeds_csv_has_every_metric_with_its_t_interval(aelat, sweep_out):
     assert aelat("summarize", str(sweep_out), overrides=False)[0] == 0
-    with open(sweep_out / "summary_seeds.csv") as fh:
+    with open(sweep_out / "summary" / "summary_seeds.csv") as fh:
         rows = list(csv.DictReader(fh))
     runs = [json.loads(p.read_text()) for p in sweep_out.glob("digits-*/metrics.json")]
     metrics = {r["metric"] for r in rows}
@@ -97,8 +99,8 @@ def test_summary_seeds_csv_has_every_metric_with_its_t_interval(aelat, sweep_out
 
 def test_sweep_findings_compare_latent_and_pca_across_seeds(aelat, sweep_out):
     assert aelat("summarize", str(sweep_out), overrides=False)[0] == 0
-    findings = json.loads((sweep_out / "findings.json").read_text())
-    text = (sweep_out / "summary.md").read_text()
+    findings = json.loads((sweep_out / "summary" / "findings.json").read_text())
+    text = (sweep_out / "summary" / "summary.md").read_text()
     assert text.split("\n## ")[1].startswith("Findings") and "The latent against PCA of the same size" in text
     runs = [json.loads(p.read_text()) for p in sweep_out.glob("digits-*/metrics.json")]
     claim = next(c for c in findings["claims"] if c["id"] == "d=4.latent_vs_pca.knn_accuracy_10")
@@ -145,11 +147,87 @@ def test_one_seed_sweep_findings_use_each_runs_own_tests_and_warn(aelat, sweep_o
     for run in sweep_out.glob("digits-*-s0-*"):
         shutil.copytree(run, one_seed / run.name)
     assert aelat("summarize", str(one_seed), overrides=False)[0] == 0
-    findings = json.loads((one_seed / "findings.json").read_text())
+    findings = json.loads((one_seed / "summary" / "findings.json").read_text())
     run = json.loads(next(one_seed.glob("digits-mlp-d4-s0-*/metrics.json")).read_text())
     claim = next(c for c in findings["claims"] if c["id"] == "d=4.latent_vs_pca.knn_accuracy_10")
     within = run["comparisons"]["latent vs pca"]["metrics"]["knn_accuracy_10"]
     assert (claim["difference"], claim["ci_low"], claim["p_value"]) == (within["difference"], within["ci_low"], within["p_value"])
     assert claim["test"].endswith("(one seed)")
     assert any(c["verdict"] == "warning" and "one seed only" in c["statement"] for c in findings["claims"])
-    assert "Add seeds" in (one_seed / "summary.md").read_text()
+    assert "Add seeds" in (one_seed / "summary" / "summary.md").read_text()
+
+
+@pytest.mark.parametrize("content", ["[]", "{}", '{"config": 1, "representations": {}}', "not json", '{"a": [1, 2]}'])
+def test_summarize_skips_a_foreign_metrics_json_with_a_warning(aelat, sweep_out, tmp_path, content, caplog):
+    foreign = tmp_path / "foreign"
+    (foreign / "other-tool").mkdir(parents=True)
+    (foreign / "other-tool" / "metrics.json").write_text(content)
+    code, _, stderr = aelat("summarize", str(foreign), overrides=False)
+    assert code == 1 and "Traceback" not in stderr
+    assert "no aelat metrics.json under" in stderr and "1 other file(s) of that name skipped" in stderr
+    assert not (foreign / "summary.csv").exists()
+
+    code, _, stderr = aelat("summarize", str(sweep_out), str(foreign), "--out", str(tmp_path / "both"), overrides=False)
+    assert code == 0, stderr
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("other-tool/metrics.json: not an aelat metrics.json" in w for w in warnings), warnings
+    with open(tmp_path / "both" / "summary.csv") as fh:
+        assert len(list(csv.DictReader(fh))) == 4 * len(REPRESENTATIONS)
+
+
+def test_summarize_out_that_is_a_file_is_one_error_line(aelat, sweep_out, tmp_path):
+    target = tmp_path / "summary.txt"
+    target.write_text("mine")
+    code, _, stderr = aelat("summarize", str(sweep_out), "--out", str(target), overrides=False)
+    assert code == 1 and "Traceback" not in stderr
+    assert f"--out {target} is a file; give a folder" in stderr
+    assert target.read_text() == "mine"
+
+
+def test_summarize_without_arguments_keeps_families_apart_in_one_folder(sweep_out, tmp_path, monkeypatch):
+    """A single run made under other settings beside a sweep: its own family, never averaged into
+    the sweep's rows or drawn in its plots; every file lands in outputs/summary/."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from aelat.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "outputs"
+    shutil.copytree(sweep_out, out, symlinks=True, ignore=shutil.ignore_patterns("summary"))
+    runner = CliRunner()
+    single = ["run", "--method", "pca", "--of", "latent", *FAST, "train.epochs=3", "latent_dim=4", f"output_dir={out}"]
+    assert runner.invoke(app, single, catch_exceptions=False).exit_code == 0
+    loose_before = sorted(p.name for p in out.iterdir())
+
+    result = runner.invoke(app, ["summarize"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted([*loose_before, "summary"])  # nothing loose
+    folder = out / "summary"
+    with open(folder / "summary.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    families = sorted({r["family"] for r in rows})
+    assert len(families) == 2 and {f.split("-")[2] for f in families} == {"e2", "e3"}, families
+    sweep = next(f for f in families if "-e2-" in f)
+    # the sweep's latent row at d=4 averages its own two seeds only, not the 3-epoch run
+    runs = [json.loads(p.read_text()) for p in out.glob("digits-*/metrics.json")]
+    values = [m["representations"]["latent"]["structure"]["knn_accuracy_10"] for m in runs
+              if m["config"]["latent_dim"] == 4 and m["config"]["train"]["epochs"] == 2]
+    assert len(values) == 2
+    text = (folder / "summary.md").read_text()
+    section = text.split(f"## {sweep}")[1].split("## ")[0]
+    row = next(line for line in section.splitlines() if line.startswith("| 4 | latent |"))
+    assert row.split("|")[3].strip() == "2"
+    assert row.split("|")[4].strip().startswith(format(np.mean(values), ".3f"))
+    assert "train.epochs = 2" in section
+    # figures: the README's names with the family in them; the one-size family gets none
+    names = {p.name for p in folder.glob("*.png")}
+    assert names == {f"summary_{sweep}.png"} | {f"summary_{sweep}_{stem}.png" for _, _, stem, _ in KEY_METRICS}
+    # a later summary of the sweep alone removes the figures it no longer makes, and only those
+    (folder / "notes.txt").write_text("mine")
+    shutil.rmtree(next(p for p in out.glob("digits-mlp-d4-*") if "epochs: 3" in (p / "config.yaml").read_text()))
+    assert runner.invoke(app, ["summarize"], catch_exceptions=False).exit_code == 0
+    names = {p.name for p in folder.glob("*.png")}
+    assert names == {"summary.png"} | {f"summary_{stem}.png" for _, _, stem, _ in KEY_METRICS}
+    assert (folder / "notes.txt").read_text() == "mine"

@@ -212,7 +212,7 @@ def _gaussianity_claim(scores: dict, cfg: dict, alpha: float) -> Claim | None:
     pooled = lookup(scores.get("latent", {}), "distribution.gaussianity.pooled")
     if not pooled:
         return None
-    floor = 1 / (cfg["evaluate"]["distribution"]["permutations"] + 1)
+    floor = 1 / (cfg["evaluate"]["distribution"]["n_permutations"] + 1)
     different = pooled["p_value"] < alpha
     statement = (f"MMD² of the latent's pooled distribution to its moment-matched Gaussian: {pooled['mmd2']:.3g} "
                  f"({_permutation_p(pooled['p_value'], cfg)}): "
@@ -226,7 +226,7 @@ def _gaussianity_claim(scores: dict, cfg: dict, alpha: float) -> Claim | None:
 
 def _permutation_p(p: float, cfg: dict) -> str:
     """``p ≤ 0.005, the permutation floor`` when a permutation p-value is at its floor, else ``p = ...``."""
-    floor = 1 / (cfg["evaluate"]["distribution"]["permutations"] + 1)
+    floor = 1 / (cfg["evaluate"]["distribution"]["n_permutations"] + 1)
     return f"p ≤ {floor:.2g}, the permutation floor" if p <= floor else describe_p(p)
 
 
@@ -517,7 +517,7 @@ def _warnings(metrics: dict, train_log, claims: dict[str, Claim], knn: str, maps
             f"input {data['input_dim']}-d): the encoder compresses nothing, and PCA of the same size is capped."),
             "dim", "latent"))
     out += _small_class_warnings(data, cfg, knn)
-    neighbourhood_k = sorted(cfg["evaluate"]["neighbourhood"]["k"])
+    neighbourhood_k = sorted(cfg["evaluate"]["neighbourhood"]["ks"])
     trust_key = f"trustworthiness_{10 if 10 in neighbourhood_k else neighbourhood_k[-1]}"
     for method in dict.fromkeys(name.split("(")[0] for name in maps):
         low = {name: lookup(scores[name], f"neighbourhood.{trust_key}") for name in maps if name.startswith(f"{method}(")}
@@ -563,14 +563,14 @@ def _small_class_warnings(data: dict, cfg: dict, knn: str) -> list[Claim]:
     k = int(knn.split("_")[-1])
     ev = cfg["evaluate"]["distribution"]
     n = data["n_train"] + data["n_test"]
-    id_share = min(1.0, ev["id_samples"] / n)
+    id_share = min(1.0, ev["n_id_samples"] / n)
     dim = cfg["latent_dim"]
     for label, train, test in zip(data["classes"], data["train_counts"], data["test_counts"]):
         problems = []
         if train < k:
             problems.append(f"fewer train points than k = {k} for {metric_title(knn)}")
-        if (train + test) * id_share < 2 * ev["id_k"]:
-            problems.append(f"fewer than {2 * ev['id_k']} points in the intrinsic-dimension sample "
+        if (train + test) * id_share < 2 * ev["k"]:
+            problems.append(f"fewer than {2 * ev['k']} points in the intrinsic-dimension sample "
                             "for its per-class estimate")
         if train + test < 5 * dim:
             problems.append(f"fewer than 5 × {dim} points for its Gaussianity test in {dim} dimensions")

@@ -5,11 +5,18 @@ latent_dim, seed, train.epochs, the representation and its dim, then every scala
 dotted name (``structure.knn_accuracy_10``, ``distribution.gaussianity.pooled.mmd2``, ...). Lists,
 matrices, per-class blocks and the metrics' settings are left out.
 
-Runs that differ only in ``seed`` form a group (same dataset, model, latent_dim and every other
-setting; ``config`` in the CSV is a short hash of the rest). ``summary_seeds.csv`` gives, per group,
-representation and every metric, the mean across seeds with its 95% Student t interval;
-``summary.md`` opens with the sweep's Findings (:mod:`aelat.sweep_findings`; the claims behind them
-in ``findings.json``) and tabulates the :data:`KEY_METRICS` as mean ± t half-width.
+Runs are grouped into *families*: runs whose configs differ only in ``latent_dim`` and ``seed``
+(the axes of a sweep), so a single run made under other settings (more epochs, another
+learning rate, other evaluate settings) is never averaged into a sweep's numbers. A family is
+named ``<dataset>-<model>-e<epochs>-<hash>``, the hash covering the rest of its config.
+
+Runs of one family and latent size differ only in ``seed``. ``summary_seeds.csv`` gives, per
+family, latent size, representation and every metric, the mean across seeds with its 95% Student t
+interval; ``summary.md`` opens with the sweep's Findings (:mod:`aelat.sweep_findings`; the claims
+behind them in ``findings.json``) and gives, per family and (latent_dim, representation), the
+mean ± t half-width of the :data:`KEY_METRICS`.
+Every file goes into one folder (default ``<first folder>/summary``); ``summary.json`` there lists
+them, so that a later summary removes the figures of families that are gone.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import csv
 import hashlib
 import io
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -29,11 +37,12 @@ from aelat.errors import ArtifactError
 from aelat.metrics.confidence import t_interval
 from aelat.sweep_findings import sweep_findings
 
-CSV, MARKDOWN, SEEDS_CSV = "summary.csv", "summary.md", "summary_seeds.csv"
-ID_COLUMNS = ("run", "dataset", "model", "latent_dim", "seed", "train.epochs", "representation", "dim", "config")
-GROUP = ("dataset", "model", "latent_dim", "representation", "config")
-# Config keys that may differ within a group: the seed, the latent size and where or how a run is done.
-NOT_CONFIG = ("seed", "latent_dim", "output_dir", "device", "hydra")
+CSV, MARKDOWN, RECORD, SEEDS_CSV = "summary.csv", "summary.md", "summary.json", "summary_seeds.csv"
+FOLDER = "summary"  # the default output folder, inside the first folder searched
+ID_COLUMNS = ("run", "family", "dataset", "model", "latent_dim", "seed", "train.epochs", "representation", "dim")
+GROUP = ("family", "dataset", "model", "latent_dim", "representation")
+# Config keys a family does not fix: the sweep's axes, and settings that change no number.
+NOT_FAMILY = ("latent_dim", "seed", "output_dir", "device", "report", "train.checkpoint_every", "evaluate.cache")
 # (title, column, file stem, format) of the metrics the markdown table and the plots show.
 KEY_METRICS = (
     ("kNN@10", "structure.knn_accuracy_10", "knn10", ".3f"),
@@ -45,6 +54,7 @@ KEY_METRICS = (
 )
 SKIPPED_BLOCKS = ("per_class", "settings")
 ORDER = tuple(artifacts.REPRESENTATIONS)  # raw, pca, untrained, latent; maps after them
+log = logging.getLogger(__name__)
 
 
 def find_metrics(dirs: Sequence[Path]) -> list[Path]:
@@ -72,38 +82,63 @@ def flatten(block: dict, prefix: str = "") -> dict[str, float]:
     return out
 
 
-def load_runs(paths: Iterable[Path]) -> list[dict]:
-    """Each metrics.json with what identifies its run: ``run``, ``dataset``, ``model``, ``latent_dim``,
-    ``seed``, ``train.epochs``, ``config`` (a short hash of every other setting) and ``metrics``."""
-    runs = []
+def collect_rows(paths: Iterable[Path]) -> tuple[list[dict], dict[str, dict], list[dict]]:
+    """One row per run and representation (see the module docstring), each family's settings
+    (:func:`family_settings`) and the runs (their identifying columns, ``config`` = the family, and
+    ``metrics``, the metrics.json) for :func:`~aelat.sweep_findings.sweep_findings`; a file that is
+    not an aelat metrics.json (another tool's, or damaged) is skipped with a warning."""
+    rows, settings, runs = [], {}, []
     for path in paths:
         try:
             metrics = json.loads(path.read_text())
-            cfg = metrics["config"]
-            metrics["representations"]
-        except (ValueError, KeyError) as exc:
-            raise ArtifactError(f"{path} is not an aelat metrics.json ({exc}); re-run `aelat evaluate` there") from None
-        dataset = cfg["dataset"]["name"]
-        if dataset == "npz":
-            dataset = Path(cfg["dataset"]["path"]).name
-        rest = {key: value for key, value in cfg.items() if key not in NOT_CONFIG}
-        rest["evaluate"] = {key: value for key, value in rest.get("evaluate", {}).items() if key != "cache"}
-        config = hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:8]
-        runs.append({"run": path.parent.name, "dataset": dataset, "model": cfg["model"]["name"],
-                     "latent_dim": cfg["latent_dim"], "seed": cfg["seed"], "train.epochs": cfg["train"]["epochs"],
-                     "config": config, "metrics": metrics})
-    return runs
+            mine = run_rows(path, metrics)
+            settings.setdefault(family(metrics["config"]), family_settings(metrics["config"]))
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("skipping %s: not an aelat metrics.json (%s: %s)", path, type(exc).__name__, exc)
+            continue
+        rows += mine
+        ids = {key: value for key, value in mine[0].items() if key in ID_COLUMNS and key not in ("representation", "dim")}
+        runs.append({**ids, "config": ids["family"], "metrics": metrics})
+    return rows, settings, runs
 
 
-def collect_rows(paths: Iterable[Path], runs: Sequence[dict] | None = None) -> list[dict]:
-    """One row per run and representation (see the module docstring); ``runs`` from `load_runs`, if loaded."""
+def run_rows(path: Path, metrics: dict) -> list[dict]:
+    """The rows of one run's metrics.json."""
+    cfg, scores = metrics["config"], metrics["representations"]
+    dataset = cfg["dataset"]["name"]
+    if dataset == "npz":
+        dataset = Path(cfg["dataset"]["path"]).name
+    ids = {"run": path.parent.name, "family": family(cfg), "dataset": str(dataset), "model": str(cfg["model"]["name"]),
+           "latent_dim": int(cfg["latent_dim"]), "seed": int(cfg["seed"]), "train.epochs": int(cfg["train"]["epochs"])}
     rows = []
-    for run in runs if runs is not None else load_runs(paths):
-        ids = {key: value for key, value in run.items() if key != "metrics"}
-        for name, row in run["metrics"]["representations"].items():
-            metrics_row = flatten({k: v for k, v in row.items() if k != "dim"})
-            rows.append({**ids, "representation": name, "dim": row.get("dim"), **metrics_row})
+    for name, row in scores.items():
+        metrics_row = flatten({k: v for k, v in row.items() if k != "dim"})
+        rows.append({**ids, "representation": str(name), "dim": row.get("dim"), **metrics_row})
+    if not rows:
+        raise ValueError("it scores no representation")
     return rows
+
+
+def family_settings(cfg: dict) -> dict:
+    """The settings that define a run's family: its config but :data:`NOT_FAMILY`, as dotted keys."""
+    flat = dict(_flat_config(cfg))
+    return {key: value for key, value in flat.items()
+            if not any(key == skip or key.startswith(f"{skip}.") for skip in NOT_FAMILY)}
+
+
+def family(cfg: dict) -> str:
+    """``<dataset>-<model>-e<epochs>-<hash of the family's settings>``."""
+    dataset = cfg["dataset"]["name"] if cfg["dataset"]["name"] != "npz" else Path(cfg["dataset"]["path"]).name
+    digest = hashlib.sha256(json.dumps(family_settings(cfg), sort_keys=True).encode()).hexdigest()[:6]
+    return f"{dataset}-{cfg['model']['name']}-e{cfg['train']['epochs']}-{digest}"
+
+
+def _flat_config(tree: dict, prefix: str = ""):
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            yield from _flat_config(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
 
 
 def columns(rows: Sequence[dict]) -> list[str]:
@@ -136,7 +171,7 @@ def aggregate(rows: Sequence[dict], metrics: Sequence[str] | None = None) -> lis
     for row in rows:
         groups.setdefault(tuple(row[key] for key in GROUP), []).append(row)
     out = []
-    for key in sorted(groups, key=lambda k: (k[0], k[1], k[4], k[2], representation_order(k[3]))):
+    for key in sorted(groups, key=lambda k: (*k[:4], representation_order(k[4]))):
         members = groups[key]
         stats = {}
         for metric in metrics:
@@ -164,71 +199,107 @@ def seeds_csv(groups: Sequence[dict]) -> str:
     return buffer.getvalue()
 
 
-def to_markdown(groups: Sequence[dict], findings_text: str = "") -> str:
-    """The sweep's Findings, then the mean ± t half-width table of :data:`KEY_METRICS`, one row per group
-    (a config column only when the groups differ in more than seed and latent size)."""
-    shown = [key for key in GROUP if key != "config" or len({g["config"] for g in groups}) > 1]
-    header = [*shown, "seeds", *(title for title, *_ in KEY_METRICS)]
+def to_markdown(groups: Sequence[dict], settings: dict[str, dict], findings_text: str = "") -> str:
+    """The sweep's Findings, then the mean ± t half-width table of :data:`KEY_METRICS`, one section per
+    family, one row per group.
+
+    ``settings`` maps each family to its :func:`family_settings`; a section names the settings in
+    which its family differs from the others.
+    """
+    header = ["latent_dim", "representation", "seeds", *(title for title, *_ in KEY_METRICS)]
     lines = [
         "# aelat sweep summary",
         "",
         findings_text,
         "## Key metrics",
         "",
-        "Mean ± half-width of the 95% t interval across seeds (the mean alone for one seed); every run's "
-        "values are in summary.csv, every metric's interval in summary_seeds.csv.",
-        "",
-        "| " + " | ".join(header) + " |",
-        "|" + "".join("---:|" if key in ("latent_dim",) else "---|" for key in shown) + "---:|" + "---:|" * len(KEY_METRICS),
+        "Mean ± half-width of the 95% t interval across seeds (the mean alone for one seed); every run's values are",
+        "in summary.csv, every metric's interval in summary_seeds.csv. Runs are grouped into families that differ",
+        "only in latent_dim and seed.",
     ]
-    for group in groups:
-        cells = [str(group[key]) for key in shown] + [str(group["n"])]
-        for _, metric, _, fmt in KEY_METRICS:
-            stat = group["stats"].get(metric)
-            if stat is None:
-                cells.append("–")
-            elif stat["ci_high"] is None:
-                cells.append(format(stat["mean"], fmt))
-            else:
-                cells.append(f"{format(stat['mean'], fmt)} ± {format(stat['ci_high'] - stat['mean'], fmt)}")
-        lines.append("| " + " | ".join(cells) + " |")
+    differing = sorted({key for a in settings.values() for b in settings.values() for key in a.keys() | b.keys()
+                        if a.get(key) != b.get(key)})
+    for name in sorted(settings):
+        mine = [g for g in groups if g["family"] == name]
+        runs = sum(g["n"] for g in mine if g["representation"] == mine[0]["representation"])
+        lines += ["", f"## {name}", "", f"{mine[0]['dataset']}, {mine[0]['model']}, {runs} runs"
+                  + "".join(f"; {key} = {settings[name].get(key)}" for key in differing), "",
+                  "| " + " | ".join(header) + " |", "|---:|---|---:|" + "---:|" * len(KEY_METRICS)]
+        for group in mine:
+            cells = [str(group["latent_dim"]), group["representation"], str(group["n"])]
+            for _, metric, _, fmt in KEY_METRICS:
+                cells.append(mean_pm(group["stats"].get(metric), fmt))
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
+def mean_pm(stat: dict | None, fmt: str) -> str:
+    """``mean ± t half-width``; the mean alone for one seed; "–" for no value."""
+    if stat is None:
+        return "–"
+    if stat["ci_high"] is None:
+        return format(stat["mean"], fmt)
+    return f"{format(stat['mean'], fmt)} ± {format(stat['ci_high'] - stat['mean'], fmt)}"
+
+
 def summarize(dirs: Sequence[Path], out: Path | None = None) -> list[Path]:
-    """Write summary.csv, summary.md (opening with the sweep's Findings), summary_seeds.csv, findings.json,
-    one overview figure of the key metrics and one plot per key metric (per dataset and model) into
-    ``out`` (default: the first of ``dirs``); returns the paths written."""
+    """Write summary.csv, summary.md (opening with the sweep's Findings), summary_seeds.csv,
+    findings.json and, per family with two or more latent sizes, one overview
+    figure of the key metrics and one plot per key metric into ``out`` (default: ``summary`` in
+    the first of ``dirs``); returns the paths written.
+
+    Figure names: ``summary.png`` and ``summary_<metric>.png`` when there is one family, else
+    ``summary_<family>.png`` and ``summary_<family>_<metric>.png``.
+    """
     from aelat.plots.sweep import plot_metric_vs_latent, plot_overview
 
     dirs = [Path(d) for d in dirs]
     for folder in dirs:
         if not folder.is_dir():
             raise ArtifactError(f"{folder} is not a folder; pass the output_dir your runs are in")
+    out = Path(out) if out is not None else dirs[0] / FOLDER
+    if out.exists() and not out.is_dir():
+        raise ArtifactError(f"--out {out} is a file; give a folder for summary.csv, summary.md and the plots")
     paths = find_metrics(dirs)
     if not paths:
         raise ArtifactError(f"no metrics.json under {', '.join(map(str, dirs))}; run `aelat run` first")
-    out = Path(out) if out is not None else dirs[0]
-    runs = load_runs(paths)
-    rows = collect_rows(paths, runs)
+    rows, settings, runs = collect_rows(paths)
+    if not rows:
+        raise ArtifactError(f"no aelat metrics.json under {', '.join(map(str, dirs))} ({len(paths)} other file(s) "
+                            "of that name skipped); run `aelat run` first")
     groups = aggregate(rows)
     alpha = min(run["metrics"]["config"]["evaluate"].get("findings", {}).get("alpha", 0.05) for run in runs)
     findings = sweep_findings(runs, alpha=alpha)
     written = [out / CSV, out / MARKDOWN, out / SEEDS_CSV, out / artifacts.FINDINGS]
     artifacts.write_text(written[0], to_csv(rows))
-    artifacts.write_text(written[1], to_markdown(groups, findings.markdown()))
+    artifacts.write_text(written[1], to_markdown(groups, settings, findings.markdown()))
     artifacts.write_text(written[2], seeds_csv(groups))
     artifacts.write_json(written[3], findings.to_json())
-    combos = sorted({(g["dataset"], g["model"]) for g in groups})
-    for dataset, model in combos:
-        mine = [g for g in groups if (g["dataset"], g["model"]) == (dataset, model)]
-        prefix = "summary" if len(combos) == 1 else f"summary_{dataset}-{model}"
+    plotted = sorted(name for name in settings if len({g["latent_dim"] for g in groups if g["family"] == name}) > 1)
+    for name in plotted:
+        mine = [g for g in groups if g["family"] == name]
+        prefix = "summary" if len(settings) == 1 else f"summary_{name}"
         overview = out / f"{prefix}.png"
         panels = [(title, metric) for title, metric, _, _ in KEY_METRICS]
-        if plot_overview(mine, panels, f"{dataset}, {model}", overview):
+        if plot_overview(mine, panels, name, overview):
             written.append(overview)
         for title, metric, stem, _ in KEY_METRICS:
             path = out / f"{prefix}_{stem}.png"
-            if plot_metric_vs_latent(mine, metric, title, f"{title} — {dataset}, {model}", path):
+            if plot_metric_vs_latent(mine, metric, title, f"{title} — {name}", path):
                 written.append(path)
+    _remove_gone(out, written)
+    artifacts.write_json(out / RECORD, {"files": [p.name for p in written], "families": sorted(settings),
+                                        "plotted": plotted})
     return written
+
+
+def _remove_gone(out: Path, written: Sequence[Path]) -> None:
+    """Delete the files an earlier summary in ``out`` wrote (per its summary.json) that this one did not."""
+    try:
+        before = json.loads((out / RECORD).read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    keep = {p.name for p in written} | {RECORD}
+    for name in before:
+        if name not in keep and Path(name).name == name:
+            (out / name).unlink(missing_ok=True)

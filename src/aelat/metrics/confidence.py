@@ -24,7 +24,7 @@ aelat) and McNemar's mid-p value (statsmodels gives the exact one only).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from scipy import stats

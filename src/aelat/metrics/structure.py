@@ -32,8 +32,10 @@ __all__ = [
     "cluster_scores",
     "clustering_assignments",
     "clustering_scores",
+    "gmm_clusters",
     "knn_accuracy",
     "knn_predictions",
+    "knn_votes",
     "linear_probe_accuracy",
     "linear_probe_predictions",
     "matched_accuracy",
@@ -50,35 +52,6 @@ def knn_accuracy(
 ) -> dict[int, float]:
     """Test accuracy of k-nearest-neighbour classifiers fitted on the train points, for several k.
 
-    The share of test points whose `knn_predictions` equal their label; see there for the protocol.
-
-    Parameters
-    ----------
-    Z_train, y_train : ndarray of shape (n_train, d) and (n_train,)
-        Train representation and labels.
-    Z_test, y_test : ndarray of shape (n_test, d) and (n_test,)
-        Test representation and labels.
-    ks : sequence of int, default=(1, 5, 10)
-        Numbers of neighbours, each 1 <= k <= n_train.
-
-    Returns
-    -------
-    dict of int to float
-        Test accuracy for each k.
-    """
-    Z_test, y_test = _check_labelled(Z_test, y_test, "Z_test", "y_test")
-    predicted = knn_predictions(Z_train, y_train, Z_test, ks=ks)
-    return {k: float(np.mean(labels == y_test)) for k, labels in predicted.items()}
-
-
-def knn_predictions(
-    Z_train: np.ndarray,
-    y_train: np.ndarray,
-    Z_test: np.ndarray,
-    ks: Sequence[int] = (1, 5, 10),
-) -> dict[int, np.ndarray]:
-    """Labels k-nearest-neighbour classifiers fitted on the train points give the test points.
-
     The protocol of the Parametric UMAP paper (Sainburg et al. 2021): classify each test point
     by a uniform vote of its k nearest train points (Euclidean). The test points' max(ks)
     nearest train points are found once (scikit-learn's NearestNeighbors: a k-d tree for
@@ -86,8 +59,8 @@ def knn_predictions(
     every k votes on a prefix of that list. Raw MNIST (10000 test x 60000 train x 784) takes
     8.4 s on 2 cores, 17 s on one; a 16-d representation about 1 s.
 
-    The labels equal ``KNeighborsClassifier(k).fit(Z_train, y_train).predict(Z_test)``, ties
-    included, wherever scikit-learn's answer is defined: a tied vote goes to the smallest
+    The result equals ``KNeighborsClassifier(k).fit(Z_train, y_train).score(Z_test, y_test)``,
+    ties included, wherever scikit-learn's answer is defined: a tied vote goes to the smallest
     label, as in scikit-learn. When the k-th and (k+1)-th nearest train points are equidistant,
     scikit-learn keeps whichever its search met first (its brute-force and tree searches
     disagree); here the lower train row wins.
@@ -100,13 +73,49 @@ def knn_predictions(
         Train labels.
     Z_test : ndarray of shape (n_test, d)
         Test representation.
+    y_test : ndarray of shape (n_test,)
+        Test labels.
     ks : sequence of int, default=(1, 5, 10)
         Numbers of neighbours, each 1 <= k <= n_train.
 
     Returns
     -------
+    dict of int to float
+        Test accuracy for each k.
+    """
+    Z_test, y_test = _check_labelled(Z_test, y_test, "Z_test", "y_test")
+    return {k: float(np.mean(predicted == y_test)) for k, predicted in knn_votes(Z_train, y_train, Z_test, ks).items()}
+
+
+def knn_predictions(Z_train: np.ndarray, y_train: np.ndarray, Z_test: np.ndarray, k: int = 10) -> np.ndarray:
+    """Each test point's k-nearest-neighbour vote: the predictions `knn_accuracy` scores.
+
+    Parameters
+    ----------
+    Z_train : ndarray of shape (n_train, d)
+        Train representation.
+    y_train : ndarray of shape (n_train,)
+        Train labels.
+    Z_test : ndarray of shape (n_test, d)
+        Test representation.
+    k : int, default=10
+        Number of neighbours, 1 <= k <= n_train.
+
+    Returns
+    -------
+    ndarray of shape (n_test,)
+        The predicted label of each test point (ties as in `knn_accuracy`).
+    """
+    return knn_votes(Z_train, y_train, _check_points(Z_test, "Z_test"), (k,))[int(k)]
+
+
+def knn_votes(Z_train: np.ndarray, y_train: np.ndarray, Z_test: np.ndarray, ks: Sequence[int]) -> dict[int, np.ndarray]:
+    """For each k, every test point's vote among its k nearest train points (see `knn_accuracy`).
+
+    Returns
+    -------
     dict of int to ndarray of shape (n_test,)
-        Predicted label of each test point, for each k.
+        The predicted label of each test point, for each k; one neighbour search serves all k.
     """
     Z_train, y_train = _check_labelled(Z_train, y_train, "Z_train", "y_train")
     Z_test = _check_points(Z_test, "Z_test")
@@ -121,13 +130,13 @@ def knn_predictions(
     neighbour_class = train_class[neighbours]
     votes = np.zeros((len(Z_test), len(classes)), dtype=np.intp)
     test_rows = np.arange(len(Z_test))
-    predicted = {}
+    predictions = {}
     for q in range(k_max):
         votes[test_rows, neighbour_class[:, q]] += 1
         if q + 1 in ks:
             # argmax takes the first of equal counts: the smallest label, as scikit-learn does.
-            predicted[q + 1] = classes[votes.argmax(axis=1)]
-    return predicted
+            predictions[q + 1] = classes[votes.argmax(axis=1)]
+    return predictions
 
 
 def linear_probe_accuracy(
@@ -278,14 +287,48 @@ def clustering_assignments(
     if not 1 <= n_clusters <= len(rows):
         raise ConfigError(f"n_clusters={n_clusters} must be between 1 and the {len(rows)} points fitted.")
     kmeans = KMeans(n_clusters=n_clusters, n_init=1, random_state=seed)
-    covariance = "full" if Z.shape[1] <= gmm_full_max_dim else "diag"
-    gmm = GaussianMixture(n_components=n_clusters, covariance_type=covariance, random_state=seed)
     # One thread: these fits are many small steps (d x d solves, 10000-point Lloyd passes);
     # measured on 2 cores that also ran other work, two threads made them 2-5x slower.
     with threadpool_limits(limits=1):
         kmeans.fit(Z[rows])
-        gmm.fit(Z[rows])
-        return {"kmeans": kmeans.predict(Z), "gmm": gmm.predict(Z)}
+        assigned = {"kmeans": kmeans.predict(Z)}
+    assigned["gmm"] = _gmm_assign(Z, rows, n_clusters, gmm_full_max_dim, seed)
+    return assigned
+
+
+def gmm_clusters(
+    Z: np.ndarray, n_clusters: int, *, fit_size: int | None = 10000, gmm_full_max_dim: int = 64, seed: int = 0
+) -> np.ndarray:
+    """The Gaussian-mixture clusters `clustering_scores` scores: fitted on the same seeded
+    subsample with the same settings, assigning every point.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n, d)
+        Representation.
+    n_clusters : int
+        Number of mixture components, between 1 and the points fitted.
+    fit_size, gmm_full_max_dim, seed
+        As in `clustering_scores`.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        Each point's component, in ``range(n_clusters)``.
+    """
+    Z = _check_points(Z, "Z")
+    rows = _subsample(len(Z), fit_size, seed, "fit_size")
+    if not 1 <= n_clusters <= len(rows):
+        raise ConfigError(f"n_clusters={n_clusters} must be between 1 and the {len(rows)} points fitted.")
+    return _gmm_assign(Z, rows, n_clusters, gmm_full_max_dim, seed)
+
+
+def _gmm_assign(Z: np.ndarray, rows: np.ndarray, n_clusters: int, gmm_full_max_dim: int, seed: int) -> np.ndarray:
+    """Fit the mixture on ``Z[rows]`` (full covariances up to ``gmm_full_max_dim``), assign every row."""
+    covariance = "full" if Z.shape[1] <= gmm_full_max_dim else "diag"
+    gmm = GaussianMixture(n_components=n_clusters, covariance_type=covariance, random_state=seed)
+    with threadpool_limits(limits=1):  # one thread, as for k-means in `clustering_scores`
+        return gmm.fit(Z[rows]).predict(Z)
 
 
 def cluster_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -400,6 +443,18 @@ def _subsample(n: int, size: int | None, seed: int, name: str) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
 
 
+def _check_points(Z: np.ndarray, z_name: str) -> np.ndarray:
+    """Z as a finite 2-D float array."""
+    Z = np.asarray(Z)
+    if Z.ndim != 2 or len(Z) == 0:
+        raise DataError(f"{z_name} must be a non-empty 2-D array (n, d); got shape {Z.shape}.")
+    if not np.issubdtype(Z.dtype, np.floating):
+        Z = Z.astype(np.float64)
+    if not np.isfinite(Z).all():
+        raise DataError(f"{z_name} contains NaN or infinite values; check the run that produced it.")
+    return Z
+
+
 def _check_labelled(Z: np.ndarray, y: np.ndarray, z_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray]:
     """Z as a finite 2-D float array and y as 1-D labels of the same length."""
     Z = _check_points(Z, z_name)
@@ -407,18 +462,6 @@ def _check_labelled(Z: np.ndarray, y: np.ndarray, z_name: str, y_name: str) -> t
     if y.shape != (len(Z),):
         raise DataError(f"{y_name} must have shape ({len(Z)},) to match {z_name}; got {y.shape}.")
     return Z, y
-
-
-def _check_points(Z: np.ndarray, name: str) -> np.ndarray:
-    """Z as a finite, non-empty 2-D float array."""
-    Z = np.asarray(Z)
-    if Z.ndim != 2 or len(Z) == 0:
-        raise DataError(f"{name} must be a non-empty 2-D array (n, d); got shape {Z.shape}.")
-    if not np.issubdtype(Z.dtype, np.floating):
-        Z = Z.astype(np.float64)
-    if not np.isfinite(Z).all():
-        raise DataError(f"{name} contains NaN or infinite values; check the run that produced it.")
-    return Z
 
 
 def _check_same_width(Z_train: np.ndarray, Z_test: np.ndarray) -> None:

@@ -25,7 +25,7 @@ from omegaconf import OmegaConf
 
 from aelat import artifacts, score_cache
 from aelat.artifacts import Run
-from aelat.embedders import EMBEDDERS
+from aelat.embedders import EMBEDDERS, REPEATS
 from aelat.errors import ConfigError
 from aelat.metrics.confidence import bootstrap_interval, paired_clustering_replicates, wilson_interval
 from aelat.metrics.distribution import class_moments, distribution_metrics
@@ -36,7 +36,7 @@ from aelat.metrics.shape import gmm_bic, intrinsic_dimension_draws
 from aelat.metrics.structure import (
     cluster_scores,
     clustering_assignments,
-    knn_predictions,
+    knn_votes,
     linear_probe_predictions,
     silhouette,
 )
@@ -89,7 +89,7 @@ def run(run: Run) -> dict:
     n2d_names = n2d_representations(run.cfg.evaluate.n2d.of, representations)
     with progress_bar() as bar:
         task = bar.add_task("evaluate", total=len(representations) + len(n2d_names) + 1,
-                            status="neighbourhoods of the maps")
+                            status="neighbourhoods of the maps", unit="step")
         neighbourhoods = map_neighbourhoods(representations, run.cfg, cache, digests, code)
         for name, rep in representations.items():
             bar.update(task, status=name)
@@ -110,13 +110,11 @@ def run(run: Run) -> dict:
         "config": OmegaConf.to_container(run.cfg, resolve=True),
         "versions": versions,
     }
-    artifacts.write_json(run.file(artifacts.METRICS), metrics)
-    artifacts.write_npz(run.file(artifacts.MOMENTS), **moments(representations))
-    artifacts.write_npz(run.file(artifacts.PREDICTIONS), **{f"{name}.{key}": value for name, arrays in
-                                                            predictions.items() for key, value in arrays.items()})
-    run.save_config()
-    outputs = [artifacts.METRICS, artifacts.MOMENTS, artifacts.PREDICTIONS]
-    run.record("evaluate", outputs, inputs, time.perf_counter() - started)
+    with run.making("evaluate", inputs, started) as out:
+        artifacts.write_json(out(artifacts.METRICS), metrics)
+        artifacts.write_npz(out(artifacts.MOMENTS), **moments(representations))
+        artifacts.write_npz(out(artifacts.PREDICTIONS), **{f"{name}.{key}": value for name, arrays in
+                                                           predictions.items() for key, value in arrays.items()})
     return metrics
 
 
@@ -135,7 +133,8 @@ def load_representations(run: Run) -> tuple[dict[str, Representation], dict[str,
         for name, key in artifacts.REPRESENTATIONS.items()
     }
     stages = run.manifest()["stages"]
-    maps = [(m, s) for m in EMBEDDERS for s in artifacts.REPRESENTATIONS if artifacts.embedding_stage(m, s) in stages]
+    maps = [(m, s) for m in EMBEDDERS for s in artifacts.REPRESENTATIONS
+            if artifacts.embedding_stage(m, s) in stages and (m, s) not in REPEATS]
     for method, source in maps:
         stage, stem = artifacts.embedding_stage(method, source), artifacts.embedding_stem(method, source)
         inputs |= run.require(stage, f"{stem}.npz")
@@ -162,7 +161,8 @@ def map_neighbourhoods(representations: dict[str, Representation], cfg, cache: S
             kind="neighbourhood", map=digests[name], source=digests[rep.source], settings=settings, seed=cfg.seed,
             code=code,
         )
-        cached = cache.get(names_of[name])
+        cached = cache.get(names_of[name], lambda found: all(
+            f"{metric}_{k}" in found for metric in ("trustworthiness", "continuity") for k in settings["ks"]))
         if cached is not None:
             scores[name] = cached
         else:
@@ -170,9 +170,7 @@ def map_neighbourhoods(representations: dict[str, Representation], cfg, cache: S
     for (source, _), names in groups.items():
         made_from = representations[source].train[representations[names[0]].train_index]
         maps = {name: representations[name].train for name in names}
-        fresh = neighbourhood_scores_of_maps(
-            made_from, maps, ks=tuple(settings["k"]), sample_size=settings["sample"], seed=cfg.seed
-        )
+        fresh = metric_call(neighbourhood_scores_of_maps, cfg, "evaluate.neighbourhood", made_from, maps, seed=cfg.seed)
         for name, value in fresh.items():
             cache.put(names_of[name], value)
         scores |= fresh
@@ -189,11 +187,14 @@ def score(rep: Representation, cfg, cache: ScoreCache, digest: str, code: dict,
     settings["confidence"] = {"level": cfg.evaluate.confidence.level}  # of the accuracies' intervals
     name = score_cache.key(kind="scores", representation=digest, settings=settings, seed=cfg.seed,
                            map=rep.source is not None, code=code)
-    measured, arrays = cache.get(name), cache.get_arrays(name)
-    if measured is None or arrays is None:
+    measured = cache.get(name, lambda found: isinstance(found.get("structure"), dict)
+                         and all(f"knn_accuracy_{k}" in found["structure"] for k in cfg.evaluate.knn.ks)
+                         and ("distribution" in found) == (rep.train.shape[1] >= 2))
+    arrays = cache.get_arrays(name, measured.get("predictions_digest")) if measured is not None else None
+    if arrays is None:
         measured = measure(rep, cfg)
         arrays = measured.pop("predictions")
-        cache.put_arrays(name, arrays)
+        measured["predictions_digest"] = cache.put_arrays(name, arrays)
         cache.put(name, measured)
     result = {"dim": int(rep.train.shape[1]), "source": rep.source, "recon_mse": rep.recon_mse}
     result["structure"] = measured["structure"]
@@ -210,47 +211,46 @@ def measure(rep: Representation, cfg) -> dict:
     a representation that is not a map, the shape of Q; under ``predictions``, the per-point arrays the
     paired comparisons need: the test points' predicted labels (``knn_accuracy_<k>``,
     ``probe_accuracy``) and every point's cluster (``kmeans``, ``gmm``)."""
-    ev, seed = cfg.evaluate, cfg.seed
+    seed = cfg.seed
     points, labels = rep.points, rep.labels
-    level = ev.confidence.level
+    level = cfg.evaluate.confidence.level
     structure, predictions = {}, {}
-    for k, predicted in knn_predictions(rep.train, rep.y_train, rep.test, ks=tuple(ev.knn_k)).items():
+    votes = metric_call(knn_votes, cfg, "evaluate.knn", rep.train, rep.y_train, rep.test)
+    for k, predicted in votes.items():
         predictions[f"knn_accuracy_{k}"] = predicted
-    predictions["probe_accuracy"] = linear_probe_predictions(
-        rep.train, rep.y_train, rep.test, max_train=ev.probe_max_train, seed=seed
-    )
+    predictions["probe_accuracy"] = metric_call(linear_probe_predictions, cfg, "evaluate.probe", rep.train,
+                                                rep.y_train, rep.test, seed=seed)
     for metric, predicted in predictions.items():
         right = int(np.sum(predicted == rep.y_test))
         structure[metric] = right / len(rep.y_test)
         structure[f"{metric}_ci"] = list(wilson_interval(right, len(rep.y_test), level))
-    clusters = clustering_assignments(
-        points, labels, fit_size=ev.cluster_fit_size, gmm_full_max_dim=ev.gmm_full_max_dim, seed=seed
-    )
+    clusters = metric_call(clustering_assignments, cfg, "evaluate.clustering", points, labels, seed=seed)
     for model, assigned in clusters.items():
         for metric, value in cluster_scores(labels, assigned).items():
             structure[f"{model}_{metric}"] = value
         predictions[model] = np.atleast_2d(assigned)  # one row per fit
-    structure["silhouette"] = silhouette(points, labels, sample_size=ev.silhouette_sample, seed=seed)
+    structure["silhouette"] = metric_call(silhouette, cfg, "evaluate.silhouette", points, labels, seed=seed)
     result = {"structure": structure, "predictions": predictions}
     if rep.train.shape[1] >= 2:
-        d = ev.distribution
-        result["distribution"] = distribution_metrics(
-            points,
-            labels,
-            seed=seed,
-            n_pair_samples=d.pair_samples,
-            n_gaussianity_samples=d.gaussianity_samples,
-            n_moments=d.moments,
-            n_permutations=d.permutations,
-            n_id_samples=d.id_samples,
-            k=d.id_k,
-            discard_fraction=d.id_discard_fraction,
-            n_directions=d.sw_directions,
-            n_per_class=d.sw_per_class,
-        )
-    if rep.source is None:
-        result["shape"] = shape_of_q(points, labels, cfg)
+        result["distribution"] = metric_call(distribution_metrics, cfg, "evaluate.distribution", points, labels,
+                                             seed=seed)
+    shape = shape_of_q(points, labels, cfg) if rep.source is None else {}
+    if shape:  # the score cache stores no empty section
+        result["shape"] = shape
     return result
+
+
+def metric_call(metric, cfg, section: str, *arrays, **extra):
+    """``metric(*arrays, **<section>, **extra)``: a config section holds its function's keyword arguments.
+
+    A ConfigError the metric raises (a setting too large for this data) names the section.
+    """
+    settings = {key: tuple(value) if isinstance(value, list) else value
+                for key, value in OmegaConf.to_container(OmegaConf.select(cfg, section)).items()}
+    try:
+        return metric(*arrays, **settings, **extra)
+    except ConfigError as exc:
+        raise ConfigError(f"{section}: {exc}") from None
 
 
 def shape_of_q(points: np.ndarray, labels: np.ndarray, cfg) -> dict:
@@ -258,13 +258,13 @@ def shape_of_q(points: np.ndarray, labels: np.ndarray, cfg) -> dict:
     and (up to ``gmm_full_max_dim`` dimensions) the BIC curve."""
     ev = cfg.evaluate
     shape = {}
-    if len(points) // ev.shape.id_draws >= MIN_ID_DRAW:
-        shape["intrinsic_dimension_draws"] = intrinsic_dimension_draws(
-            points, n_samples=ev.shape.id_sample, n_draws=ev.shape.id_draws, k=ev.distribution.id_k,
-            discard_fraction=ev.distribution.id_discard_fraction, seed=cfg.seed,
+    if len(points) // ev.shape.intrinsic_dimension.n_draws >= MIN_ID_DRAW:
+        shape["intrinsic_dimension_draws"] = metric_call(
+            intrinsic_dimension_draws, cfg, "evaluate.shape.intrinsic_dimension", points, k=ev.distribution.k,
+            discard_fraction=ev.distribution.discard_fraction, seed=cfg.seed,
         )
-    if points.shape[1] <= ev.gmm_full_max_dim:
-        shape["gmm_bic"] = gmm_bic(points, labels, sample_size=ev.shape.bic_sample, seed=cfg.seed)
+    if points.shape[1] <= ev.clustering.gmm_full_max_dim:
+        shape["gmm_bic"] = metric_call(gmm_bic, cfg, "evaluate.shape.bic", points, labels, seed=cfg.seed)
     return shape
 
 
@@ -272,15 +272,15 @@ def n2d(rep: Representation, cfg, cache: ScoreCache, digest: str, code: dict) ->
     """The N2D-style clustering score of a representation (cached like its other scores) and its clusters."""
     settings = {key: value for key, value in OmegaConf.to_container(cfg.evaluate.n2d).items() if key != "of"}
     name = score_cache.key(kind="n2d", representation=digest, settings=settings, seed=cfg.seed, code=code)
-    scores, arrays = cache.get(name), cache.get_arrays(name)
-    if scores is None or arrays is None:
+    scores = cache.get(name)
+    arrays = cache.get_arrays(name, scores.pop("clusters_digest", None)) if scores is not None else None
+    if arrays is None:
         scores, clusters = n2d_clustering(rep.points, rep.labels, seed=cfg.seed, **settings)
         arrays = {"clusters": clusters}
-        cache.put_arrays(name, arrays)
-        cache.put(name, scores)
+        cache.put(name, scores | {"clusters_digest": cache.put_arrays(name, arrays)})
     conf = cfg.evaluate.confidence
     replicates, _ = paired_clustering_replicates(rep.labels, arrays["clusters"], arrays["clusters"],
-                                                 n_resamples=conf.resamples, seed=cfg.seed)
+                                                 n_resamples=conf.n_resamples, seed=cfg.seed)
     for metric, values in replicates.items():  # points resampled; the UMAP and mixture fit is one
         scores[f"{metric}_ci"] = list(bootstrap_interval(scores[metric], values, conf.level))
     return scores, np.atleast_2d(arrays["clusters"])
@@ -303,7 +303,7 @@ def compare_pairs(representations: dict[str, Representation], predictions: dict[
     sample (``embed.max_points``) is compared with its source on the map's points only.
     """
     conf = cfg.evaluate.confidence
-    options = {"silhouette_sample": conf.silhouette_sample, "n_resamples": conf.resamples, "seed": cfg.seed}
+    options = {"silhouette_sample": conf.silhouette_sample, "n_resamples": conf.n_resamples, "seed": cfg.seed}
     summaries: dict[tuple, PointSummary] = {}
 
     def summary(name: str, rows: np.ndarray | None) -> PointSummary:
@@ -333,7 +333,7 @@ def compare_pairs(representations: dict[str, Representation], predictions: dict[
         comparisons[f"{a} vs {b}"] = {
             "a": a, "b": b, "points": "all" if rows is None else "the map's points",
             "metrics": compare(tests(a), tests(b), summary(a, None), summary(b, rows), level=conf.level,
-                               n_resamples=conf.resamples, seed=cfg.seed),
+                               n_resamples=conf.n_resamples, seed=cfg.seed),
         }
     return comparisons
 
