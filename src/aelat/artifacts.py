@@ -40,11 +40,15 @@ A run folder holds one configuration's artifacts::
         .<name>.aelat-tmp-<8 characters>   a file being written (atomic_path, Run.making); never read, and the
                                only hidden files aelat deletes (a killed writer's leftovers; see aelat.locking)
     outputs/latest -> the newest run folder (a symlink; aelat never replaces anything else of that name)
-    <first folder>/summary/     `aelat summarize`: summary.csv, summary.md, per-family overview figures and
-                               summary.json (what was summarised; see aelat.summarize)
+    <first folder>/summary/     `aelat summarize`: summary.csv, summary.md (opening with the sweep's Findings),
+                               summary_seeds.csv (per family, latent size, representation and metric: seeds,
+                               mean, std, ci_low, ci_high of the 95% t interval), findings.json (the sweep's
+                               claims, as a run's), per-family overview figures and summary.json (what was
+                               summarised; see aelat.summarize)
     outputs/.cache/scores/<hash>.json  evaluate's scores of one representation, keyed by its content,
                                settings and code (see aelat.score_cache); shared by the runs in outputs/;
-                               <hash>.npz beside it: that representation's arrays for predictions.npz
+                               <hash>.npz beside it: that representation's arrays for predictions.npz,
+                               bound to the entry by their digest
 """
 
 from __future__ import annotations

@@ -212,22 +212,37 @@ def _gaussianity_claim(scores: dict, cfg: dict, alpha: float) -> Claim | None:
     pooled = lookup(scores.get("latent", {}), "distribution.gaussianity.pooled")
     if not pooled:
         return None
-    floor = 1 / (cfg["evaluate"]["distribution"]["n_permutations"] + 1)
+    floor = p_floor(pooled, cfg)
     different = pooled["p_value"] < alpha
-    statement = (f"MMD² of the latent's pooled distribution to its moment-matched Gaussian: {pooled['mmd2']:.3g} "
-                 f"({_permutation_p(pooled['p_value'], cfg)}): "
+    statement = (f"MMD² of the latent's pooled distribution to its moment-matched Gaussian: {_mmd2(pooled)} "
+                 f"({_permutation_p(pooled, cfg)}): "
                  f"{'not Gaussian' if different else 'no detectable departure from a Gaussian'}.")
     return Claim(id="latent.gaussianity", statement=statement, metric="distribution.gaussianity.pooled.mmd2",
                  a="latent", b="its moment-matched Gaussian", difference=pooled["mmd2"],
-                 test=f"MMD² permutation test (p-value floor {floor:.2g}; outside the Holm family)",
+                 test=f"MMD² test against the fitted Gaussian (p-value floor {floor:.2g}; outside the Holm family)",
                  p_value=pooled["p_value"], verdict=A_HIGHER if different else SAME, a_value=pooled["mmd2"],
                  b_value=0.0, corrected=False)
 
 
-def _permutation_p(p: float, cfg: dict) -> str:
-    """``p ≤ 0.005, the permutation floor`` when a permutation p-value is at its floor, else ``p = ...``."""
-    floor = 1 / (cfg["evaluate"]["distribution"]["n_permutations"] + 1)
-    return f"p ≤ {floor:.2g}, the permutation floor" if p <= floor else describe_p(p)
+def p_floor(test: dict, cfg: dict) -> float:
+    """The smallest p-value a Gaussianity test can give: its own ``p_floor`` when it states one, else
+    1 / (resamples + 1) from the run's config."""
+    if test.get("p_floor") is not None:
+        return float(test["p_floor"])
+    distribution = cfg["evaluate"]["distribution"]
+    return 1 / (distribution.get("n_permutations", distribution.get("n_bootstrap", 0)) + 1)
+
+
+def _permutation_p(test: dict, cfg: dict) -> str:
+    """``p ≤ 0.005, the test's floor`` when a resampling p-value is at its floor, else ``p = ...``."""
+    floor = p_floor(test, cfg)
+    return f"p ≤ {floor:.2g}, the test's floor" if test["p_value"] <= floor else describe_p(test["p_value"])
+
+
+def _mmd2(test: dict) -> str:
+    """The MMD² effect size, with its standard error when the test gives one."""
+    se = test.get("mmd2_se")
+    return f"{test['mmd2']:.3g}" + (f" ± {se:.2g} (s.e.)" if se is not None else "")
 
 
 def primary_knn(structure: dict) -> str | None:
@@ -452,16 +467,16 @@ class _Writer:
         parts = []
         pooled = lookup(row, "distribution.gaussianity.pooled")
         if pooled:
-            p_text = _permutation_p(pooled["p_value"], self.cfg)
+            p_text = _permutation_p(pooled, self.cfg)
             per_class = lookup(row, "distribution.gaussianity.per_class") or {}
             rejected = sum(c["p_value"] < 0.05 for c in per_class.values())
             verdict = "is not one Gaussian" if pooled["p_value"] < 0.05 else "cannot be told from one Gaussian"
-            parts.append(f"{verdict} (MMD² to its moment-matched Gaussian {pooled['mmd2']:.3g}, {p_text}), and "
+            parts.append(f"{verdict} (MMD² to its moment-matched Gaussian {_mmd2(pooled)}, {p_text}), and "
                          f"{rejected} of its {len(per_class)} classes differ from a Gaussian at p < 0.05")
         bic = lookup(row, "shape.gmm_bic")
         if bic and bic["best"] is not None:
             largest = "; the largest size tried" if bic["best"] == max(bic["components"]) and len(bic["components"]) > 1 else ""
-            parts.append(f"is best fitted by a Gaussian mixture of {bic['best']} components (lowest BIC among "
+            parts.append(f"is best fitted by a Gaussian mixture of {bic['best']} component{'s' * (bic['best'] != 1)} (lowest BIC among "
                          f"{', '.join(map(str, bic['components']))}{largest}) for {bic['classes']} classes")
         claim = self.claim("latent", "raw", "intrinsic_dimension.twonn")
         if claim is not None:
