@@ -4,14 +4,18 @@ import json
 
 import numpy as np
 import pytest
+from sklearn.linear_model import LogisticRegression
 from sklearn.manifold import trustworthiness
 from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from typer.testing import CliRunner
 
 from aelat import artifacts
 from aelat.cli import app
 from aelat.metrics.distribution import distribution_metrics
 from aelat.metrics.neighbourhood import neighbourhood_scores
+from aelat.metrics.structure import clustering_scores
 
 FAST = ["train.epochs=3", "model.hidden=[64]", "latent_dim=4"]
 
@@ -105,10 +109,27 @@ def test_distribution_block_is_what_the_metric_function_gives(run_dir, metrics):
         np.concatenate([latents["pca_train"], latents["pca_test"]]),
         np.concatenate([latents["y_train"], latents["y_test"]]),
         seed=0, n_pair_samples=d["pair_samples"], n_gaussianity_samples=d["gaussianity_samples"],
-        n_moments=d["moments"], n_permutations=d["permutations"], n_id_samples=d["id_samples"], k=d["id_k"],
+        n_moments=d["moments"], n_bootstrap=d["bootstrap"], gaussianity_max_dim=d["gaussianity_dim"],
+        n_id_samples=d["id_samples"], k=d["id_k"],
         discard_fraction=d["id_discard_fraction"], n_directions=d["sw_directions"], n_per_class=d["sw_per_class"],
     )
     assert json.loads(json.dumps(expected)) == metrics["representations"]["pca"]["distribution"]
+
+
+def test_probe_fits_every_train_point_and_clustering_averages_seeds(run_dir, metrics):
+    """No cap on the probe's train points (a cap favours low-dimensional inputs); clustering over seeds."""
+    ev = metrics["config"]["evaluate"]
+    assert ev["probe_max_train"] is None and ev["cluster_seeds"] >= 5
+    for name in ("raw", "latent"):
+        rep = _representation(run_dir, name)
+        structure = metrics["representations"][name]["structure"]
+        probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, random_state=0))
+        expected = probe.fit(rep["train"], rep["y_train"]).score(rep["test"], rep["y_test"])
+        assert structure["probe_accuracy"] == pytest.approx(expected, abs=1.5 / len(rep["y_test"]))
+        clusters = clustering_scores(np.concatenate([rep["train"], rep["test"]]),
+                                     np.concatenate([rep["y_train"], rep["y_test"]]), fit_size=ev["cluster_fit_size"],
+                                     gmm_full_max_dim=ev["gmm_full_max_dim"], seed=0, n_seeds=ev["cluster_seeds"])
+        assert {key: structure[key] for key in clusters} == clusters
 
 
 def test_report_is_written_and_re_rendered(run_dir):

@@ -36,7 +36,7 @@ AELAT = Path(sys.executable).with_name("aelat")
 ENV = {**os.environ, "COLUMNS": "120"}
 # Smaller evaluation samples: the scores are not under test here, only that they are written whole.
 EVAL_FAST = [
-    "evaluate.distribution.permutations=10",
+    "evaluate.distribution.bootstrap=10",
     "evaluate.distribution.sw_directions=20",
     "evaluate.distribution.id_samples=500",
     "evaluate.neighbourhood.sample=300",

@@ -15,7 +15,7 @@ from aelat.stages import evaluate as evaluate_stage
 from conftest import FAST
 
 # Small samples: only whether a value is computed or reused is under test, not the value.
-EVAL_FAST = ["evaluate.distribution.permutations=10", "evaluate.neighbourhood.sample=200"]
+EVAL_FAST = ["evaluate.distribution.bootstrap=10", "evaluate.neighbourhood.sample=200"]
 
 
 def cli(out, *args):

@@ -4,7 +4,8 @@ A run folder holds one configuration's artifacts::
 
     outputs/<dataset>-<model>-d<latent_dim>-s<seed>-<hash>/
         config.yaml            resolved config (written by every stage that changes it)
-        run.json               manifest: per stage, config hash, upstream checksums, outputs' checksums, timing
+        run.json               manifest: per stage, config hash, upstream checksums, outputs' checksums, timing,
+                               environment (CPU, thread pools, torch device: artifacts.environment); versions
         model.pt               train: {"state_dict", "model" (name + config), "sample_shape", "latent_dim", ...}
         train_log.csv          train: epoch, train_loss, test_loss (the objective), test_recon_mse, seconds
         checkpoint.pt          train, while it runs: every train.checkpoint_every epochs {"train_hash", "epoch",
@@ -38,6 +39,7 @@ import os
 import platform
 import re
 import subprocess
+import sys
 import tempfile
 import time
 import zipfile
@@ -162,8 +164,9 @@ def checksum(path: Path) -> str:
     return digest.hexdigest()
 
 
-def versions() -> dict[str, str]:
-    """Versions of what produced a run: python, the numeric libraries, aelat and its git commit."""
+def versions() -> dict:
+    """Versions of what produced a run: python, the numeric libraries, aelat and its git commit, and
+    the :func:`environment` the numbers depend on."""
     import openTSNE
     import sklearn
 
@@ -175,7 +178,52 @@ def versions() -> dict[str, str]:
         "openTSNE": openTSNE.__version__,
         "aelat": __version__,
         "aelat_git": _git_commit(),
+        "environment": environment(),
     }
+
+
+def environment() -> dict:
+    """What a result depends on besides its inputs and library versions.
+
+    Floating-point sums are not associative, so the same seed gives the same bits only with the
+    same kernels summing in the same order: the CPU (its instruction set picks BLAS kernels), the
+    thread counts of the BLAS/OpenMP pools and of torch (they split the sums), torch's build and
+    device, and whether torch's deterministic algorithms were on. torch's entries appear when this
+    process has loaded torch (train, encode); evaluate and embed never do.
+    """
+    from threadpoolctl import threadpool_info
+
+    found = {
+        "machine": platform.machine(),
+        "cpu": _cpu_model(),
+        "cores_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "thread_pools": [
+            {key: pool.get(key) for key in ("internal_api", "version", "architecture", "threading_layer", "num_threads")}
+            for pool in threadpool_info()
+        ],
+    }
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        cuda = torch.cuda.is_available()
+        found["torch"] = {
+            "threads": torch.get_num_threads(),
+            "interop_threads": torch.get_num_interop_threads(),
+            "mkl": torch.backends.mkl.is_available(),
+            "cuda": torch.version.cuda,
+            "cudnn": torch.backends.cudnn.version() if cuda else None,
+            "gpu": torch.cuda.get_device_name() if cuda else None,
+            "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        }
+    return found
+
+
+def _cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux, else what ``platform`` knows)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
 
 
 def _torch_version() -> str:
@@ -221,14 +269,16 @@ class Run:
     def record(self, stage: str, outputs: list[str], inputs: dict[str, str], seconds: float) -> None:
         """Record a finished stage: its config hash, the checksums it read and wrote, its timing."""
         manifest = self.manifest()
+        manifest["versions"] = versions()
         manifest["stages"][stage] = {
             "config_hash": config_hash(self.cfg, stage),
             "inputs": inputs,
             "outputs": {name: checksum(self.file(name)) for name in outputs},
             "seconds": round(seconds, 3),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            # per stage: training's torch threads and device must survive the later stages' records
+            "environment": manifest["versions"]["environment"],
         }
-        manifest["versions"] = versions()
         write_json(self.file(MANIFEST), manifest)
 
     def require(self, stage: str, name: str) -> dict[str, str]:

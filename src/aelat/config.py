@@ -95,8 +95,9 @@ def validate(cfg: DictConfig) -> DictConfig:
     _require_int(cfg.train.batch_size, "train.batch_size", minimum=1)
     _require_positive(cfg.train.lr, "train.lr")
     _require_int(cfg.train.get("checkpoint_every", 0), "train.checkpoint_every", minimum=0)
-    if not isinstance(cfg.train.get("compile", False), bool):
-        raise ConfigError(f"train.compile={cfg.train.compile!r} must be true or false")
+    for flag in ("compile", "deterministic"):
+        if not isinstance(cfg.train.get(flag, False), bool):
+            raise ConfigError(f"train.{flag}={cfg.train[flag]!r} must be true or false")
     _validate_evaluate(cfg.evaluate)
     if cfg.embed.max_points is not None:
         _require_int(cfg.embed.max_points, "embed.max_points", minimum=10)
@@ -146,11 +147,13 @@ def _validate_evaluate(ev: DictConfig) -> None:
             raise ConfigError(f"evaluate.{key}={values!r} must be a non-empty list such as [5, 10]")
         for k in values:
             _require_int(k, f"evaluate.{key} entries", minimum=1)
-    sizes = {"probe_max_train": 10, "cluster_fit_size": 10, "silhouette_sample": 10, "neighbourhood.sample": 10}
+    sizes = {"probe_max_train": 10, "cluster_fit_size": 10, "cluster_seeds": 1, "silhouette_sample": 10,
+             "neighbourhood.sample": 10}
     sizes |= {f"distribution.{key}": 2 for key in ev.distribution if key != "id_discard_fraction"}
+    nullable = ("probe_max_train", "cluster_fit_size", "silhouette_sample", "neighbourhood.sample")  # null: all points
     for key, minimum in sizes.items():
         value = OmegaConf.select(ev, key)
-        if value is not None or key.startswith("distribution."):
+        if value is not None or key not in nullable:
             _require_int(value, f"evaluate.{key}", minimum=minimum)
     fraction = ev.distribution.id_discard_fraction
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:

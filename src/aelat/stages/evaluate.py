@@ -57,7 +57,8 @@ def run(run: Run) -> dict:
     started = time.perf_counter()
     representations, inputs = load_representations(run)
     versions = artifacts.versions()
-    code = versions | {"aelat_source": score_cache.source_digest()}  # what the cached scores depend on
+    # what the cached scores depend on; not the thread counts, which move scores by round-off only
+    code = {k: v for k, v in versions.items() if k != "environment"} | {"aelat_source": score_cache.source_digest()}
     cache = ScoreCache(run.path.parent / score_cache.FOLDER if run.cfg.evaluate.get("cache", True) else None)
     digests = {name: score_cache.digest(rep.arrays) for name, rep in representations.items()}
     scores = {}
@@ -170,7 +171,8 @@ def measure(rep: Representation, cfg) -> dict:
         rep.train, rep.y_train, rep.test, rep.y_test, max_train=ev.probe_max_train, seed=seed
     )
     structure |= clustering_scores(
-        points, labels, fit_size=ev.cluster_fit_size, gmm_full_max_dim=ev.gmm_full_max_dim, seed=seed
+        points, labels, fit_size=ev.cluster_fit_size, gmm_full_max_dim=ev.gmm_full_max_dim, seed=seed,
+        n_seeds=ev.cluster_seeds,
     )
     structure["silhouette"] = silhouette(points, labels, sample_size=ev.silhouette_sample, seed=seed)
     result = {"structure": structure}
@@ -183,7 +185,8 @@ def measure(rep: Representation, cfg) -> dict:
             n_pair_samples=d.pair_samples,
             n_gaussianity_samples=d.gaussianity_samples,
             n_moments=d.moments,
-            n_permutations=d.permutations,
+            n_bootstrap=d.bootstrap,
+            gaussianity_max_dim=d.gaussianity_dim,
             n_id_samples=d.id_samples,
             k=d.id_k,
             discard_fraction=d.id_discard_fraction,
