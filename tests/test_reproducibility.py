@@ -78,5 +78,5 @@ def test_each_stage_records_the_environment_it_ran_in(tmp_path):
 
 
 def test_deterministic_must_be_a_boolean():
-    with pytest.raises(ConfigError, match="train.deterministic='yes' must be true or false"):
-        compose(["train.deterministic=yes"])
+    with pytest.raises(ConfigError, match="train.deterministic='maybe' is not true or false"):
+        compose(["train.deterministic=maybe"])

@@ -57,7 +57,7 @@ HOW_TO_READ = """\
   separability.
 - **k-means / GMM acc, NMI, ARI**: clusters found without labels, as many as classes, scored against
   the classes (accuracy under the best one-to-one matching). High means the classes *are* the clusters.
-  Mean ± standard deviation over `evaluate.cluster_seeds` fits (each seed its own subsample and
+  Mean ± standard deviation over `evaluate.clustering.n_seeds` fits (each seed its own subsample and
   initialisation, in float64): one fit can land in a poor local optimum, so compare means and
   read the ± as how much a single fit varies.
 - **silhouette**: with the true labels as clusters; 1 = tight, far-apart classes, 0 = overlapping.
@@ -70,14 +70,14 @@ HOW_TO_READ = """\
   within a class; > 1 means classes are compact relative to their separation.
 - **MMD² ± s.e., p** (all classes pooled) and **MMD² cls** (mean over the class-conditional
   distributions): how far the distribution is from the Gaussian with its own mean and covariance,
-  fitted on points other than those tested (above `evaluate.distribution.gaussianity_dim`
+  fitted on points other than those tested (above `evaluate.distribution.gaussianity_max_dim`
   dimensions, in the top principal subspace of that size). MMD² is an effect size: the squared
   distance between the kernel mean embeddings of the data and of that Gaussian, as a fraction of
   the Gaussian's own squared norm, minus what Gaussian data of the same size score; ≈ 0 (within
   about 2 s.e.) for a Gaussian at any size and dimension, and it does not grow with the number of
   points, so runs compare. Two separated clusters (unit Gaussians 6 s.d. apart) score 0.2–0.3 in
   2 to 784 dimensions. p is a parametric-bootstrap p-value of the test "this is Gaussian" over
-  several kernel bandwidths; "≤ 0.005" means it is at its floor 1/(bootstrap + 1): no bootstrap
+  several kernel bandwidths; "≤ 0.005" means it is at its floor 1/(n_bootstrap + 1): no bootstrap
   Gaussian data set looked as far from its Gaussian.
 - **ID 2NN / ID MLE (MG) / ID MLE cls (MG)**: intrinsic dimension (TwoNN, Facco et al. 2017;
   Levina–Bickel with the MacKay–Ghahramani averaging, i.e. the inverse of the mean inverse
@@ -87,7 +87,7 @@ HOW_TO_READ = """\
   (`mle_levina_bickel`).
 - **SW₂ ± s.e.**: mean sliced Wasserstein-2 distance between class-conditional distributions, in
   units of the pooled spread, so representations of different dimension compare; the ± is the
-  Monte-Carlo standard error from the random directions (`evaluate.distribution.sw_directions`).
+  Monte-Carlo standard error from the random directions (`evaluate.distribution.n_directions`).
 """
 
 
