@@ -692,9 +692,12 @@ def _w2_squared_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Squared W2 between the columns of ``a`` (n, L) and ``b`` (m, L), each sorted along axis 0.
 
     W2² = ∫_0^1 (F⁻¹(t) - G⁻¹(t))² dt with step quantile functions: both are constant between
-    consecutive points of {i/n} ∪ {j/m}, so the integral is an exact finite sum.
+    consecutive points of {i/n} ∪ {j/m}, so the integral is an exact finite sum; for n = m it is
+    the mean squared difference of the sorted values.
     """
     n, m = len(a), len(b)
+    if n == m:
+        return ((a - b) ** 2).mean(axis=0)
     t = np.union1d(np.arange(1, n + 1) / n, np.arange(1, m + 1) / m)
     width = np.diff(t, prepend=0.0)
     mid = t - width / 2  # a midpoint avoids asking which side of a breakpoint round-off fell on
