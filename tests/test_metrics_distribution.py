@@ -278,7 +278,10 @@ def test_mmd2_to_gaussian_matches_a_brute_force_reference():
     assert mmd2.shape == (1, len(exponents))
     for value, j in zip(mmd2[0], exponents):
         h2 = lam.mean() * 2.0**j
-        kernel = lambda a, b: np.exp(-((a[:, None] - b[None]) ** 2).sum(-1) / (2 * h2))  # noqa: E731
+
+        def kernel(a, b, h2=h2):
+            return np.exp(-((a[:, None] - b[None]) ** 2).sum(-1) / (2 * h2))
+
         pairs = kernel(U, U)
         kpp = (pairs.sum() - 40) / (40 * 39)
         kpg = np.mean([kernel(u[None], Y).mean() for u in U])

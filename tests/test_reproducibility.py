@@ -13,6 +13,7 @@ import torch
 from aelat import artifacts
 from aelat.artifacts import Run, run_dir_for
 from aelat.config import compose
+from aelat.data import dataset_digest
 from aelat.errors import ConfigError
 from aelat.stages import encode as encode_stage
 from aelat.stages import train as train_stage
@@ -45,7 +46,7 @@ def test_environment_names_the_cpu_the_thread_pools_and_torch():
 def _trained(out: Path, *overrides: str, threads: int) -> Run:
     """Train (and encode) a small digits model with torch's threads set to ``threads`` beforehand."""
     cfg = compose([*SMALL, f"output_dir={out}", *overrides])
-    run = Run(run_dir_for(cfg), cfg)
+    run = Run(run_dir_for(cfg), cfg, dataset_digest)
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

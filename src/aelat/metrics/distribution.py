@@ -363,7 +363,7 @@ def _gaussianity(X: np.ndarray, rng: np.random.Generator, n_samples: int, n_mome
         "mmd2_se": float(np.sqrt(max(variance, null[:, 0].var(ddof=1) if n_bootstrap > 1 else 0.0))),
         "p_value": _aggregated_p_value(observed, null),
         "p_floor": 1 / (n_bootstrap + 1),
-        "rank": int(len(lam)),
+        "rank": len(lam),
         "projected": bool(project),
         "n_samples": int(n_test),
         "n_moments": int(moments),

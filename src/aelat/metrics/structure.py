@@ -32,7 +32,9 @@ from aelat.metrics.neighbourhood import smallest_k
 __all__ = [
     "cluster_scores",
     "clustering_scores",
+    "gmm_clusters",
     "knn_accuracy",
+    "knn_predictions",
     "linear_probe_accuracy",
     "matched_accuracy",
     "silhouette",
@@ -79,8 +81,35 @@ def knn_accuracy(
     dict of int to float
         Test accuracy for each k.
     """
-    Z_train, y_train = _check_labelled(Z_train, y_train, "Z_train", "y_train")
     Z_test, y_test = _check_labelled(Z_test, y_test, "Z_test", "y_test")
+    return {k: float(np.mean(predicted == y_test)) for k, predicted in _knn_votes(Z_train, y_train, Z_test, ks).items()}
+
+
+def knn_predictions(Z_train: np.ndarray, y_train: np.ndarray, Z_test: np.ndarray, k: int = 10) -> np.ndarray:
+    """Each test point's k-nearest-neighbour vote: the predictions `knn_accuracy` scores.
+
+    Parameters
+    ----------
+    Z_train : ndarray of shape (n_train, d)
+        Train representation.
+    y_train : ndarray of shape (n_train,)
+        Train labels.
+    Z_test : ndarray of shape (n_test, d)
+        Test representation.
+    k : int, default=10
+        Number of neighbours, 1 <= k <= n_train.
+
+    Returns
+    -------
+    ndarray of shape (n_test,)
+        The predicted label of each test point (ties as in `knn_accuracy`).
+    """
+    return _knn_votes(Z_train, y_train, _check_points(Z_test, "Z_test"), (k,))[int(k)]
+
+
+def _knn_votes(Z_train: np.ndarray, y_train: np.ndarray, Z_test: np.ndarray, ks: Sequence[int]) -> dict[int, np.ndarray]:
+    """For each k, every test point's vote among its k nearest train points (see `knn_accuracy`)."""
+    Z_train, y_train = _check_labelled(Z_train, y_train, "Z_train", "y_train")
     _check_same_width(Z_train, Z_test)
     ks = sorted({int(k) for k in ks})
     if not ks or ks[0] < 1 or ks[-1] > len(Z_train):
@@ -92,14 +121,13 @@ def knn_accuracy(
     neighbour_class = train_class[neighbours]
     votes = np.zeros((len(Z_test), len(classes)), dtype=np.intp)
     test_rows = np.arange(len(Z_test))
-    accuracy = {}
+    predictions = {}
     for q in range(k_max):
         votes[test_rows, neighbour_class[:, q]] += 1
         if q + 1 in ks:
             # argmax takes the first of equal counts: the smallest label, as scikit-learn does.
-            predicted = classes[votes.argmax(axis=1)]
-            accuracy[q + 1] = float(np.mean(predicted == y_test))
-    return accuracy
+            predictions[q + 1] = classes[votes.argmax(axis=1)]
+    return predictions
 
 
 def linear_probe_accuracy(
@@ -249,10 +277,9 @@ def _cluster_once(Z: np.ndarray, y: np.ndarray, n_clusters: int, fit_size: int |
     """Scores of one seed's k-means and Gaussian-mixture fits on that seed's subsample (float64)."""
     rows = _subsample(len(Z), fit_size, seed, "fit_size")
     X = Z[rows].astype(np.float64)
-    covariance = "full" if Z.shape[1] <= gmm_full_max_dim else "diag"
     assigned = {
         "kmeans": KMeans(n_clusters=n_clusters, n_init=1, random_state=seed).fit(X).labels_,
-        "gmm": GaussianMixture(n_components=n_clusters, covariance_type=covariance, random_state=seed).fit_predict(X),
+        "gmm": _gmm(n_clusters, Z.shape[1], gmm_full_max_dim, seed).fit_predict(X),
     }
     return {f"{name}_{metric}": value for name, labels in assigned.items()
             for metric, value in cluster_scores(y[rows], labels).items()}
@@ -261,6 +288,52 @@ def _cluster_once(Z: np.ndarray, y: np.ndarray, n_clusters: int, fit_size: int |
 def _blas_threads() -> int:
     """Threads the BLAS pool may use now: all cores, or fewer under a threadpoolctl limit (a sweep job's share)."""
     return max([info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"] or [1])
+
+
+def gmm_clusters(
+    Z: np.ndarray,
+    n_clusters: int,
+    *,
+    fit_size: int | None = 10000,
+    gmm_full_max_dim: int = 64,
+    seed: int = 0,
+    n_seeds: int = 5,
+) -> np.ndarray:
+    """The Gaussian mixture of `clustering_scores`'s first seed, assigning every point.
+
+    Fitted as there (the subsample drawn with ``seed``, float64, the same settings), so on the
+    fitted rows these are the clusters that seed's ``gmm_*`` scores count.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n, d)
+        Representation.
+    n_clusters : int
+        Number of mixture components, between 1 and the points fitted.
+    fit_size, gmm_full_max_dim, seed
+        As in `clustering_scores`.
+    n_seeds : int, default=5
+        Ignored (one seed's clusters are shown); accepted so that the ``evaluate.clustering``
+        section can be passed whole.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        Each point's component, in ``range(n_clusters)``.
+    """
+    Z = _check_points(Z, "Z")
+    rows = _subsample(len(Z), fit_size, seed, "fit_size")
+    if not 1 <= n_clusters <= len(rows):
+        raise ConfigError(f"n_clusters={n_clusters} must be between 1 and the {len(rows)} points fitted.")
+    with threadpool_limits(limits=1):  # one thread, as in `clustering_scores`
+        return _gmm(n_clusters, Z.shape[1], gmm_full_max_dim, seed).fit(Z[rows].astype(np.float64)).predict(
+            Z.astype(np.float64))
+
+
+def _gmm(n_clusters: int, d: int, gmm_full_max_dim: int, seed: int) -> GaussianMixture:
+    """The mixture both functions fit: full covariances up to ``gmm_full_max_dim`` dimensions, diagonal above."""
+    covariance = "full" if d <= gmm_full_max_dim else "diag"
+    return GaussianMixture(n_components=n_clusters, covariance_type=covariance, random_state=seed)
 
 
 def cluster_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -375,16 +448,22 @@ def _subsample(n: int, size: int | None, seed: int, name: str) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
 
 
-def _check_labelled(Z: np.ndarray, y: np.ndarray, z_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Z as a finite 2-D float array and y as 1-D labels of the same length."""
+def _check_points(Z: np.ndarray, z_name: str) -> np.ndarray:
+    """Z as a finite 2-D float array."""
     Z = np.asarray(Z)
-    y = np.asarray(y)
     if Z.ndim != 2 or len(Z) == 0:
         raise DataError(f"{z_name} must be a non-empty 2-D array (n, d); got shape {Z.shape}.")
     if not np.issubdtype(Z.dtype, np.floating):
         Z = Z.astype(np.float64)
     if not np.isfinite(Z).all():
         raise DataError(f"{z_name} contains NaN or infinite values; check the run that produced it.")
+    return Z
+
+
+def _check_labelled(Z: np.ndarray, y: np.ndarray, z_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Z as a finite 2-D float array and y as 1-D labels of the same length."""
+    Z = _check_points(Z, z_name)
+    y = np.asarray(y)
     if y.shape != (len(Z),):
         raise DataError(f"{y_name} must have shape ({len(Z)},) to match {z_name}; got {y.shape}.")
     return Z, y
