@@ -21,7 +21,7 @@ from aelat import findings as findings_module
 from aelat.cli import app
 
 # Small evaluation samples and no N2D clustering: the findings' logic is under test, not those numbers.
-EVAL_FAST = ["evaluate.distribution.n_permutations=20", "evaluate.distribution.n_directions=20",
+EVAL_FAST = ["evaluate.distribution.n_bootstrap=20", "evaluate.distribution.n_directions=20",
              "evaluate.neighbourhood.sample_size=300", "evaluate.n2d.of=[]"]
 STRUCTURE = ("knn_accuracy_10", "probe_accuracy")
 

@@ -11,7 +11,7 @@ from scipy import stats
 
 from aelat.summarize import KEY_METRICS
 
-FAST = ["train.epochs=2", "model.hidden=[32]", "evaluate.distribution.n_permutations=20", "evaluate.n2d.of=[]"]
+FAST = ["train.epochs=2", "model.hidden=[32]", "evaluate.distribution.n_bootstrap=20", "evaluate.n2d.of=[]"]
 REPRESENTATIONS = ["raw", "pca", "untrained", "latent", "pca(latent)"]
 
 

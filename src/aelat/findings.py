@@ -14,7 +14,7 @@ Each comparison behind a sentence is one claim: ``id``, ``statement``, ``metric`
 ``warning``). A difference is called real only when its interval excludes 0 *and* its p-value,
 Holm-adjusted over every comparison stated, is below ``alpha``, so the family-wise error rate of
 all the claims "A beats B" together stays at ``alpha``. Gaussianity tests are reported beside
-them, uncorrected: their permutation p-value has a floor (1 / (permutations + 1)) that Holm's
+them, uncorrected: their parametric-bootstrap p-value has a floor (1 / (n_bootstrap + 1)) that Holm's
 correction would turn into "no evidence" whatever the data.
 """
 
@@ -207,15 +207,15 @@ def _id_claim(scores: dict, a: str, b: str) -> Claim | None:
 
 
 def _gaussianity_claim(scores: dict, cfg: dict, alpha: float) -> Claim | None:
-    """The latent's pooled Q against its moment-matched Gaussian (MMD² permutation test; not in the
-    Holm family, since a permutation p-value cannot fall below 1 / (permutations + 1))."""
+    """The latent's pooled Q against its moment-matched Gaussian (MMD² parametric-bootstrap test; not
+    in the Holm family, since a bootstrap p-value cannot fall below 1 / (n_bootstrap + 1))."""
     pooled = lookup(scores.get("latent", {}), "distribution.gaussianity.pooled")
     if not pooled:
         return None
     floor = p_floor(pooled, cfg)
     different = pooled["p_value"] < alpha
     statement = (f"MMD² of the latent's pooled distribution to its moment-matched Gaussian: {_mmd2(pooled)} "
-                 f"({_permutation_p(pooled, cfg)}): "
+                 f"({_bootstrap_p(pooled, cfg)}): "
                  f"{'not Gaussian' if different else 'no detectable departure from a Gaussian'}.")
     return Claim(id="latent.gaussianity", statement=statement, metric="distribution.gaussianity.pooled.mmd2",
                  a="latent", b="its moment-matched Gaussian", difference=pooled["mmd2"],
@@ -226,14 +226,14 @@ def _gaussianity_claim(scores: dict, cfg: dict, alpha: float) -> Claim | None:
 
 def p_floor(test: dict, cfg: dict) -> float:
     """The smallest p-value a Gaussianity test can give: its own ``p_floor`` when it states one, else
-    1 / (resamples + 1) from the run's config."""
+    1 / (n_bootstrap + 1) from the run's config."""
     if test.get("p_floor") is not None:
         return float(test["p_floor"])
     distribution = cfg["evaluate"]["distribution"]
-    return 1 / (distribution.get("n_permutations", distribution.get("n_bootstrap", 0)) + 1)
+    return 1 / (distribution["n_bootstrap"] + 1)
 
 
-def _permutation_p(test: dict, cfg: dict) -> str:
+def _bootstrap_p(test: dict, cfg: dict) -> str:
     """``p ≤ 0.005, the test's floor`` when a resampling p-value is at its floor, else ``p = ...``."""
     floor = p_floor(test, cfg)
     return f"p ≤ {floor:.2g}, the test's floor" if test["p_value"] <= floor else describe_p(test["p_value"])
@@ -467,7 +467,7 @@ class _Writer:
         parts = []
         pooled = lookup(row, "distribution.gaussianity.pooled")
         if pooled:
-            p_text = _permutation_p(pooled, self.cfg)
+            p_text = _bootstrap_p(pooled, self.cfg)
             per_class = lookup(row, "distribution.gaussianity.per_class") or {}
             rejected = sum(c["p_value"] < 0.05 for c in per_class.values())
             verdict = "is not one Gaussian" if pooled["p_value"] < 0.05 else "cannot be told from one Gaussian"

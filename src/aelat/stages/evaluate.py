@@ -34,8 +34,7 @@ from aelat.metrics.neighbourhood import neighbourhood_scores_of_maps
 from aelat.metrics.paired import HeldOutPredictions, PointSummary, compare, summarize_points
 from aelat.metrics.shape import gmm_bic, intrinsic_dimension_draws
 from aelat.metrics.structure import (
-    cluster_scores,
-    clustering_assignments,
+    clustering_fits,
     knn_votes,
     linear_probe_predictions,
     silhouette,
@@ -82,7 +81,8 @@ def run(run: Run) -> dict:
     started = time.perf_counter()
     representations, inputs = load_representations(run)
     versions = artifacts.versions()
-    code = versions | {"aelat_source": score_cache.source_digest()}  # what the cached scores depend on
+    # what the cached scores depend on; not the thread counts, which move scores by round-off only
+    code = {k: v for k, v in versions.items() if k != "environment"} | {"aelat_source": score_cache.source_digest()}
     cache = ScoreCache(run.path.parent / score_cache.FOLDER if run.cfg.evaluate.get("cache", True) else None)
     digests = {name: score_cache.digest(rep.arrays) for name, rep in representations.items()}
     scores, predictions = {}, {}
@@ -224,11 +224,9 @@ def measure(rep: Representation, cfg) -> dict:
         right = int(np.sum(predicted == rep.y_test))
         structure[metric] = right / len(rep.y_test)
         structure[f"{metric}_ci"] = list(wilson_interval(right, len(rep.y_test), level))
-    clusters = metric_call(clustering_assignments, cfg, "evaluate.clustering", points, labels, seed=seed)
-    for model, assigned in clusters.items():
-        for metric, value in cluster_scores(labels, assigned).items():
-            structure[f"{model}_{metric}"] = value
-        predictions[model] = np.atleast_2d(assigned)  # one row per fit
+    scores, clusters = metric_call(clustering_fits, cfg, "evaluate.clustering", points, labels, seed=seed)
+    structure |= scores
+    predictions |= clusters  # one row per seed's fit
     structure["silhouette"] = metric_call(silhouette, cfg, "evaluate.silhouette", points, labels, seed=seed)
     result = {"structure": structure, "predictions": predictions}
     if rep.train.shape[1] >= 2:
