@@ -232,3 +232,13 @@ def test_the_cli_refuses_before_any_work(override, tmp_path):
     assert result.exit_code == 1
     assert result.stderr.strip().startswith("aelat: error:") and len(result.stderr.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_aelat_config_prints_the_composed_config():
+    result = CliRunner().invoke(app, ["config", "latent_dim=3", "evaluate.knn.ks=[7]"])
+    assert result.exit_code == 0, result.stderr
+    printed = OmegaConf.create(result.stdout)
+    assert printed == OmegaConf.create(OmegaConf.to_yaml(compose(["latent_dim=3", "evaluate.knn.ks=[7]"])))
+    assert printed.latent_dim == 3 and list(printed.evaluate.knn.ks) == [7]
+    bad = CliRunner().invoke(app, ["config", "latent_dim=0"])
+    assert bad.exit_code == 1 and bad.stderr.strip() == "aelat: error: latent_dim=0 is too small; it must be >= 1"

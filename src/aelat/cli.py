@@ -15,25 +15,16 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from omegaconf import OmegaConf
 from rich.console import Console
-from rich.table import Table
 
-from aelat import artifacts
+from aelat import __version__, artifacts
 from aelat.config import compose
 from aelat.embedders import EMBEDDERS
 from aelat.errors import AelatError
 from aelat.locking import run_lock
-from aelat.pipeline import evaluate_and_report, open_run, run_pipeline, sources
-from aelat.report import (
-    REPORT,
-    DISTRIBUTION_COLUMNS,
-    STRUCTURE_COLUMNS,
-    format_value,
-    lookup,
-    table_columns,
-    with_summaries,
-    write_report,
-)
+from aelat.pipeline import evaluate_and_report, open_run, run_pipeline, score_pipeline, scored_run, sources
+from aelat.report import REPORT, terminal_tables, write_report
 
 app = typer.Typer(
     help="Train autoencoders, draw their latent distribution Q = g#P and measure it against baselines.",
@@ -50,8 +41,18 @@ MULTIRUN = typer.Option(
 )
 
 
+def print_version(value: bool) -> None:
+    if value:
+        print(f"aelat {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors.")) -> None:
+def main(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+    version: bool = typer.Option(False, "--version", callback=print_version, is_eager=True,
+                                 help="Print aelat's version and exit."),
+) -> None:
     state["debug"] = debug
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING)
 
@@ -134,7 +135,7 @@ def embed(
 
     run = open_run(run_dir, overrides)
     with run_lock(run.path):
-        for source in sources(of):
+        for source in sources(of, run):
             stage.run(run, method, source)
         artifacts.mark_latest(run.path)
 
@@ -156,6 +157,30 @@ def report(run_dir: Optional[Path] = RUN_DIR) -> None:
     run = open_run(run_dir, [])
     with run_lock(run.path):
         print_report_path(write_report(run))
+
+
+@app.command("score")
+@reports_errors
+def score_embeddings(
+    file: Path = typer.Argument(..., help="npz with z_train, y_train, z_test, y_test (class_names optional)"),
+    overrides: Optional[List[str]] = OVERRIDES,
+    raw: Optional[Path] = typer.Option(
+        None, "--raw", help="npz with Xtr, ytr, Xte, yte: the same samples' input, for the raw and PCA baselines"),
+    method: List[str] = typer.Option([], "--method", help="2-D maps to draw (repeatable; none by default)"),
+    of: str = typer.Option("all", "--of", help="What to map: latent | raw | pca | all"),
+) -> None:
+    """Score embeddings made outside aelat like its own latent: a run folder with metrics.json and report.md."""
+    run = scored_run(file.resolve(), raw.resolve() if raw else None, overrides or [])
+    score_pipeline(run, method, of, on_report=show_results)
+
+
+@app.command("config")
+@reports_errors
+def show_config(overrides: Optional[List[str]] = OVERRIDES,
+                run_dir: Optional[Path] = typer.Option(None, "--run", help="Show this run's saved config instead")) -> None:
+    """Print the composed config (with --run: that run's, the overrides on top); every key: aelat/schema.py."""
+    cfg = open_run(run_dir, overrides).cfg if run_dir else compose(overrides or [])
+    print(OmegaConf.to_yaml(cfg), end="")
 
 
 @app.command()
@@ -197,49 +222,15 @@ def sweep(command: str, overrides: Optional[List[str]], methods: List[str], of: 
 
     statuses = sweeps.multirun(command, overrides or [], methods, of, force, debug=state["debug"])
     console = Console(width=max(120, Console().width))
-    for status in statuses:
-        line = f"{status['status']}: {sweeps.describe(status)}"
-        if status["status"] == "skipped":
-            line += ": complete for this config; --force re-runs it"
-        elif status["status"] == "failed":
-            line += f": {status['error']}"
+    for line in sweeps.summary(statuses):
         console.print(line, highlight=False, soft_wrap=True, markup=False)
-    failed = [s for s in statuses if s["status"] == "failed"]
-    counts = {key: sum(s["status"] == key for s in statuses) for key in ("done", "skipped", "failed")}
-    console.print(f"sweep: {len(statuses)} configurations, " + ", ".join(f"{n} {k}" for k, n in counts.items())
-                  + (f"; jobs' folders under {Path(statuses[0]['job']).parent}" if statuses else ""),
-                  highlight=False, soft_wrap=True, markup=False)
-    if not statuses:
-        raise AelatError("the sweep ran no configuration")
-    if failed:
-        raise AelatError(f"{len(failed)} of {len(statuses)} configurations failed: "
-                            + "; ".join(sweeps.describe(s) for s in failed))
-
-
-TERMINAL_COLUMNS = {
-    "structure": ("dim", "kNN@1", "kNN@5", "kNN@10", "probe", "k-means acc", "GMM acc", "silhouette", "recon MSE"),
-    "distribution": tuple(title for title, _, _ in DISTRIBUTION_COLUMNS),
-}
+    sweeps.raise_for_failures(statuses)
 
 
 def print_metrics(metrics: dict) -> None:
     """The structure and distribution tables, one row per representation."""
-    scores = with_summaries(metrics["representations"])
     console = Console(width=max(120, Console().width))
-    tables = (
-        ("structure", "class structure (test set)", STRUCTURE_COLUMNS),
-        ("distribution", "distribution of Q", DISTRIBUTION_COLUMNS),
-    )
-    for kind, title, columns in tables:
-        shown = [c for c in table_columns(scores, columns) if c[0] in TERMINAL_COLUMNS[kind]]
-        table = Table(title=f"aelat — {title}")
-        table.add_column("representation")
-        for name, _, _ in shown:
-            table.add_column(name, justify="right")
-        for name, row in scores.items():
-            if kind not in row:
-                continue
-            table.add_row(name, *(format_value(lookup(row, path), fmt) for _, path, fmt in shown))
+    for table in terminal_tables(metrics):
         console.print(table)
 
 

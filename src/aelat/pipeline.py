@@ -16,11 +16,12 @@ import functools
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+from omegaconf import OmegaConf
 from rich.console import Console
 
 from aelat import artifacts
 from aelat.artifacts import Run
-from aelat.config import STAGE_KEYS, apply_overrides, compose, load_saved
+from aelat.config import STAGE_KEYS, apply_overrides, compose, load_saved, quoted, validate
 from aelat.errors import ArtifactError
 from aelat.locking import run_lock
 from aelat.report import REPORT, write_report
@@ -50,9 +51,13 @@ def names_a_run(overrides: Sequence[str]) -> bool:
     return any(key.split(".")[0] in STAGE_KEYS["train"] for key in keys)
 
 
-def sources(of: str) -> list[str]:
-    """The representations ``--of`` names: one of them, or all."""
-    return list(artifacts.REPRESENTATIONS) if of == "all" else [of]
+def sources(of: str, run: Run | None = None) -> list[str]:
+    """The representations ``--of`` names: one of them, or all (those the run's latents.npz holds, once it exists)."""
+    if of != "all":
+        return [of]
+    if run is not None and run.file(artifacts.LATENTS).is_file():
+        return artifacts.representations_in(run.file(artifacts.LATENTS))
+    return list(artifacts.REPRESENTATIONS)
 
 
 def method_names(methods: Sequence[str]) -> list[str]:
@@ -125,3 +130,30 @@ def first_incomplete(run: Run, steps: list) -> int:
         except ArtifactError:
             return index
     return len(steps)
+
+
+def scored_run(file: Path, raw: Optional[Path], overrides: Sequence[str]) -> Run:
+    """The run of embeddings made outside aelat (``model=external``): ``file``'s codes, ``raw``'s input."""
+    from aelat.stages.external import read_embeddings
+
+    dim = read_embeddings(file)["z_train"].shape[1]
+    composed = compose([*overrides, "dataset=npz", f"dataset.path={quoted(str(raw or file))}"])
+    cfg = validate(OmegaConf.to_container(composed) | {"model": {"name": "external", "path": str(file)},
+                                                       "latent_dim": dim})
+    run = Run(artifacts.run_dir_for(cfg), cfg)
+    Console(stderr=True).print(f"run: {run.path}", highlight=False, markup=False)
+    return run
+
+
+def score_pipeline(run: Run, methods: Sequence[str], of: str, on_report: OnReport | None = None) -> None:
+    """`aelat score`: import the embeddings (and baselines), draw the maps asked for, evaluate, report."""
+    from aelat.stages import embed as embed_stage
+    from aelat.stages import external
+
+    with run_lock(run.path):
+        external.run(run)
+        for method in method_names(methods):
+            for source in sources(of, run):
+                embed_stage.run(run, method, source)
+        evaluate_and_report(run, on_report)
+        artifacts.mark_latest(run.path)

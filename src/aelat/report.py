@@ -77,13 +77,42 @@ HOW_TO_READ = """\
 """
 
 
+# The columns the terminal shows of each table (the report shows all).
+TERMINAL_COLUMNS = {
+    "structure": ("dim", "kNN@1", "kNN@5", "kNN@10", "probe", "k-means acc", "GMM acc", "silhouette", "recon MSE"),
+    "distribution": tuple(title for title, _, _ in DISTRIBUTION_COLUMNS),
+}
+
+
+def terminal_tables(metrics: dict) -> list:
+    """The structure and distribution tables (rich Tables), one row per representation."""
+    from rich.table import Table
+
+    scores = with_summaries(metrics["representations"])
+    tables = []
+    for kind, title, columns in (("structure", "class structure (test set)", STRUCTURE_COLUMNS),
+                                 ("distribution", "distribution of Q", DISTRIBUTION_COLUMNS)):
+        shown = [c for c in table_columns(scores, columns) if c[0] in TERMINAL_COLUMNS[kind]]
+        table = Table(title=f"aelat — {title}")
+        table.add_column("representation")
+        for name, _, _ in shown:
+            table.add_column(name, justify="right")
+        for name, row in scores.items():
+            if kind in row:
+                table.add_row(name, *(format_value(lookup(row, path), fmt) for _, path, fmt in shown))
+        tables.append(table)
+    return tables
+
+
 def write_report(run: Run) -> Path:
     """Render report.md and its figures next to metrics.json; returns the report's path."""
     started = time.perf_counter()
     inputs = run.require("evaluate", artifacts.METRICS)
     metrics = json.loads(run.file(artifacts.METRICS).read_text())
     scores = metrics["representations"]
-    latents = artifacts.read_npz(run.file(artifacts.LATENTS), ["class_names", *(f"examples_{n}" for n in EXAMPLES)])
+    stored = artifacts.npz_keys(run.file(artifacts.LATENTS))
+    wanted = ["class_names", *(f"examples_{n}" for n in EXAMPLES if f"examples_{n}" in stored)]
+    latents = artifacts.read_npz(run.file(artifacts.LATENTS), wanted)
     class_names = [str(name) for name in latents["class_names"]]
     figures = []
 
@@ -100,18 +129,20 @@ def write_report(run: Run) -> Path:
         plot_map_grid(maps, class_names, f"{method} of each representation (test points)", run.file(figures[-1][1]))
 
     sw = {name: scores[name]["distribution"]["sliced_wasserstein"]["matrix"] for name in BASELINES
-          if "distribution" in scores[name]}
+          if "distribution" in scores.get(name, {})}
     if sw:
         figures.append(("Sliced Wasserstein-2 between classes (units of the pooled spread)", "report_sliced_wasserstein.png"))
         plot_heatmaps(sw, class_names, "sliced W₂ between class-conditional distributions", run.file(figures[-1][1]))
 
-    log = np.genfromtxt(run.file(artifacts.TRAIN_LOG), delimiter=",", names=True, ndmin=1)
-    figures.append(("Training curve", "report_training.png"))
-    plot_training_curve(log, run.path.name, run.file(figures[-1][1]))
+    if "train" in run.manifest()["stages"]:  # not for embeddings made outside aelat
+        log = np.genfromtxt(run.file(artifacts.TRAIN_LOG), delimiter=",", names=True, ndmin=1)
+        figures.append(("Training curve", "report_training.png"))
+        plot_training_curve(log, run.path.name, run.file(figures[-1][1]))
 
-    rows = {name: latents[f"examples_{name}"] for name in EXAMPLES}
-    figures.append(("Test images (top) and their reconstructions", "report_reconstructions.png"))
-    plot_reconstructions(rows, "reconstructions of test images", run.file(figures[-1][1]))
+    rows = {name: latents[f"examples_{name}"] for name in EXAMPLES if f"examples_{name}" in latents}
+    if len(rows) == len(EXAMPLES) and is_image(rows["input"][0]):  # feature vectors get no picture
+        figures.append(("Test images (top) and their reconstructions", "report_reconstructions.png"))
+        plot_reconstructions(rows, "reconstructions of test images", run.file(figures[-1][1]))
 
     text = render_markdown(run.path.name, metrics, figures)
     artifacts.write_text(run.file(REPORT), text)
@@ -120,14 +151,29 @@ def write_report(run: Run) -> Path:
     return run.file(REPORT)
 
 
+def is_image(sample: np.ndarray) -> bool:
+    """Whether a sample is drawable as an image: (C, H, W), or a flat square of pixels in [0, 1]."""
+    if sample.ndim == 3:
+        return True
+    side = int(round(np.sqrt(sample.size)))
+    return sample.ndim == 1 and side > 1 and side * side == sample.size and 0 <= sample.min() and sample.max() <= 1
+
+
 def render_markdown(title: str, metrics: dict, figures: list[tuple[str, str]]) -> str:
     cfg = metrics["config"]
     scores = with_summaries(metrics["representations"])
+    dataset = Path(cfg["dataset"].get("path") or cfg["dataset"]["name"]).name
+    if cfg["model"]["name"] == "external":
+        made = f"embeddings **{Path(cfg['model']['path']).name}** (made outside aelat)"
+        data = f", raw input **{dataset}**" if "raw" in scores else ""
+        header = f"{made}{data}, latent_dim **{cfg['latent_dim']}**, seed {cfg['seed']}"
+    else:
+        header = (f"dataset **{dataset}**, model **{cfg['model']['name']}**, latent_dim **{cfg['latent_dim']}**, "
+                  f"seed {cfg['seed']}, {cfg['train']['epochs']} epochs")
     lines = [
         f"# aelat report — {title}",
         "",
-        f"dataset **{Path(cfg['dataset'].get('path') or cfg['dataset']['name']).name}**, model **{cfg['model']['name']}**, latent_dim **{cfg['latent_dim']}**, "
-        f"seed {cfg['seed']}, {cfg['train']['epochs']} epochs; full config in `config.yaml`, versions in `metrics.json`.",
+        f"{header}; full config in `config.yaml`, versions in `metrics.json`.",
         "",
         "## Class structure",
         "",

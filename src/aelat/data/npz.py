@@ -1,4 +1,4 @@
-"""A user's own arrays in an .npz file with keys Xtr, ytr, Xte, yte."""
+"""A user's own arrays in an .npz file with keys Xtr, ytr, Xte, yte (and optionally class_names)."""
 
 from __future__ import annotations
 
@@ -8,33 +8,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aelat.data.base import Dataset, to_unit_float
+from aelat.data.base import Dataset, scale_features, with_class_names
 from aelat.errors import DataError
+from aelat.labels import encode_labels
 
 KEYS = ("Xtr", "ytr", "Xte", "yte")
+NAMES = "class_names"  # optional: one name per class, in sorted label order
 
 
-def load_npz(path: str | Path) -> Dataset:
-    """Load images of any shape, uint8 or float, from ``path``.
+def load_npz(path: str | Path, scale: str = "unit") -> Dataset:
+    """Load images of any shape, uint8 or float, or feature vectors, from ``path``.
 
     Images of shape (n, H, W) become (n, 1, H, W); (n, H, W, C) with C in 1, 3, 4 becomes
-    channels-first; (n, D) stays flat. Labels of any integer values are mapped to 0..K-1 in
-    sorted order, and their original values become the class names.
+    channels-first; (n, D) stays flat. ``scale``: see :func:`aelat.data.base.scale_features`. Labels of
+    any integer or string values are mapped to 0..K-1 in sorted order, and their original values
+    become the class names, unless the file holds ``class_names``.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"dataset.path={path} does not exist; point it at an .npz with {', '.join(KEYS)}")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            missing = [key for key in KEYS if key not in data.files]
-            if missing:
-                raise DataError(
-                    f"{path} lacks {', '.join(missing)} (has {', '.join(data.files) or 'nothing'}); "
-                    f"it needs {', '.join(KEYS)}"
-                )
-            arrays = {key: data[key] for key in KEYS}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{path} is not a readable .npz file ({exc})") from None
+    arrays = read_arrays(path, KEYS, optional=(NAMES,), key="dataset.path")
 
     for x_key, y_key in (("Xtr", "ytr"), ("Xte", "yte")):
         x, y = arrays[x_key], arrays[y_key]
@@ -42,22 +33,41 @@ def load_npz(path: str | Path) -> Dataset:
             raise DataError(f"{path}: {x_key} has shape {x.shape}; expected (n, ...) with n >= 1 samples")
         if y.ndim != 1 or len(y) != len(x):
             raise DataError(f"{path}: {y_key} has shape {y.shape} but {x_key} holds {len(x)} samples")
-        if not np.issubdtype(y.dtype, np.integer):
-            raise DataError(f"{path}: {y_key} has dtype {y.dtype}; class labels must be integers")
     if arrays["Xtr"].shape[1:] != arrays["Xte"].shape[1:]:
         raise DataError(f"{path}: Xtr samples have shape {arrays['Xtr'].shape[1:]}, Xte {arrays['Xte'].shape[1:]}")
 
-    labels = np.unique(np.concatenate([arrays["ytr"], arrays["yte"]]))
-    if len(labels) < 2:
-        raise DataError(f"{path}: all samples have label {labels[0]}; class structure needs >= 2 classes")
-    return Dataset(
+    y_train, y_test, class_names = encode_labels(arrays["ytr"], arrays["yte"], str(path))
+    x_train, x_test = scale_features(_channels_first(arrays["Xtr"]), _channels_first(arrays["Xte"]), scale, str(path))
+    data = Dataset(
         name=path.name,
-        x_train=to_unit_float(_channels_first(arrays["Xtr"]), f"{path}:Xtr"),
-        y_train=torch.from_numpy(np.searchsorted(labels, arrays["ytr"]).astype(np.int64)),
-        x_test=to_unit_float(_channels_first(arrays["Xte"]), f"{path}:Xte"),
-        y_test=torch.from_numpy(np.searchsorted(labels, arrays["yte"]).astype(np.int64)),
-        class_names=tuple(str(label) for label in labels),
+        x_train=x_train,
+        y_train=torch.from_numpy(y_train),
+        x_test=x_test,
+        y_test=torch.from_numpy(y_test),
+        class_names=class_names,
     )
+    names = arrays.get(NAMES)
+    if names is not None and (names.ndim != 1 or names.dtype.kind not in "US"):
+        raise DataError(f"{path}: {NAMES} has shape {names.shape} and dtype {names.dtype}; expected a 1-D str array")
+    return with_class_names(data, None if names is None else list(names), f"{path}:{NAMES}")
+
+
+def read_arrays(path: Path, keys: tuple[str, ...], optional: tuple[str, ...] = (), key: str = "the file") -> dict:
+    """The arrays ``keys`` (and those of ``optional`` it holds) of a user's .npz; DataError when it cannot."""
+    if not path.is_file():
+        raise DataError(f"{key}={path} does not exist; point it at an .npz with {', '.join(keys)}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            files = list(data.files)
+            arrays = {name: data[name] for name in (*keys, *optional) if name in files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        hint = "; store labels and names as str arrays, not objects" if "allow_pickle" in str(exc) else ""
+        raise DataError(f"{path} is not a readable .npz file ({exc}){hint}") from None
+    missing = [name for name in keys if name not in files]
+    if missing:
+        raise DataError(f"{path} lacks {', '.join(missing)} (has {', '.join(files) or 'nothing'}); "
+                        f"it needs {', '.join(keys)}")
+    return arrays
 
 
 def _channels_first(x: np.ndarray) -> np.ndarray:

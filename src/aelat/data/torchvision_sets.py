@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torchvision import datasets
 
-from aelat.data.base import Dataset, to_unit_float
+from aelat.data.base import Dataset, scale_features
 from aelat.errors import DataError
 
 _IDX_CLASSES = {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST, "kmnist": datasets.KMNIST}
@@ -21,7 +21,7 @@ _CIFAR_LOOKED_FOR = f"{datasets.CIFAR10.base_folder}/data_batch_1..5, test_batch
 _NAMES = (*_IDX_CLASSES, "cifar10")
 
 
-def load_torchvision(name: str, root: str | os.PathLike, download: bool) -> Dataset:
+def load_torchvision(name: str, root: str | os.PathLike, download: bool, scale: str = "unit") -> Dataset:
     """Load a torchvision image dataset once into tensors, downloading it first if asked.
 
     Parameters
@@ -34,6 +34,8 @@ def load_torchvision(name: str, root: str | os.PathLike, download: bool) -> Data
         ``data_batch_1`` .. ``data_batch_5``, ``test_batch`` and ``batches.meta``.
     download : bool
         Let torchvision fetch missing files into ``root`` (needs internet).
+    scale : str
+        How pixels are scaled (:func:`aelat.data.base.scale_features`); "unit": to [0, 1].
 
     Returns
     -------
@@ -48,13 +50,13 @@ def load_torchvision(name: str, root: str | os.PathLike, download: bool) -> Data
     """
     root = Path(root).expanduser().absolute()
     if name in _IDX_CLASSES:
-        return _load_idx(name, _IDX_CLASSES[name], root, download)
+        return _load_idx(name, _IDX_CLASSES[name], root, download, scale)
     if name == "cifar10":
-        return _load_cifar10(root, download)
+        return _load_cifar10(root, download, scale)
     raise DataError(f"unknown torchvision dataset '{name}'; choose one of: {', '.join(_NAMES)}")
 
 
-def _load_idx(name: str, cls: type[datasets.MNIST], root: Path, download: bool) -> Dataset:
+def _load_idx(name: str, cls: type[datasets.MNIST], root: Path, download: bool, scale: str) -> Dataset:
     """Read the IDX files with torchvision's own class, which checks they exist but not their md5."""
     try:
         train = cls(root, train=True, download=download)
@@ -66,17 +68,18 @@ def _load_idx(name: str, cls: type[datasets.MNIST], root: Path, download: bool) 
             raise DataError(f"{name}: the files in {raw} are unreadable ({reason}); replace them") from err
         looked_for = f"torchvision's {cls.__name__}/raw files"
         raise DataError(_no_data(name, root, looked_for, download_failed=download)) from err
+    x_train, x_test = scale_features(train.data.numpy()[:, None], test.data.numpy()[:, None], scale, name)
     return Dataset(
         name=name,
-        x_train=to_unit_float(train.data.numpy()[:, None], name),
+        x_train=x_train,
         y_train=train.targets.to(torch.int64),
-        x_test=to_unit_float(test.data.numpy()[:, None], name),
+        x_test=x_test,
         y_test=test.targets.to(torch.int64),
         class_names=tuple(str(c) for c in train.classes),
     )
 
 
-def _load_cifar10(root: Path, download: bool) -> Dataset:
+def _load_cifar10(root: Path, download: bool, scale: str) -> Dataset:
     """Read the pickled batches by hand: torchvision's CIFAR10 rejects files whose md5 differs from the release."""
     folder = root / datasets.CIFAR10.base_folder
     if download and not all((folder / file).is_file() for file in _CIFAR_FILES):
@@ -88,6 +91,7 @@ def _load_cifar10(root: Path, download: bool) -> Dataset:
         raise DataError(_no_data("cifar10", root, _CIFAR_LOOKED_FOR, download_failed=False))
     x_train, y_train = _read_cifar_batches(folder, _CIFAR_TRAIN)
     x_test, y_test = _read_cifar_batches(folder, ("test_batch",))
+    x_train, x_test = scale_features(x_train, x_test, scale, "cifar10")
     meta = _unpickle(folder / "batches.meta")
     return Dataset(
         name="cifar10",
@@ -99,7 +103,7 @@ def _load_cifar10(root: Path, download: bool) -> Dataset:
     )
 
 
-def _read_cifar_batches(folder: Path, files: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+def _read_cifar_batches(folder: Path, files: tuple[str, ...]) -> tuple[np.ndarray, torch.Tensor]:
     """Stack the batches as (n, 3, 32, 32); a row holds 1024 red, then green, then blue pixels, each row-major."""
     images, labels = [], []
     for file in files:
@@ -113,7 +117,7 @@ def _read_cifar_batches(folder: Path, files: tuple[str, ...]) -> tuple[torch.Ten
         images.append(x)
         labels.append(y)
     x = np.concatenate(images).reshape(-1, 3, 32, 32)
-    return to_unit_float(x, "cifar10"), torch.from_numpy(np.concatenate(labels).astype(np.int64))
+    return x, torch.from_numpy(np.concatenate(labels).astype(np.int64))
 
 
 def _unpickle(path: Path) -> dict:
