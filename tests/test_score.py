@@ -57,6 +57,7 @@ def test_without_the_raw_input_only_the_embedding_is_scored(files, aelat, out):
     code, _, stderr = aelat("score", str(emb), *EVAL_FAST)
     assert code == 0, stderr
     folder = run_folder(out)
+    assert folder.name.startswith("emb.npz-d5-s0-")
     scores = json.loads((folder / artifacts.METRICS).read_text())["representations"]
     assert list(scores) == ["latent"] and scores["latent"]["structure"]["knn_accuracy_1"] > 0.8
     assert artifacts.read_npz(folder / artifacts.LATENTS, ["class_names"])["class_names"][0] == "digit 0"

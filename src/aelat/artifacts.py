@@ -91,8 +91,10 @@ def embedding_stage(method: str, source: str = "latent") -> str:
 def run_name(cfg: DictConfig) -> str:
     """Readable, deterministic folder name: dataset, model, latent size, seed, hash of what training read."""
     dataset = cfg.dataset.name if cfg.dataset.name != "npz" else Path(cfg.dataset.path).name
-    model = cfg.model.name if cfg.model.name != "external" else Path(cfg.model.path).stem  # embeddings' file
-    return f"{dataset}-{model}-d{cfg.latent_dim}-s{cfg.seed}-{config_hash(cfg, 'train')}"
+    model = f"-{cfg.model.name}"
+    if cfg.model.name == "external":  # embeddings made outside aelat: their file (and the raw input's)
+        model = "" if cfg.model.path == cfg.dataset.get("path") else f"-{Path(cfg.model.path).stem}"
+    return f"{dataset}{model}-d{cfg.latent_dim}-s{cfg.seed}-{config_hash(cfg, 'train')}"
 
 
 def run_dir_for(cfg: DictConfig) -> Path:

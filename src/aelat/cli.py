@@ -23,7 +23,7 @@ from aelat.config import compose
 from aelat.embedders import EMBEDDERS
 from aelat.errors import AelatError
 from aelat.locking import run_lock
-from aelat.pipeline import evaluate_and_report, open_run, run_pipeline, score_pipeline, scored_run, sources
+from aelat.pipeline import evaluate_and_report, open_run, run_pipeline, run_steps, score_pipeline, scored_run, sources
 from aelat.report import REPORT, terminal_tables, write_report
 
 app = typer.Typer(
@@ -104,10 +104,7 @@ def train(
 
     if multirun:
         return sweep("train", overrides, [], "latent", force)
-    run = open_run(None, overrides, new=True)
-    with run_lock(run.path):
-        stage.run(run)
-        artifacts.mark_latest(run.path)
+    run_steps(open_run(None, overrides, new=True), [stage.run])
 
 
 @app.command()
@@ -116,10 +113,7 @@ def encode(overrides: Optional[List[str]] = OVERRIDES, run_dir: Optional[Path] =
     """Encode train and test with the trained model and the baselines: latents.npz."""
     from aelat.stages import encode as stage
 
-    run = open_run(run_dir, overrides)
-    with run_lock(run.path):
-        stage.run(run)
-        artifacts.mark_latest(run.path)
+    run_steps(open_run(run_dir, overrides), [stage.run])
 
 
 @app.command()
@@ -134,20 +128,14 @@ def embed(
     from aelat.stages import embed as stage
 
     run = open_run(run_dir, overrides)
-    with run_lock(run.path):
-        for source in sources(of, run):
-            stage.run(run, method, source)
-        artifacts.mark_latest(run.path)
+    run_steps(run, [functools.partial(stage.run, method=method, source=source) for source in sources(of, run)])
 
 
 @app.command()
 @reports_errors
 def evaluate(overrides: Optional[List[str]] = OVERRIDES, run_dir: Optional[Path] = RUN_DIR) -> None:
     """Score every representation: metrics.json, report.md and tables."""
-    run = open_run(run_dir, overrides)
-    with run_lock(run.path):
-        evaluate_and_report(run, show_results)
-        artifacts.mark_latest(run.path)
+    run_steps(open_run(run_dir, overrides), [functools.partial(evaluate_and_report, on_report=show_results)])
 
 
 @app.command()

@@ -121,6 +121,14 @@ def run_pipeline(run: Run, methods: Sequence[str], of: str, *, force: bool = Fal
     return "done"
 
 
+def run_steps(run: Run, steps: Sequence[Callable[[Run], object]]) -> None:
+    """Run ``steps`` on ``run`` in order while holding its lock, then point ``latest`` at it."""
+    with run_lock(run.path):
+        for step in steps:
+            step(run)
+        artifacts.mark_latest(run.path)
+
+
 def first_incomplete(run: Run, steps: list) -> int:
     """Index of the first step whose artifact is missing, stale or changed (len(steps) if none)."""
     for index, (_, made, _) in enumerate(steps):
@@ -150,10 +158,9 @@ def score_pipeline(run: Run, methods: Sequence[str], of: str, on_report: OnRepor
     from aelat.stages import embed as embed_stage
     from aelat.stages import external
 
-    with run_lock(run.path):
-        external.run(run)
+    def maps(run: Run) -> None:  # of the representations the imported file gave
         for method in method_names(methods):
             for source in sources(of, run):
                 embed_stage.run(run, method, source)
-        evaluate_and_report(run, on_report)
-        artifacts.mark_latest(run.path)
+
+    run_steps(run, [external.run, maps, functools.partial(evaluate_and_report, on_report=on_report)])

@@ -20,16 +20,8 @@ class DenoisingAutoencoder(Autoencoder):
 
     Parameters
     ----------
-    sample_shape : sequence of int
-        Shape of one sample: (C, H, W), or (D,) with backbone "mlp".
-    latent_dim : int
-        Width of the code.
-    backbone : {"mlp", "conv"}
-        The encoder/decoder architecture.
-    hidden : sequence of int
-        Hidden widths of the mlp backbone.
-    channels : sequence of int
-        Channel widths of the conv backbone.
+    sample_shape, latent_dim, backbone, hidden, channels
+        As for :class:`aelat.models.vae.VAE`.
     noise : {"gaussian", "mask"}
         "gaussian" adds N(0, noise_level^2) to each value (and clips pixels to [0, 1]);
         "mask" sets each pixel to 0 with probability noise_level.
