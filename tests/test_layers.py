@@ -15,7 +15,7 @@ LAYERS = [
     {"aelat.stages", "aelat.report", "aelat.summarize"},
     {"aelat.data", "aelat.models", "aelat.metrics", "aelat.embedders", "aelat.plots", "aelat.baselines"},
     {"aelat", "aelat.errors", "aelat.labels", "aelat.schema", "aelat.config", "aelat.artifacts", "aelat.runtime",
-     "aelat.locking", "aelat.score_cache"},
+     "aelat.locking", "aelat.score_cache", "aelat.sampling"},
 ]
 
 

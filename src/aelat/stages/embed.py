@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 from omegaconf import OmegaConf
 
 from aelat import artifacts
@@ -13,6 +12,7 @@ from aelat.embedders import EMBEDDERS
 from aelat.errors import ConfigError
 from aelat.plots.scatter import plot_map
 from aelat.runtime import progress_bar
+from aelat.sampling import seeded_subset
 
 
 def run(run: Run, method: str, source: str = "latent") -> None:
@@ -30,7 +30,7 @@ def run(run: Run, method: str, source: str = "latent") -> None:
     rows, test = latents[f"{key}_train"], latents[f"{key}_test"]
     if method == "pca" and rows.shape[1] < 2:
         raise ConfigError(f"a pca map needs >= 2 dimensions but {source} has {rows.shape[1]}; use --method tsne")
-    train_index = _fitted_subset(len(rows), cfg.embed.max_points, cfg.seed)
+    train_index = seeded_subset(len(rows), cfg.embed.max_points, cfg.seed)
     section = cfg.embed.get(method)
     options = OmegaConf.to_container(section) if section is not None else {}
 
@@ -62,10 +62,3 @@ def run(run: Run, method: str, source: str = "latent") -> None:
     run.save_config()
     stage = artifacts.embedding_stage(method, source)
     run.record(stage, [f"{stem}.npz", f"{stem}.png"], inputs, time.perf_counter() - started)
-
-
-def _fitted_subset(n: int, max_points: int | None, seed: int) -> np.ndarray:
-    """Sorted indices of the training points a map is fitted on: all, or a seeded sample of ``max_points``."""
-    if max_points is None or max_points >= n:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, size=max_points, replace=False))
