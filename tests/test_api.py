@@ -90,6 +90,10 @@ def test_score_refuses_misshapen_input_in_one_line():
         aelat.score(np.zeros((3, 2)), np.arange(4) % 2, np.zeros((2, 2)), np.arange(2))
     with pytest.raises(aelat.ConfigError, match="evaluate.knn: ks="):  # more neighbours than train points
         aelat.score(np.eye(4), np.arange(4) % 2, np.eye(4), np.arange(4) % 2, config=["evaluate.knn.ks=[9]"])
+    points = np.random.default_rng(0).normal(size=(20, 2))
+    with pytest.raises(aelat.ConfigError, match=r"^evaluate.neighbourhood: k=15 must satisfy 1 <= k < n / 2"):
+        aelat.score(points, np.arange(20) % 2, points[:4], np.arange(4) % 2, source=points,
+                    config=["evaluate.neighbourhood.ks=[15]"])
 
 
 def test_metrics_re_exports_every_public_metric():
