@@ -42,7 +42,7 @@ def test_scores_an_outside_pca_like_aelat_scores_its_own(files, aelat, out):
     folder = run_folder(out)
     assert folder.name.startswith("raw.npz-emb-d5-s0-")
     scores = json.loads((folder / artifacts.METRICS).read_text())["representations"]
-    assert set(scores) == {"raw", "pca", "latent", "pca(raw)", "pca(pca)", "pca(latent)"}
+    assert set(scores) == {"raw", "pca", "latent", "pca(raw)", "pca(latent)"}  # pca(pca) is pca(raw) again
     assert scores["latent"]["structure"] == scores["pca"]["structure"]
     assert scores["latent"]["distribution"] == scores["pca"]["distribution"]
     assert scores["latent"]["recon_mse"] is None and scores["raw"]["dim"] == 64
@@ -50,6 +50,7 @@ def test_scores_an_outside_pca_like_aelat_scores_its_own(files, aelat, out):
     assert "embeddings **emb.npz** (made outside aelat), raw input **raw.npz**" in report
     assert "report_maps_pca.png" in report and "report_training.png" not in report
     assert "latent" in stdout  # the tables
+    assert (folder / "report.html").is_file()
 
 
 def test_without_the_raw_input_only_the_embedding_is_scored(files, aelat, out):

@@ -26,6 +26,7 @@ from omegaconf import DictConfig
 from aelat import artifacts
 from aelat.artifacts import Run
 from aelat.config import compose, load_saved, validate
+from aelat.data import dataset_digest
 from aelat.labels import encode_labels
 from aelat.embedders import EMBEDDERS
 from aelat.errors import ArtifactError, DataError
@@ -58,7 +59,7 @@ def run(config: Config = (), *, methods: Sequence[str] = ("tsne", "pca"), of: st
     RunResults
     """
     cfg = validate(config) if isinstance(config, DictConfig) else compose(list(config))
-    target = Run(artifacts.run_dir_for(cfg), cfg)
+    target = Run(artifacts.run_dir_for(cfg), cfg, dataset_digest)
     run_pipeline(target, list(methods), of, force=force)
     return RunResults(target.path)
 
@@ -82,7 +83,7 @@ class RunResults:
         if not (path / artifacts.CONFIG).is_file():
             raise ArtifactError(f"{path} is not an aelat run (no {artifacts.CONFIG}); pass a folder `aelat train` made")
         self.path = path
-        self._run = Run(path, load_saved(path / artifacts.CONFIG))
+        self._run = Run(path, load_saved(path / artifacts.CONFIG), dataset_digest)
 
     def __repr__(self) -> str:
         return f"RunResults('{self.path}')"

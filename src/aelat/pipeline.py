@@ -13,17 +13,21 @@ The CLI (:mod:`aelat.cli`) and sweeps (:mod:`aelat.sweep`) both call this module
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 from omegaconf import OmegaConf
-from rich.console import Console
 
 from aelat import artifacts
 from aelat.artifacts import Run
 from aelat.config import STAGE_KEYS, apply_overrides, compose, load_saved, quoted, validate
+from aelat.data import dataset_digest
+from aelat.embedders import REPEATS
 from aelat.errors import ArtifactError
+from aelat.explorer import HTML
 from aelat.locking import run_lock
+from aelat.runtime import console
 from aelat.report import REPORT, write_report
 
 # Called with (metrics, report path) once evaluate and report have run.
@@ -35,13 +39,14 @@ def open_run(run_dir: Optional[Path], overrides: Optional[Sequence[str]], new: b
     overrides = list(overrides or [])
     if run_dir is None and (new or names_a_run(overrides)):
         cfg = compose(overrides)
-        run = Run(artifacts.run_dir_for(cfg), cfg)
+        run = Run(artifacts.run_dir_for(cfg), cfg, dataset_digest)
     else:
-        run_dir = run_dir.resolve() if run_dir else artifacts.latest_run(compose(overrides).output_dir)
-        if not (run_dir / artifacts.CONFIG).is_file():
-            raise ArtifactError(f"{run_dir} is not an aelat run (no {artifacts.CONFIG}); pass a folder `aelat train` made")
-        run = Run(run_dir, apply_overrides(load_saved(run_dir / artifacts.CONFIG), overrides))
-    Console(stderr=True).print(f"run: {run.path}", highlight=False, markup=False)
+        run_dir = Path(os.path.realpath(run_dir)) if run_dir else artifacts.latest_run(compose(overrides).output_dir)
+        if not run_dir.is_dir():
+            raise ArtifactError(f"--run {run_dir} is not a folder; pass a run folder `aelat train` made")
+        run = Run(run_dir, apply_overrides(load_saved(run_dir / artifacts.CONFIG), overrides), dataset_digest)
+    artifacts.check_latest(run.path.parent)
+    console().print(f"run: {run.path}")
     return run
 
 
@@ -51,13 +56,15 @@ def names_a_run(overrides: Sequence[str]) -> bool:
     return any(key.split(".")[0] in STAGE_KEYS["train"] for key in keys)
 
 
-def sources(of: str, run: Run | None = None) -> list[str]:
-    """The representations ``--of`` names: one of them, or all (those the run's latents.npz holds, once it exists)."""
+def sources(of: str, method: str | None = None, run: Run | None = None) -> list[str]:
+    """The representations ``--of`` names: one of them, or all (those the run's latents.npz holds, once
+    it exists), less those whose ``method`` map repeats another map (pca of pca)."""
     if of != "all":
         return [of]
+    held = list(artifacts.REPRESENTATIONS)
     if run is not None and run.file(artifacts.LATENTS).is_file():
-        return artifacts.representations_in(run.file(artifacts.LATENTS))
-    return list(artifacts.REPRESENTATIONS)
+        held = artifacts.representations_in(run.file(artifacts.LATENTS))
+    return [source for source in held if (method, source) not in REPEATS]
 
 
 def method_names(methods: Sequence[str]) -> list[str]:
@@ -76,7 +83,11 @@ def evaluate_and_report(run: Run, on_report: OnReport | None = None) -> None:
 
 def pipeline_steps(run: Run, methods: Sequence[str], of: str, train_only: bool = False,
                    on_report: OnReport | None = None) -> list:
-    """The stages of `aelat run` in order: (name, the (manifest stage, artifact) pairs it makes, what runs it)."""
+    """The stages of `aelat run` in order: (name, the (manifest stage, artifact) pairs it makes, what runs it).
+
+    The maps are those asked for and every other map the run already records, so that evaluate,
+    which scores every map of the run, never meets one made from older latents.
+    """
     from aelat.stages import embed as embed_stage
     from aelat.stages import encode as encode_stage
     from aelat.stages import train as train_stage
@@ -89,12 +100,15 @@ def pipeline_steps(run: Run, methods: Sequence[str], of: str, train_only: bool =
     if train_only:
         return steps
     steps.append(("encode", [("encode", artifacts.LATENTS)], functools.partial(encode_stage.run, run)))
-    for name in method_names(methods):
-        for source in sources(of):
-            stage = artifacts.embedding_stage(name, source)
-            made = [(stage, f"{artifacts.embedding_stem(name, source)}.npz")]
-            steps.append((stage, made, functools.partial(embed_stage.run, run, name, source)))
-    made = [("evaluate", artifacts.METRICS), ("report", REPORT)]
+    asked = [(name, source) for name in method_names(methods) for source in sources(of, name)]
+    recorded = [artifacts.embedding_of(stage) for stage in run.manifest()["stages"] if stage.startswith("embed:")]
+    for name, source in dict.fromkeys([*asked, *recorded]):
+        if (name, source) in REPEATS:
+            continue  # an old run's map that is another's twin (pca(pca) = pca(raw)) is neither remade nor scored
+        stage = artifacts.embedding_stage(name, source)
+        made = [(stage, f"{artifacts.embedding_stem(name, source)}.npz")]
+        steps.append((stage, made, functools.partial(embed_stage.run, run, name, source)))
+    made = [("evaluate", artifacts.METRICS), ("report", REPORT), ("report", HTML)]
     steps.append(("evaluate", made, functools.partial(evaluate_and_report, run, on_report)))
     return steps
 
@@ -107,23 +121,28 @@ def run_pipeline(run: Run, methods: Sequence[str], of: str, *, force: bool = Fal
     (``Run.require``) are kept; from the first missing, stale or changed one on, every stage runs
     again; ``force`` re-runs all. Returns "skipped" when nothing had to run, else "done".
     """
-    steps = pipeline_steps(run, methods, of, train_only=train_only, on_report=on_report)
+    artifacts.check_latest(run.path.parent)
     with run_lock(run.path):
+        steps = pipeline_steps(run, methods, of, train_only=train_only, on_report=on_report)
         start = 0 if force else first_incomplete(run, steps)
         if start == len(steps):
             return "skipped"
+        run.will_make(stage for _, made, _ in steps[start:] for stage, _ in made)
         if start > 0:
-            Console(stderr=True).print(f"resume: {run.path.name} from {steps[start][0]} "
-                                       f"(earlier stages are complete)", highlight=False, soft_wrap=True, markup=False)
+            console().print(f"resume: {run.path.name} from {steps[start][0]} (earlier stages are complete)")
         for _, _, step in steps[start:]:
             step()
         artifacts.mark_latest(run.path)
     return "done"
 
 
-def run_steps(run: Run, steps: Sequence[Callable[[Run], object]]) -> None:
-    """Run ``steps`` on ``run`` in order while holding its lock, then point ``latest`` at it."""
+def run_steps(run: Run, steps: Sequence[Callable[[Run], object]], making: Iterable[str]) -> None:
+    """Run ``steps`` on ``run`` in order while holding its lock, then point ``latest`` at it.
+
+    ``making``: the manifest stages the steps write, checked first (``Run.will_make``).
+    """
     with run_lock(run.path):
+        run.will_make(making)
         for step in steps:
             step(run)
         artifacts.mark_latest(run.path)
@@ -148,8 +167,8 @@ def scored_run(file: Path, raw: Optional[Path], overrides: Sequence[str]) -> Run
     composed = compose([*overrides, "dataset=npz", f"dataset.path={quoted(str(raw or file))}"])
     cfg = validate(OmegaConf.to_container(composed) | {"model": {"name": "external", "path": str(file)},
                                                        "latent_dim": dim})
-    run = Run(artifacts.run_dir_for(cfg), cfg)
-    Console(stderr=True).print(f"run: {run.path}", highlight=False, markup=False)
+    run = Run(artifacts.run_dir_for(cfg), cfg, dataset_digest)
+    console().print(f"run: {run.path}")
     return run
 
 
@@ -160,7 +179,9 @@ def score_pipeline(run: Run, methods: Sequence[str], of: str, on_report: OnRepor
 
     def maps(run: Run) -> None:  # of the representations the imported file gave
         for method in method_names(methods):
-            for source in sources(of, run):
+            for source in sources(of, method, run):
                 embed_stage.run(run, method, source)
 
-    run_steps(run, [external.run, maps, functools.partial(evaluate_and_report, on_report=on_report)])
+    making = ["encode", *(artifacts.embedding_stage(method, source) for method in method_names(methods)
+                          for source in sources(of, method)), "evaluate", "report"]
+    run_steps(run, [external.run, maps, functools.partial(evaluate_and_report, on_report=on_report)], making)

@@ -6,7 +6,8 @@ import functools
 
 from omegaconf import DictConfig, OmegaConf
 
-from aelat.data.base import Dataset, with_class_names
+from aelat.data.base import Dataset, check_dataset, with_class_names
+from aelat.data.files import dataset_digest
 from aelat.errors import ConfigError
 
 TORCHVISION = ("mnist", "fashion_mnist", "kmnist", "cifar10")
@@ -14,7 +15,7 @@ DATASETS = ("digits", "npz", *TORCHVISION)
 
 
 def load_dataset(cfg: DictConfig) -> Dataset:
-    """Load the dataset ``cfg.dataset`` names, once, into tensors.
+    """Load the dataset ``cfg.dataset`` names, once, into tensors, and check it (``check_dataset``).
 
     The section's keys are the loader's arguments; ``dataset.class_names`` renames the classes.
     """
@@ -32,7 +33,8 @@ def load_dataset(cfg: DictConfig) -> Dataset:
         loader = functools.partial(load_torchvision, name)
     else:
         raise ConfigError(f"unknown dataset '{name}'; choose one of: {', '.join(DATASETS)}")
-    return with_class_names(loader(**options), names, "dataset.class_names", ConfigError)
+    source = str(cfg.dataset.path) if name == "npz" else name
+    return check_dataset(with_class_names(loader(**options), names, "dataset.class_names", ConfigError), source)
 
 
-__all__ = ["DATASETS", "Dataset", "load_dataset"]
+__all__ = ["DATASETS", "Dataset", "dataset_digest", "load_dataset"]

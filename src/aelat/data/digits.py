@@ -21,7 +21,7 @@ def load_digits(test_size: float, seed: int, scale: str = "unit") -> Dataset:
         )
     except ValueError as exc:  # a split too small to hold every class once
         raise ConfigError(f"dataset.test_size={test_size}: {exc}; choose a share between 0.01 and 0.99") from None
-    x_train, x_test = scale_features(x_train, x_test, scale, "digits")
+    x_train, x_test = scale_features({"train": x_train, "test": x_test}, scale, "digits")
     return Dataset(
         name="digits",
         x_train=x_train,

@@ -41,9 +41,8 @@ def run(run: Run) -> None:
                 raise DataError(f"the labels of {file} ({split}) differ from those of {cfg.dataset.path}; the raw "
                                 "input must hold the same samples in the same order")
         arrays |= {key: value for key, value in baselines.items() if key.startswith(("raw", "pca", "recon_mse"))}
-    artifacts.write_npz(run.file(artifacts.LATENTS), **arrays)
-    run.save_config()
-    run.record("encode", [artifacts.LATENTS], {}, time.perf_counter() - started)
+    with run.making("encode", {}, started) as out:
+        artifacts.write_npz(out(artifacts.LATENTS), **arrays)
 
 
 def read_embeddings(path: Path) -> dict[str, np.ndarray]:
