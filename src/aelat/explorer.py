@@ -16,15 +16,14 @@ from aelat import artifacts
 from aelat.artifacts import Run
 from aelat.metrics.structure import gmm_clusters, knn_predictions
 from aelat.runtime import progress_bar
+from aelat.sampling import seeded_subset
 
 HTML = "report.html"
 
 
 def sample_test_rows(n_test: int, max_points: int | None, seed: int) -> np.ndarray:
-    """Sorted test rows shown: all, or a sample of ``max_points`` drawn with ``seed``."""
-    if max_points is None or max_points >= n_test:
-        return np.arange(n_test)
-    return np.sort(np.random.default_rng(seed).choice(n_test, size=max_points, replace=False))
+    """Sorted test rows shown: all, or a sample of ``max_points`` drawn with ``seed`` (:func:`seeded_subset`)."""
+    return seeded_subset(n_test, max_points, seed, "max_points")
 
 
 def vote_k(ks) -> int:
