@@ -58,7 +58,9 @@ def run(run: Run) -> dict:
     started = time.perf_counter()
     representations, inputs = load_representations(run)
     versions = artifacts.versions()
-    code = versions  # what the cached scores depend on: the libraries and aelat's source (aelat_source)
+    # what the cached scores depend on: the libraries and aelat's source (aelat_source); not the thread
+    # counts, which move scores by round-off only
+    code = {k: v for k, v in versions.items() if k != "environment"}
     cache = ScoreCache(run.path.parent / score_cache.FOLDER if run.cfg.evaluate.get("cache", True) else None)
     digests = {name: score_cache.digest(rep.arrays) for name, rep in representations.items()}
     scores = {}
