@@ -16,7 +16,7 @@ from aelat import artifacts
 from aelat.data import load_dataset
 from conftest import FAST
 
-EVAL_FAST = ["evaluate.distribution.n_permutations=20", "evaluate.neighbourhood.sample_size=200"]
+EVAL_FAST = ["evaluate.distribution.n_bootstrap=20", "evaluate.neighbourhood.sample_size=200"]
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from aelat.data.npz import load_npz
 from aelat.errors import ConfigError, DataError
 from aelat.models import build_model
 
-EVAL_FAST = ["evaluate.distribution.n_permutations=10", "evaluate.neighbourhood.sample_size=50"]
+EVAL_FAST = ["evaluate.distribution.n_bootstrap=10", "evaluate.neighbourhood.sample_size=50"]
 
 
 def features(path, n_train=240, n_test=60, dim=20, rank=4, labels=("cat", "dog", "eel"), offset=50.0, **extra):

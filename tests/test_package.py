@@ -61,7 +61,7 @@ def test_wheel_in_a_fresh_venv_runs_from_a_user_folder(tmp_path):
     assert aelat("--help").returncode == 0
     assert aelat("--version").stdout.strip() == f"aelat {__version__}"
     result = aelat("run", "train.epochs=1", "model.hidden=[16]", "latent_dim=2", "--method", "pca", "--of", "latent",
-                   "evaluate.distribution.n_permutations=10", "evaluate.neighbourhood.sample_size=100")
+                   "evaluate.distribution.n_bootstrap=10", "evaluate.neighbourhood.sample_size=100")
     assert result.returncode == 0, result.stderr
     metrics = json.loads((work / "outputs" / "latest" / artifacts.METRICS).read_text())
     assert metrics["representations"]["latent"]["dim"] == 2

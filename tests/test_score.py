@@ -13,7 +13,7 @@ from sklearn.model_selection import train_test_split
 import aelat as aelat_api
 from aelat import artifacts
 
-EVAL_FAST = ["evaluate.distribution.n_permutations=20", "evaluate.neighbourhood.sample_size=200"]
+EVAL_FAST = ["evaluate.distribution.n_bootstrap=20", "evaluate.neighbourhood.sample_size=200"]
 
 
 @pytest.fixture
