@@ -294,7 +294,7 @@ def run_findings(metrics: dict, train_log: np.ndarray | None = None, *, alpha: f
     Findings
     """
     scores, comparisons, data = metrics["representations"], metrics.get("comparisons", {}), metrics["data"]
-    knn = primary_knn(scores["raw"]["structure"])
+    knn = primary_knn(scores.get("raw", scores["latent"])["structure"])  # no raw: embeddings scored alone
     maps = [name for name, row in scores.items() if row.get("source")]
     claims: dict[str, Claim] = {}
 
@@ -526,7 +526,8 @@ def _warnings(metrics: dict, train_log, claims: dict[str, Claim], knn: str, maps
             f"The test loss still fell {100 * fall:.1f}% per epoch over the last epochs (more than "
             f"{100 * loss_still_falling:g}%): training had not converged, so the latent may still change."),
             "test_loss", "latent"))
-    if cfg["latent_dim"] >= data["input_dim"] or (pca and pca["dim"] < cfg["latent_dim"]):
+    input_dim = data["input_dim"]  # None for embeddings scored without their raw input
+    if (input_dim is not None and cfg["latent_dim"] >= input_dim) or (pca and pca["dim"] < cfg["latent_dim"]):
         out.append(warning_claim("latent_dim", (
             f"latent_dim = {cfg['latent_dim']} is not smaller than what PCA can keep ({pca.get('dim')} components, "
             f"input {data['input_dim']}-d): the encoder compresses nothing, and PCA of the same size is capped."),

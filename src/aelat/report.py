@@ -15,6 +15,7 @@ from aelat.errors import StaleArtifactError
 from aelat.explorer import write_html
 from aelat.findings import Findings, lookup, run_findings
 from aelat.plots.figures import plot_heatmaps, plot_reconstructions, plot_training_curve
+from aelat.plots.images import pictured
 from aelat.plots.latent import plot_corner, plot_gaussianity, plot_marginals
 from aelat.plots.scatter import plot_map_grid
 
@@ -119,6 +120,33 @@ HOW_TO_READ = """\
 """
 
 
+# The columns the terminal shows of each table (the report shows all).
+TERMINAL_COLUMNS = {
+    "structure": ("dim", "kNN@1", "kNN@5", "kNN@10", "probe", "k-means acc", "GMM acc", "silhouette", "recon MSE"),
+    "distribution": tuple(column[0] for column in DISTRIBUTION_COLUMNS),
+}
+
+
+def terminal_tables(metrics: dict) -> list:
+    """The structure and distribution tables (rich Tables), one row per representation."""
+    from rich.table import Table
+
+    scores = with_summaries(metrics["representations"])
+    tables = []
+    for kind, title, columns in (("structure", "class structure (test set)", STRUCTURE_COLUMNS),
+                                 ("distribution", "distribution of Q", DISTRIBUTION_COLUMNS)):
+        shown = [c for c in table_columns(scores, columns) if c[0] in TERMINAL_COLUMNS[kind]]
+        table = Table(title=f"aelat — {title}")
+        table.add_column("representation")
+        for column in shown:
+            table.add_column(column[0], justify="right")
+        for name, row in scores.items():
+            if kind in row:
+                table.add_row(name, *(cell(row, column, intervals=False) for column in shown))  # narrow
+        tables.append(table)
+    return tables
+
+
 def write_report(run: Run) -> Path:
     """Render report.md (opening with the Findings), its figures and findings.json next to metrics.json;
     returns the report's path.
@@ -136,10 +164,15 @@ def write_report(run: Run) -> Path:
                 raise StaleArtifactError(f"{run.file(artifacts.METRICS)} does not score {name}, made after it; "
                                          "re-run `aelat evaluate`")
             inputs |= run.require(stage, name)
-    inputs |= run.require("encode", artifacts.LATENTS) | run.require("train", artifacts.TRAIN_LOG)
+    inputs |= run.require("encode", artifacts.LATENTS)
+    trained = "train" in run.manifest()["stages"]  # not so for embeddings made outside aelat
+    if trained:
+        inputs |= run.require("train", artifacts.TRAIN_LOG)
     metrics = json.loads(run.file(artifacts.METRICS).read_text())
     scores = metrics["representations"]
-    latents = artifacts.read_npz(run.file(artifacts.LATENTS), ["class_names", *(f"examples_{n}" for n in EXAMPLES)])
+    stored = artifacts.npz_keys(run.file(artifacts.LATENTS))
+    wanted = ["class_names", *(f"examples_{n}" for n in EXAMPLES if f"examples_{n}" in stored)]
+    latents = artifacts.read_npz(run.file(artifacts.LATENTS), wanted)
     class_names = [str(name) for name in latents["class_names"]]
     figures = []
 
@@ -157,7 +190,7 @@ def write_report(run: Run) -> Path:
             plot_map_grid(maps, class_names, f"{method} of each representation (test points)", out(figures[-1][1]))
 
         sw = {name: scores[name]["distribution"]["sliced_wasserstein"]["matrix"] for name in BASELINES
-              if "distribution" in scores[name]}
+              if "distribution" in scores.get(name, {})}
         if sw:
             figures.append(("Sliced Wasserstein-2 between classes (units of the pooled spread)",
                             "report_sliced_wasserstein.png"))
@@ -167,15 +200,17 @@ def write_report(run: Run) -> Path:
         q_figures = latent_figures(run, scores, class_names, out)
         figures += q_figures
 
-        log = np.genfromtxt(run.file(artifacts.TRAIN_LOG), delimiter=",", names=True, ndmin=1)
+        log = np.genfromtxt(run.file(artifacts.TRAIN_LOG), delimiter=",", names=True, ndmin=1) if trained else None
         findings = run_findings(metrics, log, **OmegaConf.to_container(run.cfg.evaluate.findings))
         artifacts.write_json(out(artifacts.FINDINGS), findings.to_json())
-        figures.append(("Training curve", "report_training.png"))
-        plot_training_curve(log, run.path.name, out(figures[-1][1]))
+        if trained:
+            figures.append(("Training curve", "report_training.png"))
+            plot_training_curve(log, run.path.name, out(figures[-1][1]))
 
-        rows = {name: latents[f"examples_{name}"] for name in EXAMPLES}
-        figures.append(("Test images (top) and their reconstructions", "report_reconstructions.png"))
-        plot_reconstructions(rows, "reconstructions of test images", out(figures[-1][1]))
+        rows = {name: latents[f"examples_{name}"] for name in EXAMPLES if f"examples_{name}" in latents}
+        if len(rows) == len(EXAMPLES) and pictured(rows["input"]):
+            figures.append(("Test images (top) and their reconstructions", "report_reconstructions.png"))
+            plot_reconstructions(rows, "reconstructions of test images", out(figures[-1][1]))
 
         write_html(run, scores, q_figures, out)
         artifacts.write_text(out(REPORT), render_markdown(run.path.name, metrics, figures, findings))
@@ -208,11 +243,18 @@ def latent_figures(run: Run, scores: dict, class_names: list[str], out: artifact
 def render_markdown(title: str, metrics: dict, figures: list[tuple[str, str]], findings: Findings) -> str:
     cfg = metrics["config"]
     scores = with_summaries(metrics["representations"])
+    dataset = Path(cfg["dataset"].get("path") or cfg["dataset"]["name"]).name
+    if cfg["model"]["name"] == "external":
+        made = f"embeddings **{Path(cfg['model']['path']).name}** (made outside aelat)"
+        data = f", raw input **{dataset}**" if "raw" in scores else ""
+        header = f"{made}{data}, latent_dim **{cfg['latent_dim']}**, seed {cfg['seed']}"
+    else:
+        header = (f"dataset **{dataset}**, model **{cfg['model']['name']}**, latent_dim **{cfg['latent_dim']}**, "
+                  f"seed {cfg['seed']}, {cfg['train']['epochs']} epochs")
     lines = [
         f"# aelat report — {title}",
         "",
-        f"dataset **{Path(cfg['dataset'].get('path') or cfg['dataset']['name']).name}**, model **{cfg['model']['name']}**, latent_dim **{cfg['latent_dim']}**, "
-        f"seed {cfg['seed']}, {cfg['train']['epochs']} epochs; full config in `config.yaml`, versions in `metrics.json`.",
+        f"{header}; full config in `config.yaml`, versions in `metrics.json`.",
         "",
         findings.markdown(),
         "## Class structure",
@@ -267,9 +309,10 @@ def format_value(value, fmt: str) -> str:
     return "–" if value is None else format(value, fmt)
 
 
-def cell(row: dict, column: tuple) -> str:
-    """One table cell: the value, with its spread (``± s``), for a test accuracy ± the larger side of its
-    interval ``<path>_ci`` (so it never understates it), or, for a p-value at its floor, ``≤ floor``."""
+def cell(row: dict, column: tuple, intervals: bool = True) -> str:
+    """One table cell: the value, with its spread (``± s``), for a test accuracy (when ``intervals``) ± the
+    larger side of its interval ``<path>_ci`` (so it never understates it), or, for a p-value at its
+    floor, ``≤ floor``."""
     _, path, fmt, *companion = column
     value = lookup(row, path)
     other = lookup(row, companion[0]) if companion else None
@@ -277,7 +320,7 @@ def cell(row: dict, column: tuple) -> str:
         if value is not None and other is not None and value <= other * (1 + 1e-9):
             return f"≤ {other:.3g}"
         return format_value(value, ".3f")
-    interval = lookup(row, f"{path}_ci")
+    interval = lookup(row, f"{path}_ci") if intervals else None
     if value is not None and other is None and interval:
         other = max(value - interval[0], interval[1] - value)
     if value is not None and other is not None:
