@@ -7,14 +7,20 @@ A run folder holds one configuration's artifacts::
         run.json               manifest: per stage, config hash, upstream checksums, outputs' checksums, timing
         model.pt               train: {"state_dict", "model" (name + config), "sample_shape", "latent_dim", ...}
         train_log.csv          train: epoch, train_loss, test_loss (the objective), test_recon_mse, seconds
+        snapshots.npz          train (unless train.snapshots=[]): the codes of a fixed seeded sample at each snapshot
+                               epoch: epochs (int64, (s,), ascending; 0 = untrained), train_index, test_index (int64:
+                               rows of the train and test sets), y_train, y_test (int64, their labels), train, test
+                               (float32, (s, n, latent_dim): codes; a VAE's posterior mean), recon_mse (float64, (s,):
+                               per-pixel reconstruction MSE of the sample's test points)
         checkpoint.pt          train, while it runs: every train.checkpoint_every epochs {"train_hash", "epoch",
-                               "rows", "model", "optimizer", "order_rng", "torch_rng", "cuda_rng"}; an interrupted
-                               `aelat train` resumes from it; removed once model.pt is recorded
+                               "rows", "snapshots", "model", "optimizer", "order_rng", "torch_rng", "cuda_rng"}; an
+                               interrupted `aelat train` resumes from it; removed once model.pt is recorded
         latents.npz            encode: per representation <key>_train, <key>_test (float32, (n, d)),
                                y_train, y_test (int64), class_names (str), recon_mse_<rep> (float64 scalars),
                                examples_index (int64, test rows), examples_input and examples_<pca|untrained|latent>
                                (float32, (m, *sample_shape): those rows and their reconstructions);
-                               for a VAE also z_logvar_train, z_logvar_test (posterior log-variance; z_* is its mean)
+                               for a VAE also z_logvar_train, z_logvar_test (posterior log-variance; z_* is its mean);
+                               pca_components (float32, (k, D)) and pca_mean (float32, (D,)): pca = (raw - mean) @ components.T
         embedding_<method>.npz embed: map of the latent: train, test (float32, (n, 2)), y_train, y_test,
                                train_index (int64: rows of the train set the map was fitted on)
         embedding_<method>.png embed: scatter coloured by class
@@ -22,6 +28,30 @@ A run folder holds one configuration's artifacts::
         metrics.json           evaluate: representation -> metric -> value, and the config
         moments.npz            evaluate: per representation <rep>.classes, <rep>.counts (int64), <rep>.means (k, d),
                                <rep>.covariances (k, d, d), <rep>.mean (d,), <rep>.covariance (d, d) (float32)
+        dynamics.csv           analyse (with snapshots.npz): one row per representation and epoch on the sample:
+                               representation (raw, pca, untrained: baselines, epoch empty; latent: one row per
+                               snapshot epoch), epoch, knn_accuracy (kNN@analyse.knn_k, train -> test sample),
+                               probe_accuracy, between_class_variance_share, sw_between_classes (mean normalised
+                               sliced W2 between classes), twonn_dimension, gmm_nmi, recon_mse (test sample)
+        dynamics_maps.npz      analyse (with snapshots.npz): aligned 2-D maps of every snapshot: epochs (int64, (s,)),
+                               train, test (float32, (s, n, 2)), y_train, y_test (int64)
+        layers.csv             analyse: one row per encoder (trained, untrained) and layer (0 = raw input, last =
+                               latent): encoder, layer, name, dim, twonn_dimension, knn_accuracy,
+                               between_class_variance_share, sw_between_classes, sw_to_next (normalised sliced W2 to
+                               the next layer's distribution; empty on the last)
+        geometry.csv           analyse: the Jacobian of g at analyse.geometry_points sample points, one row per encoder
+                               (trained, untrained, pca) and class (and "all"): encoder, class, n, log_volume (mean of
+                               sum log sigma_i over the latent_dim largest), stretch_same, stretch_other (geometric
+                               means of |J u| towards the nearest same-class / other-class neighbour), stretch_ratio
+                               (other / same) with its 95% interval stretch_ratio_low, stretch_ratio_high
+        geometry.npz           analyse: per encoder <encoder>.singular_values (float64, (n, r), descending),
+                               <encoder>.log_volume, <encoder>.stretch_same, <encoder>.stretch_other (float64, (n,));
+                               y (int64, (n,)), index (int64: train rows of the points)
+        holes.json             analyse, model=vae: share of N(0, I) draws farther from every encoded train point than
+                               the hole_quantile of the encoded points' nearest-neighbour distances, its 95% interval,
+                               the threshold, the held-out test codes' share beyond it, sample sizes
+        holes.npz              analyse, model=vae: hole_decodings, covered_decodings (float32, (m, *sample_shape)):
+                               decoded prior draws from holes and from covered regions
     outputs/latest -> the newest run folder
     outputs/.cache/scores/<hash>.json  evaluate's scores of one representation, keyed by its content,
                                settings and code (see aelat.score_cache); shared by the runs in outputs/
@@ -59,6 +89,14 @@ TRAIN_LOG = "train_log.csv"
 LATENTS = "latents.npz"
 METRICS = "metrics.json"
 MOMENTS = "moments.npz"
+SNAPSHOTS = "snapshots.npz"
+DYNAMICS = "dynamics.csv"
+DYNAMICS_MAPS = "dynamics_maps.npz"
+LAYERS = "layers.csv"
+GEOMETRY = "geometry.csv"
+GEOMETRY_ARRAYS = "geometry.npz"
+HOLES = "holes.json"
+HOLES_ARRAYS = "holes.npz"
 LATEST = "latest"
 
 _UMASK = os.umask(0)

@@ -32,7 +32,8 @@ STAGE_KEYS = {
     "encode": ("dataset", "model", "latent_dim", "seed", "train"),
     "embed": ("dataset", "model", "latent_dim", "seed", "train", "embed"),
     "evaluate": ("dataset", "model", "latent_dim", "seed", "train", "evaluate"),
-    "report": ("dataset", "model", "latent_dim", "seed", "train", "evaluate"),
+    "analyse": ("dataset", "model", "latent_dim", "seed", "train", "analyse"),
+    "report": ("dataset", "model", "latent_dim", "seed", "train", "evaluate", "analyse"),
 }
 # Keys inside those that change how a stage runs but not what it makes.
 NOT_HASHED = {"train": ("checkpoint_every",), "evaluate": ("cache",)}
@@ -74,7 +75,7 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
         key, sep, value = override.partition("=")
         if not sep:
             raise ConfigError(f"override '{override}' is not key=value")
-        if key in ("dataset", "model", "train", "embed", "evaluate"):
+        if key in ("dataset", "model", "train", "embed", "evaluate", "analyse"):
             raise ConfigError(
                 f"'{override}' picks another config group; drop --run so the overrides compose a new run"
             )
@@ -97,7 +98,9 @@ def validate(cfg: DictConfig) -> DictConfig:
     _require_int(cfg.train.get("checkpoint_every", 0), "train.checkpoint_every", minimum=0)
     if not isinstance(cfg.train.get("compile", False), bool):
         raise ConfigError(f"train.compile={cfg.train.compile!r} must be true or false")
+    _validate_snapshots(cfg.train)
     _validate_evaluate(cfg.evaluate)
+    _validate_analyse(cfg.analyse)
     if cfg.embed.max_points is not None:
         _require_int(cfg.embed.max_points, "embed.max_points", minimum=10)
     for width in cfg.model.get("hidden", []):
@@ -155,6 +158,33 @@ def _validate_evaluate(ev: DictConfig) -> None:
     fraction = ev.distribution.id_discard_fraction
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
         raise ConfigError(f"evaluate.distribution.id_discard_fraction={fraction!r} must lie in [0, 1)")
+
+
+def _validate_snapshots(train: DictConfig) -> None:
+    """train.snapshots: null or a list of epochs in [0, train.epochs]; the sample sizes: null or >= 1."""
+    epochs = train.get("snapshots")
+    if epochs is not None:
+        if not OmegaConf.is_list(epochs):
+            raise ConfigError(f"train.snapshots={epochs!r} must be a list of epochs such as [0, 5, 10], [] or null")
+        for epoch in epochs:
+            _require_int(epoch, "train.snapshots entries", minimum=0)
+            if epoch > train.epochs:
+                raise ConfigError(f"train.snapshots has epoch {epoch} but training stops after train.epochs="
+                                  f"{train.epochs}; drop it or raise train.epochs")
+    for key in ("snapshot_train", "snapshot_test"):
+        if train.get(key) is not None:
+            _require_int(train[key], f"train.{key}", minimum=1)
+
+
+def _validate_analyse(an: DictConfig) -> None:
+    for key, minimum in {"knn_k": 1, "sw_directions": 1, "id_samples": 3, "layer_components": 1,
+                         "prior_samples": 1}.items():
+        _require_int(an[key], f"analyse.{key}", minimum=minimum)
+    if an.geometry_points is not None:
+        _require_int(an.geometry_points, "analyse.geometry_points", minimum=1)
+    quantile = an.hole_quantile
+    if isinstance(quantile, bool) or not isinstance(quantile, (int, float)) or not 0 < quantile < 1:
+        raise ConfigError(f"analyse.hole_quantile={quantile!r} must lie in (0, 1), e.g. 0.99")
 
 
 def _cuda_available() -> bool:

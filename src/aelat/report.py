@@ -12,6 +12,7 @@ from aelat import artifacts
 from aelat.artifacts import Run
 from aelat.plots.figures import plot_heatmaps, plot_reconstructions, plot_training_curve
 from aelat.plots.scatter import plot_map_grid
+from aelat.report_analysis import analysis_sections
 
 REPORT = "report.md"
 BASELINES = tuple(artifacts.REPRESENTATIONS)  # raw, pca, untrained, latent
@@ -113,9 +114,11 @@ def write_report(run: Run) -> Path:
     figures.append(("Test images (top) and their reconstructions", "report_reconstructions.png"))
     plot_reconstructions(rows, "reconstructions of test images", run.file(figures[-1][1]))
 
-    text = render_markdown(run.path.name, metrics, figures)
+    analysis, analysis_figures, analysis_inputs = analysis_sections(run, class_names)
+    inputs |= analysis_inputs
+    text = render_markdown(run.path.name, metrics, figures) + analysis
     artifacts.write_text(run.file(REPORT), text)
-    outputs = [REPORT, *(file for _, file in figures)]
+    outputs = [REPORT, *(file for _, file in figures), *analysis_figures]
     run.record("report", outputs, inputs, time.perf_counter() - started)
     return run.file(REPORT)
 

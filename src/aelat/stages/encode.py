@@ -43,6 +43,8 @@ def run(run: Run) -> None:
         "pca_test": pca_test.astype(np.float32),
         "recon_mse_raw": np.float64(0.0),
         "recon_mse_pca": np.float64(np.mean((pca.inverse_transform(pca_test) - raw_test) ** 2)),
+        "pca_components": pca.components_.astype(np.float32),
+        "pca_mean": pca.mean_.astype(np.float32),
     }
     x_train, x_test = data.x_train.to(device), data.x_test.to(device)
     examples = example_indices(arrays["y_test"])

@@ -1,0 +1,81 @@
+"""Benchmark what train.snapshots costs: `aelat train` on MNIST with the default snapshots against none.
+
+The default model, training settings and snapshots (0, 1, 2, 4, 8, last epoch; 5000 train + 2000 test
+points encoded at each, with their reconstruction error), latent 16, --epochs epochs (default 10, the
+README's MNIST run: 6 snapshots in 10 epochs, a larger share than the default 30 epochs' 7 in 30). Both
+sides run in this process, alternating (the order swapped every round, so a machine that slows or
+speeds up during the benchmark affects both alike); each side's time is its train stage's seconds in
+run.json (loading the data, training, snapshots, checkpoints and writing the artifacts). The ratio of
+the medians is the overhead; the target is <= 1.10. One untimed digits run first warms torch up.
+
+    python bench/bench_snapshots.py [--rounds 3] [--epochs 10] [--n N] [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+from aelat.artifacts import Run, run_dir_for
+from aelat.config import compose
+from aelat.stages import train
+
+from common import alternate, dataset_file, digits_npz, is_mnist, record, shell, stage_seconds
+
+LATENT_DIM = 16
+
+
+def train_seconds(data: Path, epochs: int, tmp: Path, snapshots: bool) -> dict:
+    """Train with the default snapshots (or none) in a new folder under ``tmp``; the stage's seconds."""
+    cfg = compose([
+        f"output_dir={tempfile.mkdtemp(dir=tmp)}", "dataset=npz", f"dataset.path={data}", f"latent_dim={LATENT_DIM}",
+        f"train.epochs={epochs}", "device=cpu", *([] if snapshots else ["train.snapshots=[]"]),
+    ])
+    run = Run(run_dir_for(cfg), cfg)
+    train.run(run)
+    return {"seconds": stage_seconds(run.path)["train"], "snapshots": run.file("snapshots.npz").is_file()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="digits, one short round: check the benchmark runs")
+    parser.add_argument("--n", type=int, help="the first N points of MNIST only (printed, not recorded)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=10)
+    args = parser.parse_args()
+    rounds, epochs = (1, 2) if args.smoke else (args.rounds, args.epochs)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        data = dataset_file(args.smoke, args.n, tmp)
+        train_seconds(digits_npz(tmp), 1, tmp, snapshots=True)  # warm-up, untimed
+        runs = alternate(rounds, lambda: train_seconds(data, epochs, tmp, True),
+                         lambda: train_seconds(data, epochs, tmp, False))
+    assert all(r["snapshots"] for r in runs["aelat"]) and not any(r["snapshots"] for r in runs["bare"])
+    seconds = {side: [r["seconds"] for r in results] for side, results in runs.items()}
+    median = {side: statistics.median(values) for side, values in seconds.items()}
+    ratio = median["aelat"] / median["bare"]
+    if args.smoke:
+        print(f"smoke: train on digits, with snapshots {median['aelat']:.2f} s, without {median['bare']:.2f} s, "
+              f"ratio {ratio:.3f}")
+        return
+    n_points = f"first {args.n} points of MNIST" if args.n else "MNIST"
+    record(
+        f"train.snapshots overhead, {n_points} (default model and snapshots, latent {LATENT_DIM}, {epochs} epochs)",
+        shell(["python", "bench/bench_snapshots.py", *sys.argv[1:]]),
+        [
+            ("train stage seconds, median", f"{median['aelat']:.1f}", f"{median['bare']:.1f}", f"{ratio:.3f}"),
+            ("each round", ", ".join(f"{s:.1f}" for s in seconds["aelat"]),
+             ", ".join(f"{s:.1f}" for s in seconds["bare"]), ""),
+        ],
+        ("", "default snapshots", "train.snapshots=[]", "ratio (target ≤ 1.10)"),
+        f"Both in one process, {torch.get_num_threads()} torch threads, CPU, {rounds} alternating rounds.",
+        save=is_mnist(data),
+    )
+
+
+if __name__ == "__main__":
+    main()
