@@ -26,13 +26,15 @@ test: venv
 test-fast: venv
 	$(BIN)/python -m pytest -m "not slow"
 
-# Benchmarks on real MNIST (../shared/datasets/mnist.npz), about 15 min on 2 quiet cores (five t-SNE
-# maps of 60,000 points are most of it); results are appended to bench/RESULTS.md.
+# Benchmarks on real MNIST (../shared/datasets/mnist.npz), about 20 min on 2 quiet cores (five t-SNE
+# maps of 60,000 points are most of it; the snapshot overhead, six 10-epoch trainings, 4 min); results
+# are appended to bench/RESULTS.md.
 # bench_pipeline keeps its run (latent 16, 10 epochs) in $(BENCH_RUN): bench_evaluate adds the maps
 # it lacks and scores it, then bench_embed maps its latent.
 BENCH_RUN := outputs/bench
 bench: venv
 	$(BIN)/python bench/bench_train.py
+	$(BIN)/python bench/bench_snapshots.py
 	rm -rf $(BENCH_RUN)
 	$(BIN)/python bench/bench_pipeline.py --keep $(BENCH_RUN)
 	$(BIN)/python bench/bench_evaluate.py --run $(BENCH_RUN)/latest

@@ -54,3 +54,10 @@ def test_mismatched_layers_are_refused():
         layer_distance(np.zeros((5, 2)), np.zeros((6, 2)))
     with pytest.raises(DataError, match="constant"):
         layer_distance(np.ones((5, 2)), np.ones((5, 3)))
+
+
+def test_a_subsample_keeps_the_rows_paired():
+    X = cloud(n=3000)
+    Y = 2.0 * X @ ortho_group.rvs(6, random_state=9)
+    assert layer_distance(X, Y, n_samples=500) < 1e-8  # the same rows of both layers
+    assert layer_distance(X, np.tanh(X), n_samples=500) == pytest.approx(layer_distance(X, np.tanh(X)), abs=0.02)

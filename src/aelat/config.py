@@ -178,7 +178,7 @@ def _validate_snapshots(train: DictConfig) -> None:
 
 def _validate_analyse(an: DictConfig) -> None:
     for key, minimum in {"knn_k": 1, "sw_directions": 1, "id_samples": 3, "layer_components": 1,
-                         "prior_samples": 1}.items():
+                         "layer_samples": 3, "prior_samples": 1}.items():
         _require_int(an[key], f"analyse.{key}", minimum=minimum)
     if an.geometry_points is not None:
         _require_int(an.geometry_points, "analyse.geometry_points", minimum=1)

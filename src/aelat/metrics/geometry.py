@@ -65,6 +65,18 @@ def neighbour_directions(X: np.ndarray, y: np.ndarray, rows: np.ndarray, n_candi
     return u_same, u_other
 
 
+def singular_values(J: np.ndarray) -> np.ndarray:
+    """Singular values (m, min(d, D)), descending, of a stack of Jacobians (m, d, D), from the eigenvalues of J Jᵀ
+    (or JᵀJ when D < d).
+
+    numpy's batched SVD of wide d × D matrices took 40 ms per 16 × 784 matrix here (200× the Gram
+    route). Squaring costs relative accuracy only for σᵢ below ~1e-6 σ₁ (float64), far below any
+    stretch these analyses compare; rounding that makes an eigenvalue negative counts as σ = 0.
+    """
+    gram = J @ J.transpose(0, 2, 1) if J.shape[1] <= J.shape[2] else J.transpose(0, 2, 1) @ J
+    return np.sqrt(np.clip(np.linalg.eigvalsh(gram)[:, ::-1], 0.0, None))
+
+
 def local_geometry(J: np.ndarray, u_same: np.ndarray, u_other: np.ndarray) -> dict[str, np.ndarray]:
     """Per-point singular values, log-volume change and stretches of Jacobians.
 
@@ -86,7 +98,7 @@ def local_geometry(J: np.ndarray, u_same: np.ndarray, u_other: np.ndarray) -> di
         J = np.broadcast_to(J, (len(u_same), *J.shape))
     if J.ndim != 3 or J.shape[0] != len(u_same) or J.shape[2] != u_same.shape[1]:
         raise DataError(f"Jacobians of shape {J.shape} do not match directions of shape {np.shape(u_same)}")
-    singular = np.linalg.svd(J, compute_uv=False)
+    singular = singular_values(J)
     with np.errstate(divide="ignore"):
         log_volume = np.log(singular).sum(axis=1)
     return {

@@ -26,7 +26,7 @@ import numpy as np
 from scipy.linalg import orthogonal_procrustes
 from sklearn.decomposition import PCA
 
-from aelat.errors import DataError
+from aelat.errors import ConfigError, DataError
 from aelat.metrics.alignment import normalised
 from aelat.metrics.distribution import random_directions, sliced_wasserstein
 
@@ -34,7 +34,7 @@ __all__ = ["layer_distance"]
 
 
 def layer_distance(X: np.ndarray, Y: np.ndarray, *, n_components: int = 64, n_directions: int = 100,
-                   seed: int = 0) -> float:
+                   n_samples: int = 3000, seed: int = 0) -> float:
     """Normalised sliced W2 between the distributions of two layers, up to rotation and scale.
 
     Parameters
@@ -47,8 +47,11 @@ def layer_distance(X: np.ndarray, Y: np.ndarray, *, n_components: int = 64, n_di
         Most principal components compared.
     n_directions : int
         Random directions of the sliced W2.
+    n_samples : int
+        Rows (the same in both layers) drawn with ``seed`` when there are more; the principal
+        components cost O(n_samples · width · n_components).
     seed : int
-        Seeds the directions and the randomised PCA.
+        Seeds the rows, the directions and the randomised PCA.
 
     Returns
     -------
@@ -58,6 +61,11 @@ def layer_distance(X: np.ndarray, Y: np.ndarray, *, n_components: int = 64, n_di
     X, Y = np.asarray(X), np.asarray(Y)
     if X.ndim != 2 or Y.ndim != 2 or len(X) != len(Y) or len(X) < 3:
         raise DataError(f"layers of shapes {X.shape} and {Y.shape}: need two 2-D arrays of the same n >= 3 rows")
+    if n_samples < 3:
+        raise ConfigError(f"n_samples={n_samples} must be >= 3")
+    if n_samples < len(X):
+        rows = np.sort(np.random.default_rng(seed).choice(len(X), size=n_samples, replace=False))
+        X, Y = X[rows], Y[rows]
     m = min(X.shape[1], Y.shape[1], n_components, len(X) - 1)
     centred = [normalised(Z) for Z in (X, Y)]
     if not any(Z.any() for Z in centred):

@@ -75,13 +75,15 @@ def plot_map_strip(epochs: Sequence[int], maps: np.ndarray, labels: np.ndarray, 
 
 def plot_layers(names: Sequence[str], panels: Mapping[str, Mapping[str, Sequence[float]]], title: str,
                 path: Path) -> None:
-    """One panel per metric against the layer (input ... latent), one line per encoder."""
-    fig, axes = _grid(len(panels), width=4.2)
+    """One panel per metric against the layer (input ... latent), one line per encoder; a metric with one value
+    fewer than the layers is one per pair of consecutive layers, drawn between them."""
+    fig, axes = _grid(len(panels), width=3.6, columns=5)
     positions = np.arange(len(names))
     for ax, (label, lines) in zip(axes, panels.items()):
         for encoder, values in lines.items():
             values = np.asarray(values, dtype=float)
-            ax.plot(positions[: len(values)], values, label=encoder, ms=4, **ENCODER_STYLE.get(encoder, {}))
+            at = positions if len(values) == len(names) else positions[:-1] + 0.5
+            ax.plot(at, values, label=encoder, ms=4, **ENCODER_STYLE.get(encoder, {}))
         ax.set_xticks(positions, names, rotation=30, ha="right", fontsize=8)
         ax.set_title(label, fontsize=10)
     _finish(fig, axes, title, path)

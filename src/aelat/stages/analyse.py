@@ -145,7 +145,8 @@ def layer_profile(cfg, encoders: dict[str, Autoencoder], x: dict, y: dict) -> li
             if index == 0:
                 input_scores = scores
             to_next = "" if index == len(layers) - 1 else layer_distance(
-                Z, layers[index + 1], n_components=an.layer_components, n_directions=an.sw_directions, seed=cfg.seed)
+                Z, layers[index + 1], n_components=an.layer_components, n_directions=an.sw_directions,
+                n_samples=an.layer_samples, seed=cfg.seed)
             rows.append({"encoder": encoder, "layer": index, "name": name, "dim": Z.shape[1], **scores,
                          "sw_to_next": to_next})
     return rows
