@@ -75,7 +75,7 @@ def test_every_family_gets_dynamics_layers_geometry_and_the_vae_its_holes(runs, 
     assert ("## VAE: where Q misses the prior" in report) == (family == "vae")
     recorded = json.loads((run / artifacts.MANIFEST).read_text())["stages"]
     assert set(recorded["analyse"]["outputs"]) >= {artifacts.DYNAMICS, artifacts.LAYERS, artifacts.GEOMETRY}
-    assert "report_dynamics_maps.png" in recorded["report"]["outputs"]
+    assert {"report_dynamics_maps.png", "report_dynamics_maps.gif", "report_layers.png"} <= set(recorded["report"]["outputs"])
 
 
 def test_vae_holes_and_their_decodings(runs):

@@ -37,7 +37,7 @@ def test_aelat_run_end_to_end_on_digits(tmp_path):
             for ext in ("npz", "png")}
     report = {"report.md", "report_maps_tsne.png", "report_maps_pca.png", "report_sliced_wasserstein.png",
               "report_training.png", "report_reconstructions.png", "report_dynamics.png", "report_dynamics_maps.png",
-              "report_layers.png", "report_geometry.png"}
+              "report_layers.png", "report_geometry.png", "report_dynamics_maps.gif"}
     analyses = {"snapshots.npz", "dynamics.csv", "dynamics_maps.npz", "layers.csv", "geometry.csv", "geometry.npz"}
     assert {p.name for p in run_dir.iterdir()} == {
         "config.yaml", "run.json", "model.pt", "train_log.csv", "latents.npz", "metrics.json", "moments.npz",

@@ -8,7 +8,7 @@ import torch
 
 from aelat import artifacts
 from aelat.artifacts import Run, run_dir_for
-from aelat.config import compose
+from aelat.config import compose, config_hash
 from aelat.data import load_dataset
 from aelat.data.sample import draw_sample
 from aelat.models import build_model, load_checkpoint
@@ -111,3 +111,13 @@ def test_bad_snapshot_settings_are_one_line_and_write_nothing(aelat, out, args, 
     assert code == 1 and message in stderr, stderr
     assert "Traceback" not in stderr and len([line for line in stderr.splitlines() if "error" in line]) == 1
     assert [path for path in out.rglob("*") if path.is_file()] == []
+
+
+def test_snapshot_settings_name_another_run_and_analyse_settings_do_not():
+    base = compose()
+    assert config_hash(compose(["train.snapshots=[]"]), "train") != config_hash(base, "train")
+    assert config_hash(compose(["train.snapshot_test=100"]), "train") != config_hash(base, "train")
+    other = compose(["analyse.knn_k=5"])
+    assert config_hash(other, "train") == config_hash(base, "train")
+    assert config_hash(other, "analyse") != config_hash(base, "analyse")
+    assert config_hash(other, "report") != config_hash(base, "report")  # the report shows the analyses

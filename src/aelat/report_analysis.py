@@ -11,7 +11,7 @@ import numpy as np
 from aelat import artifacts
 from aelat.artifacts import Run
 from aelat.metrics.geometry import paired_ratio_change
-from aelat.plots.analysis import plot_dynamics, plot_geometry, plot_layers, plot_map_strip
+from aelat.plots.analysis import animate_maps, plot_dynamics, plot_geometry, plot_layers, plot_map_strip
 from aelat.plots.figures import plot_reconstructions
 
 # (column of dynamics.csv / layers.csv, title); the dynamics figure and table show them in this order.
@@ -130,6 +130,8 @@ def dynamics_section(run: Run, class_names: list[str], k: int) -> tuple[str, lis
     plot_map_strip(maps["epochs"].tolist(), maps["test"], maps["y_test"], class_names,
                    "aligned maps of the latent over training (test points of the sample)",
                    run.file("report_dynamics_maps.png"))
+    animate_maps(maps["epochs"].tolist(), maps["test"], maps["y_test"], class_names, "aligned latent",
+                 run.file("report_dynamics_maps.gif"))
     table = _table(
         ["representation", "epoch", *titles.values()],
         [[row["representation"], "" if row["epoch"] is None else str(int(row["epoch"])),
@@ -149,8 +151,9 @@ def dynamics_section(run: Run, class_names: list[str], k: int) -> tuple[str, lis
         "(orthogonal Procrustes) and drawn in the last epoch's first two principal axes, so a point that keeps "
         "its code keeps its place.", "",
         "![Aligned maps over training](report_dynamics_maps.png)", "",
+        "The same as an animation, with in-between frames: [report_dynamics_maps.gif](report_dynamics_maps.gif)", "",
     ])
-    return text, ["report_dynamics.png", "report_dynamics_maps.png"]
+    return text, ["report_dynamics.png", "report_dynamics_maps.png", "report_dynamics_maps.gif"]
 
 
 # --------------------------------------------------------------------------- layers

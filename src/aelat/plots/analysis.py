@@ -119,3 +119,40 @@ def plot_geometry(spectra: Mapping[str, np.ndarray], ratios: Mapping[str, Mappin
     right.legend(fontsize=8)
     fig.suptitle(title, fontsize=11)
     save(fig, path)
+
+
+def animate_maps(epochs: Sequence[int], maps: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
+                 title: str, path: Path, steps: int = 4) -> None:
+    """An animated GIF of the aligned maps (s, n, 2): each snapshot held, ``steps`` linear in-between frames
+    to the next, so the eye follows each point (matplotlib's FuncAnimation and Pillow writer)."""
+    from matplotlib.animation import FuncAnimation, PillowWriter
+
+    from aelat.artifacts import atomic_path
+
+    colours = class_colours(len(class_names))
+    frames: list[tuple[np.ndarray, str]] = []  # (points, caption)
+    for t, epoch in enumerate(epochs):
+        frames += [(maps[t], f"epoch {epoch}")] * 3  # hold each snapshot
+        if t + 1 < len(epochs):
+            frames += [((1 - f) * maps[t] + f * maps[t + 1], f"epoch {epoch} → {epochs[t + 1]}")
+                       for f in np.linspace(0, 1, steps + 2)[1:-1]]
+    fig, ax = plt.subplots(figsize=(5.5, 5.2), layout="constrained")
+    low, high = maps.reshape(-1, 2).min(axis=0), maps.reshape(-1, 2).max(axis=0)
+    pad = 0.05 * (high - low + 1e-12)
+    ax.set_xlim(low[0] - pad[0], high[0] + pad[0])
+    ax.set_ylim(low[1] - pad[1], high[1] + pad[1])
+    ax.set_xticks([])
+    ax.set_yticks([])
+    size = float(np.clip(2e4 / max(len(labels), 1), 0.5, 20))
+    points = ax.scatter(*frames[0][0].T, c=colours[labels], s=size, linewidths=0)
+    caption = ax.set_title("", fontsize=10)
+
+    def draw(index: int):
+        points.set_offsets(frames[index][0])
+        caption.set_text(f"{title}: {frames[index][1]}")
+        return points, caption
+
+    animation = FuncAnimation(fig, draw, frames=len(frames), blit=False)
+    with atomic_path(path) as tmp:
+        animation.save(tmp, writer=PillowWriter(fps=6), dpi=80)
+    plt.close(fig)
