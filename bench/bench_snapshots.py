@@ -14,6 +14,7 @@ the medians is the overhead; the target is <= 1.10. One untimed digits run first
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -48,6 +49,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     args = parser.parse_args()
     rounds, epochs = (1, 2) if args.smoke else (args.rounds, args.epochs)
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         data = dataset_file(args.smoke, args.n, tmp)
@@ -72,7 +74,10 @@ def main() -> None:
              ", ".join(f"{s:.1f}" for s in seconds["bare"]), ""),
         ],
         ("", "default snapshots", "train.snapshots=[]", "ratio (target ≤ 1.10)"),
-        f"Both in one process, {torch.get_num_threads()} torch threads, CPU, {rounds} alternating rounds.",
+        f"Both in one process, {torch.get_num_threads()} torch threads, CPU, {rounds} alternating rounds. Load average "
+        f"(1 min) {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, on {os.cpu_count()} cores: "
+        "above the core count the machine was shared and absolute seconds are inflated; the ratio of alternating "
+        "rounds is what compares.",
         save=is_mnist(data),
     )
 

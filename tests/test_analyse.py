@@ -165,3 +165,15 @@ def test_without_snapshots_there_are_no_dynamics(tmp_path):
     assert not (run / artifacts.DYNAMICS).exists() and (run / artifacts.LAYERS).exists()
     report = (run / "report.md").read_text()
     assert "## Training dynamics" not in report and "## Layer by layer" in report
+
+
+def test_a_saved_config_without_a_key_this_aelat_needs_is_one_line(runs, tmp_path):
+    import shutil
+
+    old = tmp_path / "old-run"
+    shutil.copytree(runs["mlp"], old)
+    config = old / artifacts.CONFIG
+    config.write_text("\n".join(line for line in config.read_text().splitlines() if "layer_samples" not in line))
+    code, _, stderr = invoke(tmp_path, "analyse", "--run", str(old))
+    assert code == 1 and "does not fit this aelat's config" in stderr and "layer_samples" in stderr
+    assert "Traceback" not in stderr

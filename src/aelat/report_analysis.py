@@ -179,6 +179,8 @@ def layers_sentences(rows: list[dict], k: int) -> str:
     text = f"TwoNN intrinsic dimension along the trained encoder: {_path(trained, 'twonn_dimension')}; {shape}"
     text += f" (untrained: {_path(untrained, 'twonn_dimension')}). "
     text += f"kNN@{k} along the trained encoder: {_path(trained, 'knn_accuracy')} (untrained: {_path(untrained, 'knn_accuracy')}). "
+    text += (f"Between-class variance share: {_path(trained, 'between_class_variance_share')} (untrained: "
+             f"{_path(untrained, 'between_class_variance_share')}). ")
     moves = [(row["sw_to_next"], row["name"], nxt["name"]) for row, nxt in zip(trained, trained[1:])]
     if moves:
         value, a, b = max(moves)

@@ -66,30 +66,17 @@ def run(run: Run) -> list[str]:
     latents = artifacts.read_npz(run.file(artifacts.LATENTS), ["raw_train", "raw_test", "pca_train", "pca_test",
                                                               "untrained_train", "untrained_test", "pca_components",
                                                               "pca_mean", "z_train", "z_test"])
+    encoders = {"trained": trained, "untrained": untrained}
     outputs = []
     with progress_bar() as bar:
         task = bar.add_task(f"analyse {run.path.name}", total=4, status="dynamics")
         if with_snapshots:
-            snapshots = artifacts.read_npz(run.file(artifacts.SNAPSHOTS))
-            if not (np.array_equal(snapshots["train_index"], sample.train)
-                    and np.array_equal(snapshots["test_index"], sample.test)):
-                raise ArtifactError(f"{run.file(artifacts.SNAPSHOTS)} holds another sample than this config draws; "
-                                    "re-run `aelat train`")
-            rows = dynamics(cfg, snapshots, sample, latents, untrained, x["test"], y)
-            _write_csv(run.file(artifacts.DYNAMICS), DYNAMICS_COLUMNS, rows)
-            n_train = len(sample.train)
-            maps = aligned_maps([np.concatenate([a, b]) for a, b in zip(snapshots["train"], snapshots["test"])],
-                                fit_rows=np.arange(n_train))
-            artifacts.write_npz(run.file(artifacts.DYNAMICS_MAPS), epochs=snapshots["epochs"],
-                                train=maps[:, :n_train].astype(np.float32), test=maps[:, n_train:].astype(np.float32),
-                                y_train=y["train"], y_test=y["test"])
-            outputs += [artifacts.DYNAMICS, artifacts.DYNAMICS_MAPS]
+            outputs += write_dynamics(run, sample, latents, untrained, x["test"], y)
         bar.update(task, advance=1, status="layers")
-        _write_csv(run.file(artifacts.LAYERS), LAYER_COLUMNS, layer_profile(cfg, {"trained": trained, "untrained": untrained}, x, y))
+        _write_csv(run.file(artifacts.LAYERS), LAYER_COLUMNS, layer_profile(cfg, encoders, x, y))
         outputs.append(artifacts.LAYERS)
         bar.update(task, advance=1, status="geometry")
-        summaries, arrays = geometry(cfg, {"trained": trained, "untrained": untrained}, sample, x["train"], y["train"],
-                                     latents["pca_components"])
+        summaries, arrays = geometry(cfg, encoders, sample, x["train"], y["train"], latents["pca_components"])
         rows = [{"encoder": encoder, "class": name, **values}
                 for encoder, per_class in summaries.items() for name, values in per_class.items()]
         _write_csv(run.file(artifacts.GEOMETRY), ("encoder", "class", *GEOMETRY_COLUMNS), rows)
@@ -105,6 +92,24 @@ def run(run: Run) -> list[str]:
     run.save_config()
     run.record("analyse", outputs, inputs, time.perf_counter() - started)
     return outputs
+
+
+def write_dynamics(run: Run, sample: Sample, latents: dict, untrained: Autoencoder, x_test: torch.Tensor,
+                   y: dict) -> list[str]:
+    """dynamics.csv and dynamics_maps.npz from train's snapshots.npz; returns their names."""
+    snapshots = artifacts.read_npz(run.file(artifacts.SNAPSHOTS))
+    if not (np.array_equal(snapshots["train_index"], sample.train) and np.array_equal(snapshots["test_index"], sample.test)):
+        raise ArtifactError(f"{run.file(artifacts.SNAPSHOTS)} holds another sample than this config draws; "
+                            "re-run `aelat train`")
+    _write_csv(run.file(artifacts.DYNAMICS), DYNAMICS_COLUMNS, dynamics(run.cfg, snapshots, sample, latents, untrained,
+                                                                         x_test, y))
+    n_train = len(sample.train)
+    maps = aligned_maps([np.concatenate(codes) for codes in zip(snapshots["train"], snapshots["test"])],
+                        fit_rows=np.arange(n_train))
+    artifacts.write_npz(run.file(artifacts.DYNAMICS_MAPS), epochs=snapshots["epochs"],
+                        train=maps[:, :n_train].astype(np.float32), test=maps[:, n_train:].astype(np.float32),
+                        y_train=y["train"], y_test=y["test"])
+    return [artifacts.DYNAMICS, artifacts.DYNAMICS_MAPS]
 
 
 def dynamics(cfg, snapshots: dict, sample: Sample, latents: dict, untrained: Autoencoder, x_test: torch.Tensor,
