@@ -114,7 +114,6 @@ def plot_geometry(spectra: Mapping[str, np.ndarray], ratios: Mapping[str, Mappin
     right.set_xticks(np.arange(len(classes)), classes)
     right.set_xlabel("class")
     right.set_ylabel("stretch towards other class / same class")
-    right.set_yscale("log")
     right.grid(alpha=0.3, axis="y")
     right.legend(fontsize=8)
     fig.suptitle(title, fontsize=11)
