@@ -132,3 +132,14 @@ def test_one_class_or_a_lonely_point_is_refused():
         neighbour_directions(np.zeros((4, 2)), np.zeros(4, dtype=int), np.arange(2))
     with pytest.raises(DataError, match="class 1 has a single point"):
         neighbour_directions(np.random.default_rng(0).normal(size=(4, 2)), np.array([0, 0, 0, 1]), np.array([3]))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_jacobians_on_cuda_match_the_cpu():
+    torch.manual_seed(0)
+    model = build_model({"name": "conv", "channels": [4, 8]}, (1, 8, 8), 3)
+    x = torch.rand(10, 1, 8, 8)
+    on_cpu = all_jacobians(model, x)
+    on_gpu = all_jacobians(model.cuda(), x.cuda())
+    np.testing.assert_allclose(on_gpu, on_cpu, rtol=1e-4, atol=1e-5)
