@@ -18,6 +18,7 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -31,14 +32,30 @@ LATENT_DIM = 16
 
 
 def train_seconds(data: Path, epochs: int, tmp: Path, snapshots: bool) -> dict:
-    """Train with the default snapshots (or none) in a new folder under ``tmp``; the stage's seconds."""
+    """Train with the default snapshots (or none) in a new folder under ``tmp``: the stage's seconds, and the
+    seconds spent taking snapshots (timed around each call inside the same run)."""
     cfg = compose([
         f"output_dir={tempfile.mkdtemp(dir=tmp)}", "dataset=npz", f"dataset.path={data}", f"latent_dim={LATENT_DIM}",
         f"train.epochs={epochs}", "device=cpu", *([] if snapshots else ["train.snapshots=[]"]),
     ])
     run = Run(run_dir_for(cfg), cfg)
-    train.run(run)
-    return {"seconds": stage_seconds(run.path)["train"], "snapshots": run.file("snapshots.npz").is_file()}
+    spent = []
+    real = train.take_snapshot
+
+    def timed(*args):
+        tic = time.perf_counter()
+        try:
+            return real(*args)
+        finally:
+            spent.append(time.perf_counter() - tic)
+
+    train.take_snapshot = timed
+    try:
+        train.run(run)
+    finally:
+        train.take_snapshot = real
+    return {"seconds": stage_seconds(run.path)["train"], "snapshot_seconds": sum(spent), "n_snapshots": len(spent),
+            "snapshots": run.file("snapshots.npz").is_file()}
 
 
 def main() -> None:
@@ -60,9 +77,12 @@ def main() -> None:
     seconds = {side: [r["seconds"] for r in results] for side, results in runs.items()}
     median = {side: statistics.median(values) for side, values in seconds.items()}
     ratio = median["aelat"] / median["bare"]
+    # The same run's time in snapshots over its time without them: immune to the machine's load changing
+    # between runs, which a shared machine's alternating rounds are not.
+    inside = [r["snapshot_seconds"] / (r["seconds"] - r["snapshot_seconds"]) for r in runs["aelat"]]
     if args.smoke:
         print(f"smoke: train on digits, with snapshots {median['aelat']:.2f} s, without {median['bare']:.2f} s, "
-              f"ratio {ratio:.3f}")
+              f"ratio {ratio:.3f}, snapshots {100 * statistics.median(inside):.1f} % of the rest of the stage")
         return
     n_points = f"first {args.n} points of MNIST" if args.n else "MNIST"
     record(
@@ -72,6 +92,9 @@ def main() -> None:
             ("train stage seconds, median", f"{median['aelat']:.1f}", f"{median['bare']:.1f}", f"{ratio:.3f}"),
             ("each round", ", ".join(f"{s:.1f}" for s in seconds["aelat"]),
              ", ".join(f"{s:.1f}" for s in seconds["bare"]), ""),
+            (f"seconds taking the {runs['aelat'][0]['n_snapshots']} snapshots, per run (share of the rest of that "
+             "run's stage)", ", ".join(f"{r['snapshot_seconds']:.1f} ({100 * x:.1f} %)" for r, x in zip(runs["aelat"], inside)),
+             "", f"{1 + statistics.median(inside):.3f}"),
         ],
         ("", "default snapshots", "train.snapshots=[]", "ratio (target ≤ 1.10)"),
         f"Both in one process, {torch.get_num_threads()} torch threads, CPU, {rounds} alternating rounds. Load average "
