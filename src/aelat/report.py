@@ -116,7 +116,7 @@ def write_report(run: Run) -> Path:
 
     analysis, analysis_figures, analysis_inputs = analysis_sections(run, class_names)
     inputs |= analysis_inputs
-    text = render_markdown(run.path.name, metrics, figures) + analysis
+    text = render_markdown(run.path.name, metrics, figures) + ("\n" + analysis if analysis else "")
     artifacts.write_text(run.file(REPORT), text)
     outputs = [REPORT, *(file for _, file in figures), *analysis_figures]
     run.record("report", outputs, inputs, time.perf_counter() - started)
