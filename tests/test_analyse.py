@@ -85,6 +85,12 @@ def test_vae_holes_and_their_decodings(runs):
     assert 0 <= holes["share_low"] <= holes["share"] <= holes["share_high"] <= 1
     own = np.sort(np.linalg.norm(latents["z_train"][:, None] - latents["z_train"][None], axis=2), axis=1)[:, 1]
     assert holes["threshold"] == pytest.approx(np.quantile(own, 0.99), rel=1e-5)
+    active = np.exp(latents["z_logvar_train"]).mean(axis=0) < 0.5
+    assert holes["dim"] == 3 and holes["active_dimensions"] == int(active.sum())
+    if active.any():
+        codes = latents["z_train"][:, active]
+        own = np.sort(np.linalg.norm(codes[:, None] - codes[None], axis=2), axis=1)[:, 1]
+        assert holes["active"]["threshold"] == pytest.approx(np.quantile(own, 0.99), rel=1e-5)
     decodings = artifacts.read_npz(runs["vae"] / artifacts.HOLES_ARRAYS)
     assert decodings["covered_decodings"].shape[1:] == (1, 8, 8)
     assert len(decodings["hole_decodings"]) == min(8, round(holes["share"] * 2000))

@@ -49,7 +49,8 @@ A run folder holds one configuration's artifacts::
                                y (int64, (n,)), index (int64: train rows of the points)
         holes.json             analyse, model=vae: share of N(0, I) draws farther from every encoded train point than
                                the hole_quantile of the encoded points' nearest-neighbour distances, its 95% interval,
-                               the threshold, the held-out test codes' share beyond it, sample sizes
+                               the threshold, the held-out test codes' share beyond it, sample sizes, dim; "active":
+                               the same in the active_dimensions (mean posterior variance < active_variance)
         holes.npz              analyse, model=vae: hole_decodings, covered_decodings (float32, (m, *sample_shape)):
                                decoded prior draws from holes and from covered regions
     outputs/latest -> the newest run folder

@@ -309,6 +309,13 @@ def holes_section(run: Run) -> tuple[str, list[str]]:
     if held is not None:
         text += (f" Held-out test codes beyond the same distance: {100 * held:.1f} % "
                  f"(≈ {100 * (1 - holes['quantile']):g} % when they follow Q like the train codes).")
+    active, dims = holes["active"], holes["active_dimensions"]
+    if dims < holes["dim"]:
+        text += (f" {holes['dim'] - dims} of the {holes['dim']} latent dimensions are collapsed (mean posterior "
+                 f"variance ≥ {holes['active_variance']:g}: their posteriors stay near N(0, 1), so they carry little about x)")
+        text += "." if active is None else (
+            f"; in the other {dims}, {100 * active['share']:.1f} % of prior draws (95 % CI "
+            f"{100 * active['share_low']:.1f}–{100 * active['share_high']:.1f} %) lie in holes.")
     lines = ["## VAE: where Q misses the prior", "", text, ""]
     lines += [f"![Decodings from holes and covered regions]({file})" for file in files] + [""]
     return "\n".join(lines), files

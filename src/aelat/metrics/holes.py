@@ -43,7 +43,7 @@ def prior_holes(codes: np.ndarray, *, held_out: np.ndarray | None = None, n_prio
     dict
         ``share`` of prior draws in holes with its 95% Wilson interval ``share_low``, ``share_high``;
         ``threshold`` (the quantile distance); ``held_out_share`` (or None); ``n_prior``, ``n_codes``,
-        ``quantile``; and the arrays ``prior`` (n_prior, d) and ``distance`` (n_prior,) of each
+        ``dim``, ``quantile``; and the arrays ``prior`` (n_prior, d) and ``distance`` (n_prior,) of each
         draw to its nearest code, and ``in_hole`` (bool, (n_prior,)).
     """
     codes = np.asarray(codes, dtype=np.float64)
@@ -66,6 +66,6 @@ def prior_holes(codes: np.ndarray, *, held_out: np.ndarray | None = None, n_prio
     return {
         "share": float(in_hole.mean()), "share_low": float(interval.low), "share_high": float(interval.high),
         "threshold": threshold, "held_out_share": held_out_share, "n_prior": int(n_prior),
-        "n_codes": int(len(codes)), "quantile": float(quantile),
+        "n_codes": int(len(codes)), "dim": int(codes.shape[1]), "quantile": float(quantile),
         "prior": prior, "distance": distance, "in_hole": in_hole,
     }

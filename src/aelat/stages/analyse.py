@@ -45,6 +45,7 @@ DYNAMICS_COLUMNS = ("representation", "epoch", *PROFILE_METRICS, "recon_mse")
 LAYER_METRICS = ("knn_accuracy", "between_class_variance_share", "sw_between_classes", "twonn_dimension")
 LAYER_COLUMNS = ("encoder", "layer", "name", "dim", *LAYER_METRICS, "sw_to_next")
 HOLE_EXAMPLES = 8  # decodings shown from holes and from covered regions each
+ACTIVE_VARIANCE = 0.5  # a latent dimension whose posterior variance averages above this carries little about x
 
 
 def run(run: Run) -> list[str]:
@@ -66,6 +67,8 @@ def run(run: Run) -> list[str]:
     latents = artifacts.read_npz(run.file(artifacts.LATENTS), ["raw_train", "raw_test", "pca_train", "pca_test",
                                                               "untrained_train", "untrained_test", "pca_components",
                                                               "pca_mean", "z_train", "z_test"])
+    if cfg.model.name == "vae":
+        latents |= artifacts.read_npz(run.file(artifacts.LATENTS), ["z_logvar_train"])
     encoders = {"trained": trained, "untrained": untrained}
     outputs = []
     with progress_bar() as bar:
@@ -84,7 +87,8 @@ def run(run: Run) -> list[str]:
         outputs += [artifacts.GEOMETRY, artifacts.GEOMETRY_ARRAYS]
         bar.update(task, advance=1, status="holes" if cfg.model.name == "vae" else "")
         if cfg.model.name == "vae":
-            holes, decodings = prior_holes_of(cfg, trained, latents["z_train"], latents["z_test"], device)
+            holes, decodings = prior_holes_of(cfg, trained, latents["z_train"], latents["z_test"],
+                                              latents["z_logvar_train"], device)
             artifacts.write_json(run.file(artifacts.HOLES), holes)
             artifacts.write_npz(run.file(artifacts.HOLES_ARRAYS), **decodings)
             outputs += [artifacts.HOLES, artifacts.HOLES_ARRAYS]
@@ -178,10 +182,18 @@ def geometry(cfg, encoders: dict[str, Autoencoder], sample: Sample, x_train: tor
     return {encoder: geometry_summary(values, labels) for encoder, values in per_point.items()}, arrays
 
 
-def prior_holes_of(cfg, vae: Autoencoder, codes: np.ndarray, held_out: np.ndarray, device) -> tuple[dict, dict]:
-    """holes.json's summary and holes.npz's decodings of a few prior draws from holes and from covered regions."""
-    found = prior_holes(codes, held_out=held_out, n_prior=cfg.analyse.prior_samples,
-                        quantile=cfg.analyse.hole_quantile, seed=cfg.seed)
+def prior_holes_of(cfg, vae: Autoencoder, codes: np.ndarray, held_out: np.ndarray, logvar: np.ndarray,
+                   device) -> tuple[dict, dict]:
+    """holes.json's summary and holes.npz's decodings of a few prior draws from holes and from covered regions.
+
+    The summary adds the same measure restricted to the active dimensions (mean posterior variance
+    below ACTIVE_VARIANCE): in a collapsed dimension every posterior is ≈ N(0, 1) and every mean ≈ 0,
+    so a prior draw is far from all means there, though the decoder ignores that dimension.
+    """
+    settings = {"n_prior": cfg.analyse.prior_samples, "quantile": cfg.analyse.hole_quantile, "seed": cfg.seed}
+    found = prior_holes(codes, held_out=held_out, **settings)
+    active = np.exp(logvar).mean(axis=0) < ACTIVE_VARIANCE
+    in_active = prior_holes(codes[:, active], held_out=held_out[:, active], **settings) if active.any() else None
     rng = np.random.default_rng([cfg.seed, 4])
     decodings = {}
     for name, members in (("hole", found["in_hole"]), ("covered", ~found["in_hole"])):
@@ -191,6 +203,10 @@ def prior_holes_of(cfg, vae: Autoencoder, codes: np.ndarray, held_out: np.ndarra
             z = torch.as_tensor(found["prior"][chosen], dtype=torch.float32, device=device)
             decodings[f"{name}_decodings"] = vae.eval().decode(z).cpu().numpy()
     summary = {key: value for key, value in found.items() if not isinstance(value, np.ndarray)}
+    summary["active_dimensions"] = int(active.sum())
+    summary["active_variance"] = ACTIVE_VARIANCE
+    summary["active"] = None if in_active is None else {
+        key: value for key, value in in_active.items() if not isinstance(value, np.ndarray)}
     return summary, decodings
 
 
