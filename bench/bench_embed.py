@@ -35,7 +35,7 @@ from common import AELAT, alternate, dataset_file, is_mnist, make_run, peak_of, 
 
 METHODS = ("tsne", "umap")
 # --smoke: few optimisation steps, as only whether the benchmark runs is checked
-SHORT = ["+embed.tsne.early_exaggeration_iter=50", "+embed.tsne.n_iter=50", "embed.umap.n_epochs=20"]
+SHORT = ["embed.tsne.early_exaggeration_iter=50", "embed.tsne.n_iter=50", "embed.umap.n_epochs=20"]
 
 
 def bare_steps(run: Path, method: str, rows: int | None = None) -> dict:

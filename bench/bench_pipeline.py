@@ -31,7 +31,7 @@ from omegaconf import OmegaConf
 from common import AELAT, dataset_file, is_mnist, peak_of, record, run_bare, shell, stage_seconds
 
 # --smoke: few t-SNE steps, as only whether the benchmark runs is checked
-SHORT = ["+embed.tsne.early_exaggeration_iter=50", "+embed.tsne.n_iter=50"]
+SHORT = ["embed.tsne.early_exaggeration_iter=50", "embed.tsne.n_iter=50"]
 NO_BARE_EQUIVALENT = ("encode", "evaluate", "report")
 
 

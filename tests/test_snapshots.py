@@ -21,7 +21,7 @@ from aelat.stages import train as train_stage
 from test_train_resume import assert_same_weights, interrupt_at, weights
 
 SMALL = ["model.hidden=[32]", "latent_dim=3", "train.snapshot_train=300", "train.snapshot_test=120",
-         "analyse.geometry_points=100", "analyse.prior_samples=500"]
+         "analyse.geometry_points=100", "analyse.holes.n_prior=500"]
 
 
 def make_run(out, *overrides: str) -> Run:
@@ -94,12 +94,12 @@ def test_resumed_training_gives_the_uninterrupted_dynamics(tmp_path, monkeypatch
     [
         (["train.snapshots=[0,2,9]"], "train.snapshots has epoch 9 but training stops after train.epochs=3; "
                                       "drop it or raise train.epochs"),
-        (["train.snapshots=[-1]"], "train.snapshots entries=-1 is too small"),
-        (["train.snapshots=5"], "train.snapshots=5 must be a list of epochs"),
+        (["train.snapshots=[-1]"], "train.snapshots entries=-1 is too small; it must be >= 0"),
+        (["train.snapshots=5"], "train.snapshots=5 is not a list"),
         (["train.snapshot_train=0"], "train.snapshot_train=0 is too small; it must be >= 1"),
         (["train.snapshot_test=0"], "train.snapshot_test=0 is too small"),
         (["analyse.geometry_points=0"], "analyse.geometry_points=0 is too small"),
-        (["analyse.hole_quantile=1"], "analyse.hole_quantile=1 must lie in (0, 1)"),
+        (["analyse.holes.quantile=1"], "analyse.holes.quantile=1 must be in (0, 1)"),
         (["train.snapshot_train=2000"], "train.snapshot_train=2000 exceeds the 1347 training samples; lower it"),
         (["train.snapshot_test=451"], "train.snapshot_test=451 exceeds the 450 test samples"),
         (["train.snapshot_train=500", "analyse.geometry_points=501"],
@@ -117,7 +117,7 @@ def test_snapshot_settings_name_another_run_and_analyse_settings_do_not():
     base = compose()
     assert config_hash(compose(["train.snapshots=[]"]), "train") != config_hash(base, "train")
     assert config_hash(compose(["train.snapshot_test=100"]), "train") != config_hash(base, "train")
-    other = compose(["analyse.knn_k=5"])
+    other = compose(["analyse.profile.knn_k=5"])
     assert config_hash(other, "train") == config_hash(base, "train")
     assert config_hash(other, "analyse") != config_hash(base, "analyse")
     assert config_hash(other, "report") != config_hash(base, "report")  # the report shows the analyses

@@ -30,8 +30,8 @@ A run folder holds one configuration's artifacts::
                                <rep>.covariances (k, d, d), <rep>.mean (d,), <rep>.covariance (d, d) (float32)
         dynamics.csv           analyse (with snapshots.npz): one row per representation and epoch on the sample:
                                representation (raw, pca, untrained: baselines, epoch empty; latent: one row per
-                               snapshot epoch), epoch, knn_accuracy (kNN@analyse.knn_k, train -> test sample),
-                               probe_accuracy, between_class_variance_share, sw_between_classes (mean normalised
+                               snapshot epoch), epoch, knn_accuracy (kNN@analyse.profile.knn_k, train -> test
+                               sample), probe_accuracy, between_class_variance_share, sw_between_classes (mean normalised
                                sliced W2 between classes), twonn_dimension, gmm_nmi, recon_mse (test sample)
         dynamics_maps.npz      analyse (with snapshots.npz): aligned 2-D maps of every snapshot: epochs (int64, (s,)),
                                train, test (float32, (s, n, 2)), y_train, y_test (int64)

@@ -37,7 +37,7 @@ def analysis_sections(run: Run, class_names: list[str]) -> tuple[str, list[str],
     inputs = {}
     for name in entry["outputs"]:
         inputs |= run.require("analyse", name)
-    k = run.cfg.analyse.knn_k
+    k = run.cfg.analyse.profile.knn_k
     parts, figures = [], []
     if artifacts.DYNAMICS in inputs:
         text, files = dynamics_section(run, class_names, k)

@@ -119,11 +119,8 @@ def write_dynamics(run: Run, sample: Sample, latents: dict, untrained: Autoencod
 def dynamics(cfg, snapshots: dict, sample: Sample, latents: dict, untrained: Autoencoder, x_test: torch.Tensor,
              y: dict) -> list[dict]:
     """dynamics.csv's rows: the raw, PCA and untrained baselines on the sample, then the latent at each snapshot."""
-    an = cfg.analyse
-
     def profile(z_train: np.ndarray, z_test: np.ndarray) -> dict:
-        return separation_profile(z_train, y["train"], z_test, y["test"], knn_k=an.knn_k,
-                                  n_directions=an.sw_directions, id_samples=an.id_samples, seed=cfg.seed)
+        return separation_profile(z_train, y["train"], z_test, y["test"], **cfg.analyse.profile, seed=cfg.seed)
 
     raw_test = latents["raw_test"][sample.test]
     pca_test = latents["pca_test"][sample.test]
@@ -142,20 +139,18 @@ def dynamics(cfg, snapshots: dict, sample: Sample, latents: dict, untrained: Aut
 
 def layer_profile(cfg, encoders: dict[str, Autoencoder], x: dict, y: dict) -> list[dict]:
     """layers.csv's rows: every layer of each encoder on the sample; the raw input (layer 0) is scored once."""
-    an = cfg.analyse
     n_train = len(x["train"])
     rows, input_scores = [], None
     for encoder, model in encoders.items():
         layers = encoder_layers(model, torch.cat([x["train"], x["test"]]))
         for index, (name, Z) in enumerate(zip(layer_names(model), layers)):
             scores = input_scores if index == 0 and input_scores is not None else separation_profile(
-                Z[:n_train], y["train"], Z[n_train:], y["test"], metrics=LAYER_METRICS, knn_k=an.knn_k,
-                n_directions=an.sw_directions, id_samples=an.id_samples, seed=cfg.seed)
+                Z[:n_train], y["train"], Z[n_train:], y["test"], metrics=LAYER_METRICS, **cfg.analyse.profile,
+                seed=cfg.seed)
             if index == 0:
                 input_scores = scores
             to_next = "" if index == len(layers) - 1 else layer_distance(
-                Z, layers[index + 1], n_components=an.layer_components, n_directions=an.sw_directions,
-                n_samples=an.layer_samples, seed=cfg.seed)
+                Z, layers[index + 1], **cfg.analyse.layer_distance, seed=cfg.seed)
             rows.append({"encoder": encoder, "layer": index, "name": name, "dim": Z.shape[1], **scores,
                          "sw_to_next": to_next})
     return rows
@@ -190,10 +185,10 @@ def prior_holes_of(cfg, vae: Autoencoder, codes: np.ndarray, held_out: np.ndarra
     below ACTIVE_VARIANCE): in a collapsed dimension every posterior is ≈ N(0, 1) and every mean ≈ 0,
     so a prior draw is far from all means there, though the decoder ignores that dimension.
     """
-    settings = {"n_prior": cfg.analyse.prior_samples, "quantile": cfg.analyse.hole_quantile, "seed": cfg.seed}
-    found = prior_holes(codes, held_out=held_out, **settings)
+    found = prior_holes(codes, held_out=held_out, **cfg.analyse.holes, seed=cfg.seed)
     active = np.exp(logvar).mean(axis=0) < ACTIVE_VARIANCE
-    in_active = prior_holes(codes[:, active], held_out=held_out[:, active], **settings) if active.any() else None
+    in_active = (prior_holes(codes[:, active], held_out=held_out[:, active], **cfg.analyse.holes, seed=cfg.seed)
+                 if active.any() else None)
     rng = np.random.default_rng([cfg.seed, 4])
     decodings = {}
     for name, members in (("hole", found["in_hole"]), ("covered", ~found["in_hole"])):
