@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 from aelat.artifacts import Run, run_dir_for
 from aelat.config import compose
+from aelat.data import dataset_digest
 from aelat.stages import train
 
 from common import alternate, dataset_file, digits_npz, is_mnist, record, shell, stage_seconds
@@ -38,7 +39,7 @@ def train_seconds(data: Path, epochs: int, tmp: Path, snapshots: bool) -> dict:
         f"output_dir={tempfile.mkdtemp(dir=tmp)}", "dataset=npz", f"dataset.path={data}", f"latent_dim={LATENT_DIM}",
         f"train.epochs={epochs}", "device=cpu", *([] if snapshots else ["train.snapshots=[]"]),
     ])
-    run = Run(run_dir_for(cfg), cfg)
+    run = Run(run_dir_for(cfg), cfg, dataset_digest)
     spent = []
     real = train.take_snapshot
 

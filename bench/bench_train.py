@@ -32,6 +32,7 @@ from pathlib import Path
 import torch
 from aelat.artifacts import Run, run_dir_for
 from aelat.config import compose
+from aelat.data import dataset_digest
 from aelat.stages import train
 
 import bare_torch
@@ -54,7 +55,7 @@ def aelat_round(data: Path, epochs: int, tmp: Path, compiled: bool = False) -> d
         f"model.hidden=[{','.join(map(str, HIDDEN))}]", f"latent_dim={LATENT_DIM}", f"train.batch_size={BATCH_SIZE}",
         f"train.lr={LR}", f"train.epochs={epochs}", f"seed={SEED}", "device=cpu", f"train.compile={compiled}".lower(),
     ])
-    run = Run(run_dir_for(cfg), cfg)
+    run = Run(run_dir_for(cfg), cfg, dataset_digest)
     train.run(run)
     with open(run.file("train_log.csv")) as fh:
         rows = list(csv.DictReader(fh))

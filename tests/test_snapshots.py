@@ -9,7 +9,7 @@ import torch
 from aelat import artifacts
 from aelat.artifacts import Run, run_dir_for
 from aelat.config import compose, config_hash
-from aelat.data import load_dataset
+from aelat.data import dataset_digest, load_dataset
 from aelat.data.sample import draw_sample
 from aelat.models import build_model, load_checkpoint
 from aelat.models.inference import encode, reconstruction_mse
@@ -26,7 +26,7 @@ SMALL = ["model.hidden=[32]", "latent_dim=3", "train.snapshot_train=300", "train
 
 def make_run(out, *overrides: str) -> Run:
     cfg = compose([*SMALL, f"output_dir={out}", *overrides])
-    return Run(run_dir_for(cfg), cfg)
+    return Run(run_dir_for(cfg), cfg, dataset_digest)
 
 
 @pytest.mark.parametrize("epochs, expected", [(1, [0, 1]), (8, [0, 1, 2, 4, 8]), (10, [0, 1, 2, 4, 8, 10]),

@@ -10,9 +10,12 @@ import numpy as np
 
 from aelat import artifacts
 from aelat.artifacts import Run
+from aelat.errors import StaleArtifactError
+from aelat.explorer import write_html
 from aelat.plots.figures import plot_heatmaps, plot_reconstructions, plot_training_curve
+from aelat.plots.latent import plot_corner, plot_gaussianity, plot_marginals
 from aelat.plots.scatter import plot_map_grid
-from aelat.report_analysis import analysis_sections
+from aelat.report_analysis import analysis_inputs, analysis_sections
 
 REPORT = "report.md"
 BASELINES = tuple(artifacts.REPRESENTATIONS)  # raw, pca, untrained, latent
@@ -79,48 +82,90 @@ HOW_TO_READ = """\
 
 
 def write_report(run: Run) -> Path:
-    """Render report.md and its figures next to metrics.json; returns the report's path."""
+    """Render report.md and its figures next to metrics.json; returns the report's path.
+
+    Refuses (StaleArtifactError) when metrics.json is older than a file it draws (a map made again,
+    a map made after it, latents or model made again): the maps are always titled with their own scores.
+    """
     started = time.perf_counter()
-    inputs = run.require("evaluate", artifacts.METRICS)
+    inputs = run.require("evaluate", artifacts.METRICS)  # so, through it, the latents and maps it scored
+    scored = run.manifest()["stages"]["evaluate"]["inputs"]
+    for stage in run.manifest()["stages"]:
+        if stage.startswith("embed:"):
+            name = f"{artifacts.embedding_stem(*artifacts.embedding_of(stage))}.npz"
+            if name not in scored:
+                raise StaleArtifactError(f"{run.file(artifacts.METRICS)} does not score {name}, made after it; "
+                                         "re-run `aelat evaluate`")
+            inputs |= run.require(stage, name)
+    inputs |= run.require("encode", artifacts.LATENTS) | run.require("train", artifacts.TRAIN_LOG)
+    analysed = analysis_inputs(run)
+    inputs |= analysed
     metrics = json.loads(run.file(artifacts.METRICS).read_text())
     scores = metrics["representations"]
     latents = artifacts.read_npz(run.file(artifacts.LATENTS), ["class_names", *(f"examples_{n}" for n in EXAMPLES)])
     class_names = [str(name) for name in latents["class_names"]]
     figures = []
 
-    for method in sorted({name.split("(")[0] for name, row in scores.items() if row.get("source")}):
-        maps = {}
-        for source in BASELINES:
-            name = f"{method}({source})"
-            if name in scores:
-                emb = artifacts.read_npz(run.file(f"{artifacts.embedding_stem(method, source)}.npz"))
-                accuracy = scores[name]["structure"].get("knn_accuracy_10")
-                suffix = f" — kNN@10 {accuracy:.3f}" if accuracy is not None else ""
-                maps[f"{source} ({scores[source]['dim']}-d){suffix}"] = (emb["test"], emb["y_test"])
-        figures.append((f"{method} maps of the test set, by representation", f"report_maps_{method}.png"))
-        plot_map_grid(maps, class_names, f"{method} of each representation (test points)", run.file(figures[-1][1]))
+    with run.making("report", inputs, started, save_config=False) as out:
+        for method in sorted({name.split("(")[0] for name, row in scores.items() if row.get("source")}):
+            maps = {}
+            for source in BASELINES:
+                name = f"{method}({source})"
+                if name in scores:
+                    emb = artifacts.read_npz(run.file(f"{artifacts.embedding_stem(method, source)}.npz"))
+                    accuracy = scores[name]["structure"].get("knn_accuracy_10")
+                    suffix = f" — kNN@10 {accuracy:.3f}" if accuracy is not None else ""
+                    maps[f"{source} ({scores[source]['dim']}-d){suffix}"] = (emb["test"], emb["y_test"])
+            figures.append((f"{method} maps of the test set, by representation", f"report_maps_{method}.png"))
+            plot_map_grid(maps, class_names, f"{method} of each representation (test points)", out(figures[-1][1]))
 
-    sw = {name: scores[name]["distribution"]["sliced_wasserstein"]["matrix"] for name in BASELINES
-          if "distribution" in scores[name]}
-    if sw:
-        figures.append(("Sliced Wasserstein-2 between classes (units of the pooled spread)", "report_sliced_wasserstein.png"))
-        plot_heatmaps(sw, class_names, "sliced W₂ between class-conditional distributions", run.file(figures[-1][1]))
+        sw = {name: scores[name]["distribution"]["sliced_wasserstein"]["matrix"] for name in BASELINES
+              if "distribution" in scores[name]}
+        if sw:
+            figures.append(("Sliced Wasserstein-2 between classes (units of the pooled spread)",
+                            "report_sliced_wasserstein.png"))
+            plot_heatmaps(sw, class_names, "sliced W₂ between class-conditional distributions", out(figures[-1][1]),
+                          colour_label="sliced W₂ (units of the pooled spread)")
 
-    log = np.genfromtxt(run.file(artifacts.TRAIN_LOG), delimiter=",", names=True, ndmin=1)
-    figures.append(("Training curve", "report_training.png"))
-    plot_training_curve(log, run.path.name, run.file(figures[-1][1]))
+        q_figures = latent_figures(run, scores, class_names, out)
+        figures += q_figures
 
-    rows = {name: latents[f"examples_{name}"] for name in EXAMPLES}
-    figures.append(("Test images (top) and their reconstructions", "report_reconstructions.png"))
-    plot_reconstructions(rows, "reconstructions of test images", run.file(figures[-1][1]))
+        log = np.genfromtxt(run.file(artifacts.TRAIN_LOG), delimiter=",", names=True, ndmin=1)
+        figures.append(("Training curve", "report_training.png"))
+        plot_training_curve(log, run.path.name, out(figures[-1][1]))
 
-    analysis, analysis_figures, analysis_inputs = analysis_sections(run, class_names)
-    inputs |= analysis_inputs
-    text = render_markdown(run.path.name, metrics, figures) + ("\n" + analysis if analysis else "")
-    artifacts.write_text(run.file(REPORT), text)
-    outputs = [REPORT, *(file for _, file in figures), *analysis_figures]
-    run.record("report", outputs, inputs, time.perf_counter() - started)
+        rows = {name: latents[f"examples_{name}"] for name in EXAMPLES}
+        figures.append(("Test images (top) and their reconstructions", "report_reconstructions.png"))
+        plot_reconstructions(rows, "reconstructions of test images", out(figures[-1][1]))
+
+        write_html(run, scores, q_figures, out)
+        analysis = analysis_sections(run, analysed, class_names, out)
+        text = render_markdown(run.path.name, metrics, figures) + ("\n" + analysis if analysis else "")
+        artifacts.write_text(out(REPORT), text)
     return run.file(REPORT)
+
+
+def latent_figures(run: Run, scores: dict, class_names: list[str], out: artifacts.Outputs) -> list[tuple[str, str]]:
+    """Figures of Q itself: marginals and corner plot of the latent's widest dimensions, and the
+    per-class Gaussianity of every representation next to the pooled one; each written to ``out(file)``."""
+    key = artifacts.REPRESENTATIONS["latent"]
+    latents = artifacts.read_npz(run.file(artifacts.LATENTS), [f"{key}_train", f"{key}_test", "y_train", "y_test"])
+    Z = np.concatenate([latents[f"{key}_train"], latents[f"{key}_test"]])
+    y = np.concatenate([latents["y_train"], latents["y_test"]])
+    figures = [(f"Q: marginals of the latent's widest dimensions, by class ({len(Z):,} points)", "report_latent_marginals.png")]
+    plot_marginals(Z, y, class_names, f"latent ({Z.shape[1]}-d): dimensions of largest variance",
+                   out(figures[-1][1]))
+    if Z.shape[1] >= 2:
+        figures.append(("Q: pairs of the latent's widest dimensions (corner plot)", "report_latent_corner.png"))
+        plot_corner(Z, y, class_names, f"latent ({Z.shape[1]}-d): widest dimensions, pairwise",
+                    out(figures[-1][1]), seed=run.cfg.seed)
+    gaussianity = {name: scores[name]["distribution"]["gaussianity"] for name in BASELINES
+                   if "distribution" in scores.get(name, {})}
+    if gaussianity:
+        figures.append(("Gaussianity of each class and of all classes pooled", "report_gaussianity.png"))
+        plot_gaussianity(gaussianity, class_names, "MMD² of each distribution to its moment-matched Gaussian",
+                         out(figures[-1][1]))
+    return figures
 
 
 def render_markdown(title: str, metrics: dict, figures: list[tuple[str, str]]) -> str:

@@ -26,32 +26,31 @@ LAYER_METRICS = [
 ]
 
 
-def analysis_sections(run: Run, class_names: list[str]) -> tuple[str, list[str], dict[str, str]]:
-    """The markdown of every analysis the run has, the figures drawn for it, and the artifacts read (checksums).
+def analysis_inputs(run: Run) -> dict[str, str]:
+    """The analysis artifacts the run records, checked current (checksums); none when `aelat analyse` has not run.
 
-    Nothing when `aelat analyse` has not run; a stale or changed analysis artifact raises, naming the command.
+    A stale or changed analysis artifact raises, naming the command.
     """
     entry = run.manifest()["stages"].get("analyse")
-    if entry is None:
-        return "", [], {}
     inputs = {}
-    for name in entry["outputs"]:
+    for name in entry["outputs"] if entry else ():
         inputs |= run.require("analyse", name)
+    return inputs
+
+
+def analysis_sections(run: Run, inputs: dict[str, str], class_names: list[str], out: artifacts.Outputs) -> str:
+    """The markdown of every analysis in ``inputs`` (from :func:`analysis_inputs`); figures go to ``out(file)``."""
+    if not inputs:
+        return ""
     k = run.cfg.analyse.profile.knn_k
-    parts, figures = [], []
+    parts = []
     if artifacts.DYNAMICS in inputs:
-        text, files = dynamics_section(run, class_names, k)
-        parts.append(text)
-        figures += files
+        parts.append(dynamics_section(run, class_names, k, out))
     for section in (layers_section, geometry_section):
-        text, files = section(run, class_names, k)
-        parts.append(text)
-        figures += files
+        parts.append(section(run, class_names, k, out))
     if artifacts.HOLES in inputs:
-        text, files = holes_section(run)
-        parts.append(text)
-        figures += files
-    return "\n".join(parts), figures, inputs
+        parts.append(holes_section(run, out))
+    return "\n".join(parts)
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -115,7 +114,7 @@ def dynamics_sentences(rows: list[dict], k: int) -> str:
     return text
 
 
-def dynamics_section(run: Run, class_names: list[str], k: int) -> tuple[str, list[str]]:
+def dynamics_section(run: Run, class_names: list[str], k: int, out: artifacts.Outputs) -> str:
     rows = read_rows(run.file(artifacts.DYNAMICS))
     latent = [row for row in rows if row["representation"] == "latent"]
     epochs = np.array([int(row["epoch"]) for row in latent])
@@ -125,13 +124,13 @@ def dynamics_section(run: Run, class_names: list[str], k: int) -> tuple[str, lis
                                if row["epoch"] is None and row["representation"] in ("raw", "pca")}
                  for key, _ in DYNAMICS_METRICS}
     plot_dynamics(epochs, curves, baselines, f"{run.path.name}: the latent over training (sample)",
-                  run.file("report_dynamics.png"))
+                  out("report_dynamics.png"))
     maps = artifacts.read_npz(run.file(artifacts.DYNAMICS_MAPS))
     plot_map_strip(maps["epochs"].tolist(), maps["test"], maps["y_test"], class_names,
                    "aligned maps of the latent over training (test points of the sample)",
-                   run.file("report_dynamics_maps.png"))
+                   out("report_dynamics_maps.png"))
     animate_maps(maps["epochs"].tolist(), maps["test"], maps["y_test"], class_names, "aligned latent",
-                 run.file("report_dynamics_maps.gif"))
+                 out("report_dynamics_maps.gif"))
     table = _table(
         ["representation", "epoch", *titles.values()],
         [[row["representation"], "" if row["epoch"] is None else str(int(row["epoch"])),
@@ -153,7 +152,7 @@ def dynamics_section(run: Run, class_names: list[str], k: int) -> tuple[str, lis
         "![Aligned maps over training](report_dynamics_maps.png)", "",
         "The same as an animation, with in-between frames: [report_dynamics_maps.gif](report_dynamics_maps.gif)", "",
     ])
-    return text, ["report_dynamics.png", "report_dynamics_maps.png", "report_dynamics_maps.gif"]
+    return text
 
 
 # --------------------------------------------------------------------------- layers
@@ -188,7 +187,7 @@ def layers_sentences(rows: list[dict], k: int) -> str:
     return text
 
 
-def layers_section(run: Run, class_names: list[str], k: int) -> tuple[str, list[str]]:
+def layers_section(run: Run, class_names: list[str], k: int, out: artifacts.Outputs) -> str:
     rows = read_rows(run.file(artifacts.LAYERS))
     encoders = list(dict.fromkeys(row["encoder"] for row in rows))
     names = [row["name"] for row in rows if row["encoder"] == encoders[0]]
@@ -196,7 +195,7 @@ def layers_section(run: Run, class_names: list[str], k: int) -> tuple[str, list[
                                             for row in rows if row["encoder"] == encoder][: len(names) - (key == "sw_to_next")]
                                   for encoder in encoders}
               for key, title in LAYER_METRICS}
-    plot_layers(names, panels, f"{run.path.name}: the encoder layer by layer (sample)", run.file("report_layers.png"))
+    plot_layers(names, panels, f"{run.path.name}: the encoder layer by layer (sample)", out("report_layers.png"))
     table = _table(
         ["encoder", "layer", "dim", *(title.format(k=k) for _, title in LAYER_METRICS)],
         [[row["encoder"], row["name"], str(int(row["dim"])),
@@ -213,7 +212,7 @@ def layers_section(run: Run, class_names: list[str], k: int) -> tuple[str, list[
         table, "",
         "![Layer profile](report_layers.png)", "",
     ])
-    return text, ["report_layers.png"]
+    return text
 
 
 # --------------------------------------------------------------------------- geometry
@@ -250,7 +249,7 @@ def geometry_sentences(rows: list[dict], arrays: dict, cfg_encoders: list[str], 
     return text + f"Mean log-volume change Σ log σᵢ: {volumes} (PCA's orthonormal projection: 0)."
 
 
-def geometry_section(run: Run, class_names: list[str], k: int) -> tuple[str, list[str]]:
+def geometry_section(run: Run, class_names: list[str], k: int, out: artifacts.Outputs) -> str:
     rows = read_rows(run.file(artifacts.GEOMETRY))
     arrays = artifacts.read_npz(run.file(artifacts.GEOMETRY_ARRAYS))
     encoders = list(dict.fromkeys(row["encoder"] for row in rows))
@@ -258,7 +257,7 @@ def geometry_section(run: Run, class_names: list[str], k: int) -> tuple[str, lis
                                                                   row["stretch_ratio_high"])
                         for row in rows if row["encoder"] == encoder} for encoder in encoders}
     spectra = {encoder: arrays[f"{encoder}.singular_values"] for encoder in encoders}
-    plot_geometry(spectra, ratios, f"{run.path.name}: the Jacobian of g", run.file("report_geometry.png"))
+    plot_geometry(spectra, ratios, f"{run.path.name}: the Jacobian of g", out("report_geometry.png"))
     table = _table(
         ["encoder", "points", "log-volume Σ log σᵢ", "σ₁", "stretch to same class", "stretch to other class",
          "other / same (95 % CI)"],
@@ -278,7 +277,7 @@ def geometry_section(run: Run, class_names: list[str], k: int) -> tuple[str, lis
         table, "",
         "![Jacobian spectrum and stretch ratio per class](report_geometry.png)", "",
     ])
-    return text, ["report_geometry.png"]
+    return text
 
 
 def _class_label(value, class_names: list[str]) -> str:
@@ -290,7 +289,7 @@ def _class_label(value, class_names: list[str]) -> str:
 # --------------------------------------------------------------------------- VAE holes
 
 
-def holes_section(run: Run) -> tuple[str, list[str]]:
+def holes_section(run: Run, out: artifacts.Outputs) -> str:
     holes = json.loads(run.file(artifacts.HOLES).read_text())
     decodings = artifacts.read_npz(run.file(artifacts.HOLES_ARRAYS))
     shown = min(len(decodings["hole_decodings"]), len(decodings["covered_decodings"]))
@@ -299,7 +298,7 @@ def holes_section(run: Run) -> tuple[str, list[str]]:
         plot_reconstructions({"from holes": decodings["hole_decodings"][:shown],
                               "covered": decodings["covered_decodings"][:shown]},
                              "decoded prior draws: from holes (top) and from covered regions (bottom)",
-                             run.file("report_vae_holes.png"))
+                             out("report_vae_holes.png"))
         files.append("report_vae_holes.png")
     held = holes["held_out_share"]
     text = (f"{100 * holes['share']:.1f} % of {holes['n_prior']} draws from the prior N(0, I) (95 % CI "
@@ -318,4 +317,4 @@ def holes_section(run: Run) -> tuple[str, list[str]]:
             f"{100 * active['share_low']:.1f}–{100 * active['share_high']:.1f} %) lie in holes.")
     lines = ["## VAE: where Q misses the prior", "", text, ""]
     lines += [f"![Decodings from holes and covered regions]({file})" for file in files] + [""]
-    return "\n".join(lines), files
+    return "\n".join(lines)

@@ -8,4 +8,8 @@ from aelat.embedders.umap import umap_map
 
 EMBEDDERS = {"tsne": tsne_map, "pca": pca_map, "umap": umap_map}
 
-__all__ = ["EMBEDDERS"]
+# Maps that repeat another: the PCA map of the PCA representation is the first two principal
+# components of the raw input again (up to sign), the PCA map of raw. Neither drawn nor scored.
+REPEATS = {("pca", "pca"): ("pca", "raw")}
+
+__all__ = ["EMBEDDERS", "REPEATS"]

@@ -124,9 +124,11 @@ def animate_maps(epochs: Sequence[int], maps: np.ndarray, labels: np.ndarray, cl
                  title: str, path: Path, steps: int = 4) -> None:
     """An animated GIF of the aligned maps (s, n, 2): each snapshot held, ``steps`` linear in-between frames
     to the next, so the eye follows each point (matplotlib's FuncAnimation and Pillow writer)."""
+    import tempfile
+
     from matplotlib.animation import FuncAnimation, PillowWriter
 
-    from aelat.artifacts import atomic_path
+    from aelat.artifacts import write_bytes
 
     colours = class_colours(len(class_names))
     frames: list[tuple[np.ndarray, str]] = []  # (points, caption)
@@ -152,6 +154,10 @@ def animate_maps(epochs: Sequence[int], maps: np.ndarray, labels: np.ndarray, cl
         return points, caption
 
     animation = FuncAnimation(fig, draw, frames=len(frames), blit=False)
-    with atomic_path(path) as tmp:
-        animation.save(tmp, writer=PillowWriter(fps=6), dpi=80)
-    plt.close(fig)
+    try:  # Pillow picks the format by the file's extension, which ``path`` (a temporary) may lack
+        with tempfile.TemporaryDirectory() as folder:
+            gif = Path(folder) / "maps.gif"
+            animation.save(gif, writer=PillowWriter(fps=6), dpi=80)
+            write_bytes(path, gif.read_bytes())
+    finally:
+        plt.close(fig)

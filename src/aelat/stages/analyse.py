@@ -57,6 +57,7 @@ def run(run: Run) -> list[str]:
     if with_snapshots:
         inputs |= run.require("train", artifacts.SNAPSHOTS)
     data = load_dataset(cfg)
+    run.dataset_digest()  # of the files just read, for run.json
     sample = draw_sample(cfg, len(data.x_train), len(data.x_test))
     device = resolve_device(cfg)
     trained = load_checkpoint(run.file(artifacts.MODEL), device)
@@ -70,50 +71,44 @@ def run(run: Run) -> list[str]:
     if cfg.model.name == "vae":
         latents |= artifacts.read_npz(run.file(artifacts.LATENTS), ["z_logvar_train"])
     encoders = {"trained": trained, "untrained": untrained}
-    outputs = []
-    with progress_bar() as bar:
+    with run.making("analyse", inputs, started) as out, progress_bar() as bar:
         task = bar.add_task(f"analyse {run.path.name}", total=4, status="dynamics")
         if with_snapshots:
-            outputs += write_dynamics(run, sample, latents, untrained, x["test"], y)
+            write_dynamics(run, sample, latents, untrained, x["test"], y, out)
         bar.update(task, advance=1, status="layers")
-        _write_csv(run.file(artifacts.LAYERS), LAYER_COLUMNS, layer_profile(cfg, encoders, x, y))
-        outputs.append(artifacts.LAYERS)
+        _write_csv(out(artifacts.LAYERS), LAYER_COLUMNS, layer_profile(cfg, encoders, x, y))
         bar.update(task, advance=1, status="geometry")
         summaries, arrays = geometry(cfg, encoders, sample, x["train"], y["train"], latents["pca_components"])
         rows = [{"encoder": encoder, "class": name, **values}
                 for encoder, per_class in summaries.items() for name, values in per_class.items()]
-        _write_csv(run.file(artifacts.GEOMETRY), ("encoder", "class", *GEOMETRY_COLUMNS), rows)
-        artifacts.write_npz(run.file(artifacts.GEOMETRY_ARRAYS), **arrays)
-        outputs += [artifacts.GEOMETRY, artifacts.GEOMETRY_ARRAYS]
+        _write_csv(out(artifacts.GEOMETRY), ("encoder", "class", *GEOMETRY_COLUMNS), rows)
+        artifacts.write_npz(out(artifacts.GEOMETRY_ARRAYS), **arrays)
         bar.update(task, advance=1, status="holes" if cfg.model.name == "vae" else "")
         if cfg.model.name == "vae":
             holes, decodings = prior_holes_of(cfg, trained, latents["z_train"], latents["z_test"],
                                               latents["z_logvar_train"], device)
-            artifacts.write_json(run.file(artifacts.HOLES), holes)
-            artifacts.write_npz(run.file(artifacts.HOLES_ARRAYS), **decodings)
-            outputs += [artifacts.HOLES, artifacts.HOLES_ARRAYS]
+            artifacts.write_json(out(artifacts.HOLES), holes)
+            artifacts.write_npz(out(artifacts.HOLES_ARRAYS), **decodings)
         bar.update(task, advance=1, status="")
-    run.save_config()
-    run.record("analyse", outputs, inputs, time.perf_counter() - started)
-    return outputs
+        written = list(out.files)
+    return written
 
 
 def write_dynamics(run: Run, sample: Sample, latents: dict, untrained: Autoencoder, x_test: torch.Tensor,
-                   y: dict) -> list[str]:
-    """dynamics.csv and dynamics_maps.npz from train's snapshots.npz; returns their names."""
+                   y: dict, out: artifacts.Outputs) -> None:
+    """dynamics.csv and dynamics_maps.npz, written to ``out(name)``, from train's snapshots.npz."""
     snapshots = artifacts.read_npz(run.file(artifacts.SNAPSHOTS))
     if not (np.array_equal(snapshots["train_index"], sample.train) and np.array_equal(snapshots["test_index"], sample.test)):
         raise ArtifactError(f"{run.file(artifacts.SNAPSHOTS)} holds another sample than this config draws; "
                             "re-run `aelat train`")
-    _write_csv(run.file(artifacts.DYNAMICS), DYNAMICS_COLUMNS, dynamics(run.cfg, snapshots, sample, latents, untrained,
-                                                                         x_test, y))
+    _write_csv(out(artifacts.DYNAMICS), DYNAMICS_COLUMNS,
+               dynamics(run.cfg, snapshots, sample, latents, untrained, x_test, y))
     n_train = len(sample.train)
     maps = aligned_maps([np.concatenate(codes) for codes in zip(snapshots["train"], snapshots["test"])],
                         fit_rows=np.arange(n_train))
-    artifacts.write_npz(run.file(artifacts.DYNAMICS_MAPS), epochs=snapshots["epochs"],
+    artifacts.write_npz(out(artifacts.DYNAMICS_MAPS), epochs=snapshots["epochs"],
                         train=maps[:, :n_train].astype(np.float32), test=maps[:, n_train:].astype(np.float32),
                         y_train=y["train"], y_test=y["test"])
-    return [artifacts.DYNAMICS, artifacts.DYNAMICS_MAPS]
 
 
 def dynamics(cfg, snapshots: dict, sample: Sample, latents: dict, untrained: Autoencoder, x_test: torch.Tensor,

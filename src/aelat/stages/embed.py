@@ -9,8 +9,8 @@ from omegaconf import OmegaConf
 
 from aelat import artifacts
 from aelat.artifacts import Run
-from aelat.embedders import EMBEDDERS
-from aelat.errors import ConfigError
+from aelat.embedders import EMBEDDERS, REPEATS
+from aelat.errors import ConfigError, DataError
 from aelat.plots.scatter import plot_map
 from aelat.runtime import progress_bar
 
@@ -21,6 +21,10 @@ def run(run: Run, method: str, source: str = "latent") -> None:
         raise ConfigError(f"unknown embed method '{method}'; choose one of: {', '.join(EMBEDDERS)}")
     if source not in artifacts.REPRESENTATIONS:
         raise ConfigError(f"unknown --of '{source}'; choose one of: {', '.join(artifacts.REPRESENTATIONS)}, all")
+    if (method, source) in REPEATS:
+        same = REPEATS[method, source]
+        raise ConfigError(f"the {method} map of {source} is the {same[0]} map of {same[1]} (the same points); "
+                          f"use --of {same[1]}")
     cfg = run.cfg
     started = time.perf_counter()
     inputs = run.require("encode", artifacts.LATENTS)
@@ -30,6 +34,9 @@ def run(run: Run, method: str, source: str = "latent") -> None:
     rows, test = latents[f"{key}_train"], latents[f"{key}_test"]
     if method == "pca" and rows.shape[1] < 2:
         raise ConfigError(f"a pca map needs >= 2 dimensions but {source} has {rows.shape[1]}; use --method tsne")
+    if len(rows) and bool((rows == rows[:1]).all()):
+        raise DataError(f"every {source} point of the training set is the same, so a {method} map of it means "
+                        "nothing; check the data (constant images?) or map another representation")
     train_index = _fitted_subset(len(rows), cfg.embed.max_points, cfg.seed)
     section = cfg.embed.get(method)
     options = OmegaConf.to_container(section) if section is not None else {}
@@ -44,24 +51,25 @@ def run(run: Run, method: str, source: str = "latent") -> None:
             on_progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
         bar.update(task, completed=1, total=1)
+    if not (np.isfinite(train).all() and np.isfinite(test).all()):
+        raise DataError(f"the {method} map of {source} has coordinates that are NaN or infinite, so it was not "
+                        f"recorded; check {source} for constant or degenerate points, or try another --method")
 
     stem = artifacts.embedding_stem(method, source)
     y_train = latents["y_train"][train_index]
-    artifacts.write_npz(
-        run.file(f"{stem}.npz"), train=train, test=test, y_train=y_train, y_test=latents["y_test"], train_index=train_index
-    )
-    plot_map(
-        train,
-        y_train,
-        test,
-        latents["y_test"],
-        [str(name) for name in latents["class_names"]],
-        f"{method} of {source} ({rows.shape[1]}-d) — {run.path.name}",
-        run.file(f"{stem}.png"),
-    )
-    run.save_config()
-    stage = artifacts.embedding_stage(method, source)
-    run.record(stage, [f"{stem}.npz", f"{stem}.png"], inputs, time.perf_counter() - started)
+    with run.making(artifacts.embedding_stage(method, source), inputs, started) as out:
+        artifacts.write_npz(
+            out(f"{stem}.npz"), train=train, test=test, y_train=y_train, y_test=latents["y_test"], train_index=train_index
+        )
+        plot_map(
+            train,
+            y_train,
+            test,
+            latents["y_test"],
+            [str(name) for name in latents["class_names"]],
+            f"{method} of {source} ({rows.shape[1]}-d) — {run.path.name}",
+            out(f"{stem}.png"),
+        )
 
 
 def _fitted_subset(n: int, max_points: int | None, seed: int) -> np.ndarray:

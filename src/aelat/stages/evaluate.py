@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 
 from aelat import artifacts, score_cache
 from aelat.artifacts import Run
-from aelat.embedders import EMBEDDERS
+from aelat.embedders import EMBEDDERS, REPEATS
 from aelat.errors import ConfigError
 from aelat.metrics.distribution import class_moments, distribution_metrics
 from aelat.metrics.neighbourhood import neighbourhood_scores_of_maps
@@ -63,7 +63,8 @@ def run(run: Run) -> dict:
     digests = {name: score_cache.digest(rep.arrays) for name, rep in representations.items()}
     scores = {}
     with progress_bar() as bar:
-        task = bar.add_task("evaluate", total=len(representations), status="neighbourhoods of the maps")
+        task = bar.add_task("evaluate", total=len(representations), status="neighbourhoods of the maps",
+                            unit="representation")
         neighbourhoods = map_neighbourhoods(representations, run.cfg, cache, digests, code)
         for name, rep in representations.items():
             bar.update(task, status=name)
@@ -74,10 +75,9 @@ def run(run: Run) -> dict:
         "config": OmegaConf.to_container(run.cfg, resolve=True),
         "versions": versions,
     }
-    artifacts.write_json(run.file(artifacts.METRICS), metrics)
-    artifacts.write_npz(run.file(artifacts.MOMENTS), **moments(representations))
-    run.save_config()
-    run.record("evaluate", [artifacts.METRICS, artifacts.MOMENTS], inputs, time.perf_counter() - started)
+    with run.making("evaluate", inputs, started) as out:
+        artifacts.write_json(out(artifacts.METRICS), metrics)
+        artifacts.write_npz(out(artifacts.MOMENTS), **moments(representations))
     return metrics
 
 
@@ -96,7 +96,8 @@ def load_representations(run: Run) -> tuple[dict[str, Representation], dict[str,
         for name, key in artifacts.REPRESENTATIONS.items()
     }
     stages = run.manifest()["stages"]
-    maps = [(m, s) for m in EMBEDDERS for s in artifacts.REPRESENTATIONS if artifacts.embedding_stage(m, s) in stages]
+    maps = [(m, s) for m in EMBEDDERS for s in artifacts.REPRESENTATIONS
+            if artifacts.embedding_stage(m, s) in stages and (m, s) not in REPEATS]
     for method, source in maps:
         stage, stem = artifacts.embedding_stage(method, source), artifacts.embedding_stem(method, source)
         inputs |= run.require(stage, f"{stem}.npz")
@@ -123,7 +124,8 @@ def map_neighbourhoods(representations: dict[str, Representation], cfg, cache: S
             kind="neighbourhood", map=digests[name], source=digests[rep.source], settings=settings, seed=cfg.seed,
             code=code,
         )
-        cached = cache.get(names_of[name])
+        cached = cache.get(names_of[name], lambda found: all(
+            f"{metric}_{k}" in found for metric in ("trustworthiness", "continuity") for k in settings["ks"]))
         if cached is not None:
             scores[name] = cached
         else:
@@ -144,7 +146,9 @@ def score(rep: Representation, cfg, cache: ScoreCache, digest: str, code: dict, 
     settings.pop("cache", None)
     settings.pop("neighbourhood")
     name = score_cache.key(kind="scores", representation=digest, settings=settings, seed=cfg.seed, code=code)
-    measured = cache.get(name)
+    measured = cache.get(name, lambda found: isinstance(found.get("structure"), dict)
+                         and all(f"knn_accuracy_{k}" in found["structure"] for k in cfg.evaluate.knn.ks)
+                         and ("distribution" in found) == (rep.train.shape[1] >= 2))
     if measured is None:
         measured = measure(rep, cfg)
         cache.put(name, measured)

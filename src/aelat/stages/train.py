@@ -3,11 +3,11 @@ sample at the epochs train.snapshots names, epoch 0 being the untrained network)
 
 from __future__ import annotations
 
+import io
 import time
 
 import numpy as np
 import torch
-from rich.console import Console
 
 from aelat import artifacts
 from aelat.artifacts import Run
@@ -18,7 +18,7 @@ from aelat.errors import ConfigError, TrainingError
 from aelat.models import Autoencoder, build_model, checkpoint
 from aelat.models.inference import held_out_scores
 from aelat.models.snapshots import snapshot_epochs, stack_snapshots, take_snapshot
-from aelat.runtime import progress_bar, seed_everything
+from aelat.runtime import console, progress_bar, seed_everything
 from aelat.stages import train_checkpoint
 
 
@@ -26,6 +26,7 @@ def run(run: Run) -> None:
     cfg = run.cfg
     started = time.perf_counter()
     data = load_dataset(cfg)
+    run.dataset_digest()  # of the files just read, for run.json
     if cfg.train.batch_size > len(data.x_train):
         raise ConfigError(
             f"train.batch_size={cfg.train.batch_size} exceeds the {len(data.x_train)} training samples; lower it"
@@ -43,8 +44,7 @@ def run(run: Run) -> None:
     if progress is None:
         progress = train_checkpoint.Progress(0, ["epoch,train_loss,test_loss,test_recon_mse,seconds"])
     else:
-        Console(stderr=True).print(f"resume: training from {checkpoint_path.name} after epoch {progress.epoch} "
-                                   f"of {cfg.train.epochs}", highlight=False, soft_wrap=True)
+        console().print(f"resume: training from {checkpoint_path.name} after epoch {progress.epoch} of {cfg.train.epochs}")
     loss_of = torch.compile(model.loss) if cfg.train.compile else model.loss
     every = cfg.train.checkpoint_every
     snap_at = snapshot_epochs(cfg.train.snapshots, cfg.train.epochs)
@@ -53,7 +53,8 @@ def run(run: Run) -> None:
         progress.snapshots[0] = take_snapshot(model, *snap_x)
 
     with progress_bar() as bar:
-        task = bar.add_task(f"train {run.path.name}", total=cfg.train.epochs, completed=progress.epoch, status="")
+        task = bar.add_task(f"train {run.path.name}", total=cfg.train.epochs, completed=progress.epoch, status="",
+                            unit="epoch")
         for epoch in range(progress.epoch + 1, cfg.train.epochs + 1):
             tic = time.perf_counter()
             try:
@@ -73,17 +74,15 @@ def run(run: Run) -> None:
                 train_checkpoint.save(checkpoint_path, train_hash, progress, model, optimizer, order)
             bar.update(task, advance=1, status=f"loss train {train_loss:.4f} test {test_loss:.4f}")
 
-    with artifacts.atomic_path(run.file(artifacts.MODEL)) as tmp:
-        torch.save(checkpoint(model, cfg.model), tmp)
-    artifacts.write_text(run.file(artifacts.TRAIN_LOG), "\n".join(progress.rows) + "\n")
-    outputs = [artifacts.MODEL, artifacts.TRAIN_LOG]
-    if snap_at:
-        labels = {"y_train": data.y_train[sample.train].numpy(), "y_test": data.y_test[sample.test].numpy()}
-        artifacts.write_npz(run.file(artifacts.SNAPSHOTS), train_index=sample.train, test_index=sample.test,
-                            **labels, **stack_snapshots(progress.snapshots))
-        outputs.append(artifacts.SNAPSHOTS)
-    run.save_config()
-    run.record("train", outputs, {}, time.perf_counter() - started)
+    weights = io.BytesIO()  # serialised first: torch.save reports a full disk as a RuntimeError, a write as OSError
+    torch.save(checkpoint(model, cfg.model), weights)
+    with run.making("train", {}, started) as out:
+        artifacts.write_bytes(out(artifacts.MODEL), weights.getvalue())
+        artifacts.write_text(out(artifacts.TRAIN_LOG), "\n".join(progress.rows) + "\n")
+        if snap_at:
+            labels = {"y_train": data.y_train[sample.train].numpy(), "y_test": data.y_test[sample.test].numpy()}
+            artifacts.write_npz(out(artifacts.SNAPSHOTS), train_index=sample.train, test_index=sample.test,
+                                **labels, **stack_snapshots(progress.snapshots))
     checkpoint_path.unlink(missing_ok=True)
 
 

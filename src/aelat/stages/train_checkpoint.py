@@ -8,6 +8,7 @@ taken so far, so its snapshots.npz equals an uninterrupted run's too.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,8 +41,9 @@ def save(path: Path, train_hash: str, progress: Progress, model, optimizer, orde
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
-    with artifacts.atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    buffer = io.BytesIO()  # serialised first: torch.save reports a full disk as a RuntimeError, a write as OSError
+    torch.save(state, buffer)
+    artifacts.write_bytes(path, buffer.getvalue())
 
 
 def restore(path: Path, train_hash: str, model, optimizer, order: torch.Generator) -> Progress | None:
