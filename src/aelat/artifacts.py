@@ -59,7 +59,7 @@ A run folder holds one configuration's artifacts::
                                sliced W₂ heatmaps, training curve, reconstructions, report_latent_marginals.png,
                                report_latent_corner.png, report_gaussianity.png; with analyse's artifacts also
                                report_dynamics.png, report_dynamics_maps.png/.gif, report_layers.png,
-                               report_geometry.png, report_holes.png); report.html is the interactive,
+                               report_geometry.png, report_vae_holes.png); report.html is the interactive,
                                standalone Bokeh page (linked maps of the test points; see aelat.explorer)
         tensorboard/           `aelat export --tensorboard`: TensorBoard projector files (see aelat.export)
         .<name>.aelat-tmp-<8 characters>   a file being written (atomic_path, Run.making); never read, and the
