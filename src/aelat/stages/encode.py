@@ -14,10 +14,15 @@ from aelat.config import resolve_device
 from aelat.data import load_dataset
 from aelat.models import build_model, load_checkpoint
 from aelat.models.inference import encode, extra_codes, reconstruction_mse
-from aelat.runtime import seed_everything
+from aelat.runtime import deterministic_torch, seed_everything
 
 
 def run(run: Run) -> None:
+    with deterministic_torch(run.cfg.train.get("deterministic", False)):
+        _run(run)
+
+
+def _run(run: Run) -> None:
     cfg = run.cfg
     started = time.perf_counter()
     inputs = run.require("train", artifacts.MODEL)

@@ -18,11 +18,16 @@ from aelat.errors import ConfigError, TrainingError
 from aelat.models import Autoencoder, build_model, checkpoint
 from aelat.models.inference import held_out_scores
 from aelat.models.snapshots import snapshot_epochs, stack_snapshots, take_snapshot
-from aelat.runtime import console, progress_bar, seed_everything
+from aelat.runtime import console, deterministic_torch, progress_bar, seed_everything
 from aelat.stages import train_checkpoint
 
 
 def run(run: Run) -> None:
+    with deterministic_torch(run.cfg.train.get("deterministic", False)):
+        _run(run)
+
+
+def _run(run: Run) -> None:
     cfg = run.cfg
     started = time.perf_counter()
     data = load_dataset(cfg)
