@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # and installing them before aelat stops a resolver from pulling another torch build.
 TORCH := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: venv run test test-fast bench clean
+.PHONY: venv run test test-fast lint bench clean
 
 venv: $(VENV)/.installed
 
@@ -20,8 +20,13 @@ $(VENV)/.installed: pyproject.toml
 run: venv
 	$(BIN)/aelat run
 
-test: venv
+test: venv lint
 	$(BIN)/python -m pytest
+
+# Static checks (settings in pyproject.toml): ruff on the code and tests, mypy on the package.
+lint: venv
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
 
 test-fast: venv
 	$(BIN)/python -m pytest -m "not slow"
@@ -41,4 +46,4 @@ bench: venv
 	$(BIN)/python bench/bench_embed.py --run $(BENCH_RUN)/latest
 
 clean:
-	rm -rf outputs/*/ outputs/latest outputs/.cache outputs/.multirun .pytest_cache
+	rm -rf outputs/*/ outputs/latest outputs/.cache outputs/.multirun .pytest_cache .mypy_cache .ruff_cache

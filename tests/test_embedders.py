@@ -15,7 +15,6 @@ from sklearn.neighbors import KNeighborsClassifier
 from aelat.config import compose
 from aelat.data.digits import load_digits
 from aelat.embedders import EMBEDDERS
-from aelat.embedders.pca import pca_map
 from aelat.embedders.tsne import tsne_map
 from aelat.embedders.umap import umap_map
 from aelat.errors import ConfigError

@@ -239,3 +239,30 @@ def test_the_cli_refuses_before_any_work(override, tmp_path):
     assert result.exit_code == 1
     assert result.stderr.strip().startswith("aelat: error:") and len(result.stderr.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_aelat_config_prints_the_composed_config():
+    result = CliRunner().invoke(app, ["config", "latent_dim=3", "evaluate.knn.ks=[7]"])
+    assert result.exit_code == 0, result.stderr
+    printed = OmegaConf.create(result.stdout)
+    assert printed == OmegaConf.create(OmegaConf.to_yaml(compose(["latent_dim=3", "evaluate.knn.ks=[7]"])))
+    assert printed.latent_dim == 3 and list(printed.evaluate.knn.ks) == [7]
+    bad = CliRunner().invoke(app, ["config", "latent_dim=0"])
+    assert bad.exit_code == 1 and bad.stderr.strip() == "aelat: error: latent_dim=0 is too small; it must be >= 1"
+
+
+def test_a_users_own_option_files_are_checked_like_the_shipped_ones(tmp_path, monkeypatch):
+    (tmp_path / "dataset").mkdir()
+    (tmp_path / "train").mkdir()
+    (tmp_path / "dataset" / "mine.yaml").write_text("name: npz\npath: features.npz\nscale: standard\n")
+    (tmp_path / "train" / "quick.yaml").write_text("epochs: 2\nbatch_size: 16\n")
+    (tmp_path / "train" / "broken.yaml").write_text("epochs: 2\nlr: -1\n")
+    (tmp_path / "dataset" / "typo.yaml").write_text("name: npz\npath: x.npz\nsacle: standard\n")
+    monkeypatch.setenv("AELAT_CONFIG_DIR", str(tmp_path))
+    cfg = compose(["dataset=mine", "train=quick"])
+    assert cfg.dataset.scale == "standard" and cfg.dataset.path.endswith("features.npz")
+    assert cfg.train.epochs == 2 and cfg.train.lr == 0.001  # the rest from the defaults
+    with pytest.raises(ConfigError, match=r"^train.lr=-1 must be a positive number$"):
+        compose(["train=broken"])
+    with pytest.raises(ConfigError, match=r"^cannot add 'dataset.sacle': no such config key; did you mean 'dataset.scale'\?"):
+        compose(["dataset=typo"])

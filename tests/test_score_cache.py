@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 from typer.testing import CliRunner
 
-from aelat import score_cache
+from aelat import artifacts, score_cache
 from aelat.cli import app
 from aelat.stages import evaluate as evaluate_stage
 from conftest import FAST
@@ -100,10 +100,10 @@ def test_other_settings_or_a_damaged_entry_are_computed_again(encoded, tmp_path,
 def test_an_edit_to_aelat_source_is_a_new_key(monkeypatch, tmp_path):
     package = tmp_path / "aelat"
     package.mkdir()
-    (package / "score_cache.py").write_text("x = 1\n")
-    monkeypatch.setattr(score_cache, "__file__", str(package / "score_cache.py"))
-    before = score_cache.source_digest()
+    (package / "artifacts.py").write_text("x = 1\n")
+    monkeypatch.setattr(artifacts, "__file__", str(package / "artifacts.py"))
+    before = artifacts.source_digest()
     (package / "metric.py").write_text("def f():\n    return 1\n")
-    after_adding = score_cache.source_digest()
+    after_adding = artifacts.source_digest()
     (package / "metric.py").write_text("def f():\n    return 2\n")
-    assert len({before, after_adding, score_cache.source_digest()}) == 3
+    assert len({before, after_adding, artifacts.source_digest()}) == 3

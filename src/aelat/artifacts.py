@@ -7,7 +7,8 @@ A run folder holds one configuration's artifacts::
         run.json               manifest: per stage, config hash, the dataset's digest, the checksums of its inputs
                                and outputs, timing, environment (CPU, thread pools, torch device:
                                artifacts.environment) (see Run); versions
-        model.pt               train: {"state_dict", "model" (name + config), "sample_shape", "latent_dim", ...}
+        model.pt               train: {"state_dict", "model" (name + config), "sample_shape", "latent_dim",
+                               "unit_range" (decoder ends in a sigmoid), ...}
         train_log.csv          train: epoch, train_loss, test_loss (the objective), test_recon_mse, seconds
         snapshots.npz          train (unless train.snapshots=[]): the codes of a fixed seeded sample at each snapshot
                                epoch: epochs (int64, (s,), ascending; 0 = untrained), train_index, test_index (int64:
@@ -23,6 +24,9 @@ A run folder holds one configuration's artifacts::
                                (float32, (m, *sample_shape): those rows and their reconstructions);
                                for a VAE also z_logvar_train, z_logvar_test (posterior log-variance; z_* is its mean);
                                pca_components (float32, (k, D)) and pca_mean (float32, (D,)): pca = (raw - mean) @ components.T
+                               `aelat score FILE` (model external, no model.pt or train_log.csv): z_*, y_*, class_names
+                               from FILE; raw_*, pca_* (also pca_components, pca_mean), recon_mse_raw, recon_mse_pca
+                               only with --raw; no examples_*
         embedding_<method>.npz embed: map of the latent: train, test (float32, (n, 2)), y_train, y_test,
                                train_index (int64: rows of the train set the map was fitted on)
         embedding_<method>.png embed: scatter coloured by class
@@ -70,6 +74,8 @@ A run folder holds one configuration's artifacts::
         tensorboard/           `aelat export --tensorboard`: TensorBoard projector files (see aelat.export)
         .<name>.aelat-tmp-<8 characters>   a file being written (atomic_path, Run.making); never read, and the
                                only hidden files aelat deletes (a killed writer's leftovers; see aelat.locking)
+    outputs/<raw file>-<embeddings file>-d<d>-s<seed>-<hash>/   `aelat score FILE --raw RAW` (without --raw:
+                               <embeddings file>-d<d>-...): a run folder as above, from encode on
     outputs/latest -> the newest run folder (a symlink; aelat never replaces anything else of that name)
     <first folder>/summary/     `aelat summarize`: summary.csv, summary.md, per-family overview figures and
                                summary.json (what was summarised; see aelat.summarize)
@@ -80,6 +86,7 @@ A run folder holds one configuration's artifacts::
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -161,9 +168,13 @@ def run_name(cfg: DictConfig) -> str:
     """Readable, deterministic folder name: dataset, model, latent size, seed, hash of what training read.
 
     A long dataset file name is shortened (the hash covers the whole path), so the name fits the file system.
+    Embeddings made outside aelat (model ``external``) are named by their file (and the raw input's).
     """
     dataset = cfg.dataset.name if cfg.dataset.name != "npz" else Path(cfg.dataset.path).name[:100]
-    return f"{dataset}-{cfg.model.name}-d{cfg.latent_dim}-s{cfg.seed}-{config_hash(cfg, 'train')}"
+    model = f"-{cfg.model.name}"
+    if cfg.model.name == "external":
+        model = "" if cfg.model.path == cfg.dataset.get("path") else f"-{Path(cfg.model.path).stem[:100]}"
+    return f"{dataset}{model}-d{cfg.latent_dim}-s{cfg.seed}-{config_hash(cfg, 'train')}"
 
 
 def run_dir_for(cfg: DictConfig) -> Path:
@@ -277,6 +288,21 @@ def read_npz(path: Path, keys: Sequence[str] | None = None) -> dict[str, np.ndar
         raise ArtifactError(f"{path} is unreadable ({exc}); delete it and re-run the stage that makes it") from None
 
 
+def npz_keys(path: Path) -> list[str]:
+    """The array names an .npz artifact holds, read from its index without loading the arrays."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return list(data.files)
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise ArtifactError(f"{path} is unreadable ({exc}); delete it and re-run the stage that makes it") from None
+
+
+def representations_in(path: Path) -> list[str]:
+    """The representations (raw, pca, untrained, latent) a latents.npz holds."""
+    keys = npz_keys(path)
+    return [name for name, key in REPRESENTATIONS.items() if f"{key}_train" in keys]
+
+
 def checksum(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -290,21 +316,36 @@ def _first_line(exc: Exception) -> str:
 
 
 def versions() -> dict:
-    """Versions of what produced a run: python, the numeric libraries, aelat and its git commit, and
-    the :func:`environment` the numbers depend on."""
+    """Versions of what produced a run: python, the numeric libraries and aelat, and the
+    :func:`environment` the numbers depend on.
+
+    aelat is named by its version and a digest of its source files (``aelat_source``, which an
+    uncommitted edit changes), and in a git checkout of aelat also by the commit (``aelat_git``).
+    """
     import openTSNE
     import sklearn
 
-    return {
+    found = {
         "python": platform.python_version(),
         "torch": _torch_version(),
         "numpy": np.__version__,
         "scikit-learn": sklearn.__version__,
         "openTSNE": openTSNE.__version__,
         "aelat": __version__,
-        "aelat_git": _git_commit(),
+        "aelat_source": source_digest(),
         "environment": environment(),
     }
+    commit = _aelat_commit()
+    return found | ({"aelat_git": commit} if commit else {})
+
+
+def source_digest() -> str:
+    """A hash of aelat's own Python source files (the installed copy, whatever installed it)."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
+        digest.update(path.relative_to(Path(__file__).parent).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def environment() -> dict:
@@ -359,14 +400,21 @@ def _torch_version() -> str:
     return found.group(1) if found else importlib.import_module("torch").__version__
 
 
-def _git_commit() -> str:
+@functools.cache
+def _aelat_commit() -> str | None:
+    """The commit of the git checkout aelat runs from; None for an installed copy.
+
+    An installed copy may lie inside someone else's repository (a venv in a project folder):
+    only a checkout that tracks aelat's own files is aelat's.
+    """
+    package = Path(__file__).parent
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
-        )
+        tracked = subprocess.run(["git", "ls-files", "--error-unmatch", Path(__file__).name], cwd=package,
+                                 capture_output=True, timeout=5)
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=package, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    return out.stdout.strip() if out.returncode == 0 else "unknown"
+        return None
+    return head.stdout.strip() if tracked.returncode == 0 and head.returncode == 0 else None
 
 
 class Outputs:

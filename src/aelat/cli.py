@@ -14,25 +14,17 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.table import Table
+from omegaconf import OmegaConf
 from rich.text import Text
 
-from aelat import artifacts
+from aelat import __version__, artifacts
 from aelat.config import compose
 from aelat.embedders import EMBEDDERS
 from aelat.errors import AelatError, one_line
 from aelat.locking import run_lock
-from aelat.pipeline import evaluate_and_report, open_run, refresh_report, run_pipeline, sources
+from aelat.pipeline import evaluate_and_report, open_run, refresh_report, run_pipeline, run_steps, score_pipeline, scored_run, sources
+from aelat.report import REPORT, terminal_tables, write_report
 from aelat.runtime import console
-from aelat.report import (
-    REPORT,
-    DISTRIBUTION_COLUMNS,
-    STRUCTURE_COLUMNS,
-    cell,
-    table_columns,
-    with_summaries,
-    write_report,
-)
 
 app = typer.Typer(
     help="Train autoencoders, draw their latent distribution Q = g#P and measure it against baselines.",
@@ -49,8 +41,18 @@ MULTIRUN = typer.Option(
 )
 
 
+def print_version(value: bool) -> None:
+    if value:
+        print(f"aelat {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors.")) -> None:
+def main(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+    version: bool = typer.Option(False, "--version", callback=print_version, is_eager=True,
+                                 help="Print aelat's version and exit."),
+) -> None:
     state["debug"] = debug
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="aelat: %(levelname)s: %(message)s")
 
@@ -97,11 +99,7 @@ def train(
 
     if multirun:
         return sweep("train", overrides, [], "latent", force)
-    run = open_run(None, overrides, new=True)
-    with run_lock(run.path):
-        run.will_make(["train"])
-        stage.run(run)
-        artifacts.mark_latest(run.path)
+    run_steps(open_run(None, overrides, new=True), [stage.run], ["train"])
 
 
 @app.command()
@@ -110,11 +108,7 @@ def encode(overrides: Optional[List[str]] = OVERRIDES, run_dir: Optional[Path] =
     """Encode train and test with the trained model and the baselines: latents.npz."""
     from aelat.stages import encode as stage
 
-    run = open_run(run_dir, overrides)
-    with run_lock(run.path):
-        run.will_make(["encode"])
-        stage.run(run)
-        artifacts.mark_latest(run.path)
+    run_steps(open_run(run_dir, overrides), [stage.run], ["encode"])
 
 
 @app.command()
@@ -129,11 +123,9 @@ def embed(
     from aelat.stages import embed as stage
 
     run = open_run(run_dir, overrides)
-    with run_lock(run.path):
-        run.will_make(artifacts.embedding_stage(method, source) for source in sources(of, method))
-        for source in sources(of, method):
-            stage.run(run, method, source)
-        artifacts.mark_latest(run.path)
+    chosen = sources(of, method, run)
+    run_steps(run, [functools.partial(stage.run, method=method, source=source) for source in chosen],
+              [artifacts.embedding_stage(method, source) for source in chosen])
 
 
 @app.command()
@@ -143,26 +135,22 @@ def analyse(overrides: Optional[List[str]] = OVERRIDES, run_dir: Optional[Path] 
     (the encoder's Jacobian), holes.json (model=vae); report.md gains their sections when it exists."""
     from aelat.stages import analyse as stage
 
-    run = open_run(run_dir, overrides)
-    with run_lock(run.path):
-        run.will_make(["analyse"])
+    def analyse_and_report(run: artifacts.Run) -> None:
         for name in stage.run(run):
             print(run.file(name))
         report = refresh_report(run)
         if report is not None:
             print_report_path(report)
-        artifacts.mark_latest(run.path)
+
+    run_steps(open_run(run_dir, overrides), [analyse_and_report], ["analyse", "report"])
 
 
 @app.command()
 @reports_errors
 def evaluate(overrides: Optional[List[str]] = OVERRIDES, run_dir: Optional[Path] = RUN_DIR) -> None:
     """Score every representation: metrics.json, report.md and tables."""
-    run = open_run(run_dir, overrides)
-    with run_lock(run.path):
-        run.will_make(["evaluate", "report"])
-        evaluate_and_report(run, show_results)
-        artifacts.mark_latest(run.path)
+    run_steps(open_run(run_dir, overrides), [functools.partial(evaluate_and_report, on_report=show_results)],
+              ["evaluate", "report"])
 
 
 @app.command()
@@ -172,6 +160,30 @@ def report(overrides: Optional[List[str]] = OVERRIDES, run_dir: Optional[Path] =
     run = open_run(run_dir, overrides)
     with run_lock(run.path):
         print_report_path(write_report(run))
+
+
+@app.command("score")
+@reports_errors
+def score_embeddings(
+    file: Path = typer.Argument(..., help="npz with z_train, y_train, z_test, y_test (class_names optional)"),
+    overrides: Optional[List[str]] = OVERRIDES,
+    raw: Optional[Path] = typer.Option(
+        None, "--raw", help="npz with Xtr, ytr, Xte, yte: the same samples' input, for the raw and PCA baselines"),
+    method: List[str] = typer.Option([], "--method", help="2-D maps to draw (repeatable; none by default)"),
+    of: str = typer.Option("all", "--of", help="What to map: latent | raw | pca | all"),
+) -> None:
+    """Score embeddings made outside aelat like its own latent: a run folder with metrics.json and report.md."""
+    run = scored_run(file.resolve(), raw.resolve() if raw else None, overrides or [])
+    score_pipeline(run, method, of, on_report=show_results)
+
+
+@app.command("config")
+@reports_errors
+def show_config(overrides: Optional[List[str]] = OVERRIDES,
+                run_dir: Optional[Path] = typer.Option(None, "--run", help="Show this run's saved config instead")) -> None:
+    """Print the composed config (with --run: that run's, the overrides on top); every key: aelat/schema.py."""
+    cfg = open_run(run_dir, overrides).cfg if run_dir else compose(overrides or [])
+    print(OmegaConf.to_yaml(cfg), end="")
 
 
 @app.command()
@@ -232,48 +244,15 @@ def sweep(command: str, overrides: Optional[List[str]], methods: List[str], of: 
 
     statuses = sweeps.multirun(command, overrides or [], methods, of, force, debug=state["debug"])
     out = console(stderr=False, width=max(120, console(stderr=False).width))
-    for status in statuses:
-        line = f"{status['status']}: {sweeps.describe(status)}"
-        if status["status"] == "skipped":
-            line += ": complete for this config; --force re-runs it"
-        elif status["status"] == "failed":
-            line += f": {status['error']}"
+    for line in sweeps.summary(statuses):
         out.print(line)
-    failed = [s for s in statuses if s["status"] == "failed"]
-    counts = {key: sum(s["status"] == key for s in statuses) for key in ("done", "skipped", "failed")}
-    out.print(f"sweep: {len(statuses)} configurations, " + ", ".join(f"{n} {k}" for k, n in counts.items())
-              + (f"; jobs' folders under {Path(statuses[0]['job']).parent}" if statuses else ""))
-    if not statuses:
-        raise AelatError("the sweep ran no configuration")
-    if failed:
-        raise AelatError(f"{len(failed)} of {len(statuses)} configurations failed: "
-                            + "; ".join(sweeps.describe(s) for s in failed))
-
-
-TERMINAL_COLUMNS = {
-    "structure": ("dim", "kNN@1", "kNN@5", "kNN@10", "probe", "k-means acc", "GMM acc", "silhouette", "recon MSE"),
-    "distribution": tuple(column[0] for column in DISTRIBUTION_COLUMNS),
-}
+    sweeps.raise_for_failures(statuses)
 
 
 def print_metrics(metrics: dict) -> None:
     """The structure and distribution tables, one row per representation."""
-    scores = with_summaries(metrics["representations"])
     out = console(stderr=False, width=max(120, console(stderr=False).width))
-    tables = (
-        ("structure", "class structure (test set)", STRUCTURE_COLUMNS),
-        ("distribution", "distribution of Q", DISTRIBUTION_COLUMNS),
-    )
-    for kind, title, columns in tables:
-        shown = [c for c in table_columns(scores, columns) if c[0] in TERMINAL_COLUMNS[kind]]
-        table = Table(title=f"aelat — {title}")
-        table.add_column("representation")
-        for column in shown:
-            table.add_column(column[0], justify="right")
-        for name, row in scores.items():
-            if kind not in row:
-                continue
-            table.add_row(name, *(cell(row, column) for column in shown))
+    for table in terminal_tables(metrics):
         out.print(table)
 
 

@@ -43,9 +43,10 @@ NOT_HASHED = {"train": ("checkpoint_every",), "evaluate": ("cache",)}
 
 def compose(overrides: Sequence[str] = ()) -> DictConfig:
     """Compose ``conf/config.yaml`` with Hydra override strings, then validate it."""
+    search_path = extra_search_path()
     try:
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
-            cfg = hydra_compose("config", overrides=[*extra_search_path(), *overrides])
+            cfg = hydra_compose("config", overrides=[*search_path, *overrides])
     except MissingConfigException as exc:
         group = (exc.missing_cfg_file or "").split("/")[0]
         if exc.options:
@@ -59,6 +60,11 @@ def compose(overrides: Sequence[str] = ()) -> DictConfig:
         cause = f" ({schema.one_line(exc.__cause__)})" if exc.__cause__ else ""
         raise ConfigError(_unknown_key(exc) or schema.one_line(exc) + cause) from None
     return validate(cfg)
+
+
+def quoted(value: str) -> str:
+    """``value`` as a quoted Hydra override value (a path with spaces or brackets stays one string)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def unreadable_override(overrides: Sequence[str], exc: Exception) -> str:
@@ -95,7 +101,7 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
         key, sep, value = override.partition("=")
         if not sep:
             raise ConfigError(f"override '{override}' is not key=value")
-        if key in ("dataset", "model", "train", "embed", "evaluate", "analyse"):
+        if key in schema.sections():
             raise ConfigError(
                 f"'{override}' picks another config group; drop --run so the overrides compose a new run"
             )
@@ -118,9 +124,9 @@ def validate(cfg: DictConfig) -> DictConfig:
     schema.check(cfg, given=given)
     if cfg.device == "cuda" and not _cuda_available():
         raise ConfigError("device=cuda but torch sees no CUDA device; use device=auto or device=cpu")
-    for key in ("path", "root"):
-        if cfg.dataset.get(key) is not None:
-            cfg.dataset[key] = str(Path(cfg.dataset[key]).expanduser().resolve())
+    for section, key in (("dataset", "path"), ("dataset", "root"), ("model", "path")):
+        if cfg[section].get(key) is not None:
+            cfg[section][key] = str(Path(cfg[section][key]).expanduser().resolve())
     return cfg
 
 

@@ -1,5 +1,8 @@
 """aelat's exceptions: library code raises these; the CLI turns them (and file-system errors) into one line
-(:func:`one_line`) and exit 1."""
+(:func:`one_line`) and exit 1.
+
+A bad value is also a ``ValueError`` (ConfigError, DataError), so Python code may catch it as one.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +14,11 @@ class AelatError(Exception):
     """Base class: the message is one line that says what is wrong and how to fix it."""
 
 
-class ConfigError(AelatError):
+class ConfigError(AelatError, ValueError):
     """An invalid or unknown configuration value."""
 
 
-class DataError(AelatError):
+class DataError(AelatError, ValueError):
     """A dataset that cannot be loaded or has the wrong content."""
 
 

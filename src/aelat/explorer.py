@@ -16,15 +16,14 @@ from aelat import artifacts
 from aelat.artifacts import Run
 from aelat.metrics.structure import gmm_clusters, knn_predictions
 from aelat.runtime import progress_bar
+from aelat.sampling import seeded_subset
 
 HTML = "report.html"
 
 
 def sample_test_rows(n_test: int, max_points: int | None, seed: int) -> np.ndarray:
-    """Sorted test rows shown: all, or a sample of ``max_points`` drawn with ``seed``."""
-    if max_points is None or max_points >= n_test:
-        return np.arange(n_test)
-    return np.sort(np.random.default_rng(seed).choice(n_test, size=max_points, replace=False))
+    """Sorted test rows shown: all, or a sample of ``max_points`` drawn with ``seed`` (:func:`seeded_subset`)."""
+    return seeded_subset(n_test, max_points, seed, "max_points")
 
 
 def vote_k(ks) -> int:
@@ -39,16 +38,17 @@ def write_html(run: Run, scores: dict, figures: list[tuple[str, str]], out: arti
 
     ``figures`` are (caption, report output) shown below the maps, read from ``out(file)``.
     """
-    from aelat.plots.images import data_uri, is_image, to_uint8
+    from aelat.plots.images import data_uri, pictured, to_uint8
     from aelat.plots.interactive import Map, Votes, write_page
 
     cfg = run.cfg
     maps = [name for name, row in scores.items() if row.get("source")]
     sources = list(dict.fromkeys(scores[name]["source"] for name in maps))
     keys = [artifacts.REPRESENTATIONS[s] for s in sources]
+    stored = artifacts.npz_keys(run.file(artifacts.LATENTS))  # embeddings made outside aelat: no images
     latents = artifacts.read_npz(
         run.file(artifacts.LATENTS),
-        ["y_train", "y_test", "class_names", "examples_input", "raw_test",
+        ["y_train", "y_test", "class_names", *(key for key in ("examples_input", "raw_test") if key in stored),
          *(f"{key}_{split}" for key in dict.fromkeys(keys) for split in ("train", "test"))],
     )
     class_names = [str(name) for name in latents["class_names"]]
@@ -80,9 +80,9 @@ def write_html(run: Run, scores: dict, figures: list[tuple[str, str]], out: arti
             panels.append(Map(name, method, source, title, emb["test"][shown]))
             bar.update(task, advance=1, status=name)
 
-    sample_shape = latents["examples_input"].shape[1:]
     thumbnails = None
-    if is_image(sample_shape):
+    if "raw_test" in latents and "examples_input" in latents and pictured(latents["examples_input"]):
+        sample_shape = latents["examples_input"].shape[1:]
         thumbnails = [data_uri(p) for p in to_uint8(latents["raw_test"][shown], sample_shape)]
     cap = "" if len(shown) == len(y_test) else (
         f"a sample drawn with seed {cfg.seed} (report.max_points={cfg.report.max_points}; null draws all)")

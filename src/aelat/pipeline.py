@@ -15,11 +15,13 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence
+
+from omegaconf import OmegaConf
 
 from aelat import artifacts
 from aelat.artifacts import Run
-from aelat.config import STAGE_KEYS, apply_overrides, compose, load_saved
+from aelat.config import STAGE_KEYS, apply_overrides, compose, load_saved, quoted, validate
 from aelat.data import dataset_digest
 from aelat.embedders import REPEATS
 from aelat.errors import ArtifactError
@@ -54,12 +56,15 @@ def names_a_run(overrides: Sequence[str]) -> bool:
     return any(key.split(".")[0] in STAGE_KEYS["train"] for key in keys)
 
 
-def sources(of: str, method: str | None = None) -> list[str]:
-    """The representations ``--of`` names: one of them, or all (less those whose ``method`` map
-    repeats another map, e.g. pca of pca)."""
+def sources(of: str, method: str | None = None, run: Run | None = None) -> list[str]:
+    """The representations ``--of`` names: one of them, or all (those the run's latents.npz holds, once
+    it exists), less those whose ``method`` map repeats another map (pca of pca)."""
     if of != "all":
         return [of]
-    return [source for source in artifacts.REPRESENTATIONS if (method, source) not in REPEATS]
+    held = list(artifacts.REPRESENTATIONS)
+    if run is not None and run.file(artifacts.LATENTS).is_file():
+        held = artifacts.representations_in(run.file(artifacts.LATENTS))
+    return [source for source in held if (method, source) not in REPEATS]
 
 
 def method_names(methods: Sequence[str]) -> list[str]:
@@ -142,6 +147,18 @@ def run_pipeline(run: Run, methods: Sequence[str], of: str, *, force: bool = Fal
     return "done"
 
 
+def run_steps(run: Run, steps: Sequence[Callable[[Run], object]], making: Iterable[str]) -> None:
+    """Run ``steps`` on ``run`` in order while holding its lock, then point ``latest`` at it.
+
+    ``making``: the manifest stages the steps write, checked first (``Run.will_make``).
+    """
+    with run_lock(run.path):
+        run.will_make(making)
+        for step in steps:
+            step(run)
+        artifacts.mark_latest(run.path)
+
+
 def first_incomplete(run: Run, steps: list) -> int:
     """Index of the first step whose artifact is missing, stale or changed (len(steps) if none)."""
     for index, (_, made, _) in enumerate(steps):
@@ -151,3 +168,31 @@ def first_incomplete(run: Run, steps: list) -> int:
         except ArtifactError:
             return index
     return len(steps)
+
+
+def scored_run(file: Path, raw: Optional[Path], overrides: Sequence[str]) -> Run:
+    """The run of embeddings made outside aelat (``model=external``): ``file``'s codes, ``raw``'s input."""
+    from aelat.stages.external import read_embeddings
+
+    dim = read_embeddings(file)["z_train"].shape[1]
+    composed = compose([*overrides, "dataset=npz", f"dataset.path={quoted(str(raw or file))}"])
+    cfg = validate(OmegaConf.to_container(composed) | {"model": {"name": "external", "path": str(file)},
+                                                       "latent_dim": dim})
+    run = Run(artifacts.run_dir_for(cfg), cfg, dataset_digest)
+    console().print(f"run: {run.path}")
+    return run
+
+
+def score_pipeline(run: Run, methods: Sequence[str], of: str, on_report: OnReport | None = None) -> None:
+    """`aelat score`: import the embeddings (and baselines), draw the maps asked for, evaluate, report."""
+    from aelat.stages import embed as embed_stage
+    from aelat.stages import external
+
+    def maps(run: Run) -> None:  # of the representations the imported file gave
+        for method in method_names(methods):
+            for source in sources(of, method, run):
+                embed_stage.run(run, method, source)
+
+    making = ["encode", *(artifacts.embedding_stage(method, source) for method in method_names(methods)
+                          for source in sources(of, method)), "evaluate", "report"]
+    run_steps(run, [external.run, maps, functools.partial(evaluate_and_report, on_report=on_report)], making)

@@ -13,6 +13,7 @@ from aelat.artifacts import Run
 from aelat.errors import StaleArtifactError
 from aelat.explorer import write_html
 from aelat.plots.figures import plot_heatmaps, plot_reconstructions, plot_training_curve
+from aelat.plots.images import pictured
 from aelat.plots.latent import plot_corner, plot_gaussianity, plot_marginals
 from aelat.plots.scatter import plot_map_grid
 from aelat.report_analysis import analysis_inputs, analysis_sections
@@ -95,6 +96,33 @@ HOW_TO_READ = """\
 """
 
 
+# The columns the terminal shows of each table (the report shows all).
+TERMINAL_COLUMNS = {
+    "structure": ("dim", "kNN@1", "kNN@5", "kNN@10", "probe", "k-means acc", "GMM acc", "silhouette", "recon MSE"),
+    "distribution": tuple(column[0] for column in DISTRIBUTION_COLUMNS),
+}
+
+
+def terminal_tables(metrics: dict) -> list:
+    """The structure and distribution tables (rich Tables), one row per representation."""
+    from rich.table import Table
+
+    scores = with_summaries(metrics["representations"])
+    tables = []
+    for kind, title, columns in (("structure", "class structure (test set)", STRUCTURE_COLUMNS),
+                                 ("distribution", "distribution of Q", DISTRIBUTION_COLUMNS)):
+        shown = [c for c in table_columns(scores, columns) if c[0] in TERMINAL_COLUMNS[kind]]
+        table = Table(title=f"aelat — {title}")
+        table.add_column("representation")
+        for column in shown:
+            table.add_column(column[0], justify="right")
+        for name, row in scores.items():
+            if kind in row:
+                table.add_row(name, *(cell(row, column) for column in shown))
+        tables.append(table)
+    return tables
+
+
 def write_report(run: Run) -> Path:
     """Render report.md and its figures next to metrics.json; returns the report's path.
 
@@ -111,12 +139,17 @@ def write_report(run: Run) -> Path:
                 raise StaleArtifactError(f"{run.file(artifacts.METRICS)} does not score {name}, made after it; "
                                          "re-run `aelat evaluate`")
             inputs |= run.require(stage, name)
-    inputs |= run.require("encode", artifacts.LATENTS) | run.require("train", artifacts.TRAIN_LOG)
+    inputs |= run.require("encode", artifacts.LATENTS)
+    trained = "train" in run.manifest()["stages"]  # not so for embeddings made outside aelat
+    if trained:
+        inputs |= run.require("train", artifacts.TRAIN_LOG)
     analysed = analysis_inputs(run)
     inputs |= analysed
     metrics = json.loads(run.file(artifacts.METRICS).read_text())
     scores = metrics["representations"]
-    latents = artifacts.read_npz(run.file(artifacts.LATENTS), ["class_names", *(f"examples_{n}" for n in EXAMPLES)])
+    stored = artifacts.npz_keys(run.file(artifacts.LATENTS))
+    wanted = ["class_names", *(f"examples_{n}" for n in EXAMPLES if f"examples_{n}" in stored)]
+    latents = artifacts.read_npz(run.file(artifacts.LATENTS), wanted)
     class_names = [str(name) for name in latents["class_names"]]
     figures = []
 
@@ -134,7 +167,7 @@ def write_report(run: Run) -> Path:
             plot_map_grid(maps, class_names, f"{method} of each representation (test points)", out(figures[-1][1]))
 
         sw = {name: scores[name]["distribution"]["sliced_wasserstein"]["matrix"] for name in BASELINES
-              if "distribution" in scores[name]}
+              if "distribution" in scores.get(name, {})}
         if sw:
             figures.append(("Sliced Wasserstein-2 between classes (units of the pooled spread)",
                             "report_sliced_wasserstein.png"))
@@ -144,13 +177,15 @@ def write_report(run: Run) -> Path:
         q_figures = latent_figures(run, scores, class_names, out)
         figures += q_figures
 
-        log = np.genfromtxt(run.file(artifacts.TRAIN_LOG), delimiter=",", names=True, ndmin=1)
-        figures.append(("Training curve", "report_training.png"))
-        plot_training_curve(log, run.path.name, out(figures[-1][1]))
+        if trained:
+            log = np.genfromtxt(run.file(artifacts.TRAIN_LOG), delimiter=",", names=True, ndmin=1)
+            figures.append(("Training curve", "report_training.png"))
+            plot_training_curve(log, run.path.name, out(figures[-1][1]))
 
-        rows = {name: latents[f"examples_{name}"] for name in EXAMPLES}
-        figures.append(("Test images (top) and their reconstructions", "report_reconstructions.png"))
-        plot_reconstructions(rows, "reconstructions of test images", out(figures[-1][1]))
+        rows = {name: latents[f"examples_{name}"] for name in EXAMPLES if f"examples_{name}" in latents}
+        if len(rows) == len(EXAMPLES) and pictured(rows["input"]):
+            figures.append(("Test images (top) and their reconstructions", "report_reconstructions.png"))
+            plot_reconstructions(rows, "reconstructions of test images", out(figures[-1][1]))
 
         write_html(run, scores, q_figures, out)
         analysis = analysis_sections(run, analysed, class_names, out)
@@ -185,11 +220,18 @@ def latent_figures(run: Run, scores: dict, class_names: list[str], out: artifact
 def render_markdown(title: str, metrics: dict, figures: list[tuple[str, str]]) -> str:
     cfg = metrics["config"]
     scores = with_summaries(metrics["representations"])
+    dataset = Path(cfg["dataset"].get("path") or cfg["dataset"]["name"]).name
+    if cfg["model"]["name"] == "external":
+        made = f"embeddings **{Path(cfg['model']['path']).name}** (made outside aelat)"
+        data = f", raw input **{dataset}**" if "raw" in scores else ""
+        header = f"{made}{data}, latent_dim **{cfg['latent_dim']}**, seed {cfg['seed']}"
+    else:
+        header = (f"dataset **{dataset}**, model **{cfg['model']['name']}**, latent_dim **{cfg['latent_dim']}**, "
+                  f"seed {cfg['seed']}, {cfg['train']['epochs']} epochs")
     lines = [
         f"# aelat report — {title}",
         "",
-        f"dataset **{Path(cfg['dataset'].get('path') or cfg['dataset']['name']).name}**, model **{cfg['model']['name']}**, latent_dim **{cfg['latent_dim']}**, "
-        f"seed {cfg['seed']}, {cfg['train']['epochs']} epochs; full config in `config.yaml`, versions in `metrics.json`.",
+        f"{header}; full config in `config.yaml`, versions in `metrics.json`.",
         "",
         "## Class structure",
         "",

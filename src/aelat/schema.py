@@ -2,10 +2,11 @@
 
 Hydra composes ``conf/config.yaml``. Its first default, ``aelat_schema``, holds :class:`Config`'s
 defaults, stored in Hydra's ConfigStore with those of the groups ``train``, ``embed``,
-``evaluate`` and ``analyse`` (option ``default``): their keys, defaults and ranges live only here. ``dataset`` and ``model`` take their values from
-``conf/dataset/<option>.yaml`` and ``conf/model/<option>.yaml`` (or a user's folder, see
-``AELAT_CONFIG_DIR``); their schema is chosen by the section's ``name``, so a user's own option file
-is checked like a shipped one.
+``evaluate``, ``analyse`` and ``report`` (option ``default``): their keys, defaults and ranges live
+only here. ``dataset`` and ``model`` take their values from ``conf/dataset/<option>.yaml`` and ``conf/model/<option>.yaml``
+(or a user's folder, see ``AELAT_CONFIG_DIR``), plus the keys every option has (:class:`DatasetConfig`:
+scale, class_names); their schema is chosen by the section's ``name``, so a user's own option
+file is checked like a shipped one.
 
 :func:`typed` re-types a composed (or saved) config against the schema: an unknown key (also one
 added with ``+key=value``) or a value of the wrong type is a ConfigError. :func:`check` then tests
@@ -28,8 +29,11 @@ Adding a key
    Use ``MISSING`` as the default for a dataset or model key whose value the option's YAML gives.
 2. A rule between keys (``noise_level <= 1`` when ``noise=mask``): a ``cross_check(node, path)``
    staticmethod on the dataclass that raises ConfigError; it runs after the per-key checks.
-3. A new section: a dataclass, a field ``section(TheConfig)`` in :class:`Config`, and a line in
-   :func:`register` (then ``name=default`` in ``conf/config.yaml``'s defaults list).
+3. A new section: a dataclass, a field ``section(TheConfig)`` in :class:`Config` (it becomes the
+   group ``<section>`` with the option ``default``), and ``- <section>: default`` in
+   ``conf/config.yaml``'s defaults list.
+   A new dataset or model option: a dataclass (subclass of DatasetConfig, ModelConfig) in
+   DATASETS or MODELS, and its YAML in ``conf/``.
 4. If the key changes what a stage makes, it is hashed with its section (``config.STAGE_KEYS``);
    a key that changes only how a stage runs goes in ``config.NOT_HASHED``.
 5. A test: a bad value raises ConfigError at compose (``tests/test_schema.py`` covers every
@@ -56,6 +60,7 @@ MAX_SEED = 2**32 - 1  # numpy's legacy seeding and scikit-learn's random_state t
 # umap-learn both accept without extra parameters; a test checks them against the libraries' lists.
 TSNE_METRICS = ("euclidean", "l2", "cosine", "manhattan", "l1", "chebyshev", "canberra", "braycurtis")
 UMAP_METRICS = (*TSNE_METRICS, "correlation")
+SCALES = ("unit", "minmax", "standard", "none")  # dataset.scale
 
 
 def setting(default: Any = MISSING, *, ge: float | None = None, gt: float | None = None, le: float | None = None,
@@ -85,6 +90,9 @@ def section(cls: type) -> Any:
 @dataclass
 class DatasetConfig:
     name: str = MISSING
+    scale: str = setting("unit", choices=SCALES)  # unit: pixels to [0, 1]; minmax, standard: scikit-learn's
+    # scalers fitted on the train split; none: the values as they are
+    class_names: Optional[List[str]] = None  # one name per class in label order; null: from the data
 
 
 @dataclass
@@ -152,7 +160,12 @@ class DAEModel(BackboneModel):
             raise ConfigError(f"{path}.noise_level={level} must be {limit}")
 
 
-MODELS = {"mlp": MLPModel, "conv": ConvModel, "vae": VAEModel, "dae": DAEModel}
+@dataclass
+class ExternalModel(ModelConfig):  # embeddings made outside aelat; only `aelat score FILE.npz` sets it
+    path: str = MISSING  # the .npz with z_train, y_train, z_test, y_test
+
+
+MODELS = {"mlp": MLPModel, "conv": ConvModel, "vae": VAEModel, "dae": DAEModel, "external": ExternalModel}
 
 
 # --- train, embed, evaluate: the groups' defaults are these dataclasses -------------------------
@@ -307,8 +320,8 @@ class ReportConfig:  # report.md and report.html (aelat.report, aelat.explorer)
 
 @dataclass
 class Config:
-    dataset: Any = field(default=MISSING, metadata={"schemas": DATASETS})  # schema chosen by dataset.name
-    model: Any = field(default=MISSING, metadata={"schemas": MODELS})  # schema chosen by model.name
+    dataset: Any = field(default=MISSING, metadata={"schemas": DATASETS, "base": DatasetConfig})  # by dataset.name
+    model: Any = field(default=MISSING, metadata={"schemas": MODELS, "base": ModelConfig})  # by model.name
     train: TrainConfig = section(TrainConfig)
     embed: EmbedConfig = section(EmbedConfig)
     evaluate: EvaluateConfig = section(EvaluateConfig)
@@ -321,7 +334,7 @@ class Config:
 
 
 def register() -> None:
-    """Store the defaults of the root and of the groups train, embed, evaluate, analyse in Hydra's ConfigStore.
+    """Store the defaults of the root and of each section's group (train, embed, evaluate, ...) in Hydra's ConfigStore.
 
     They are stored as plain values, not typed nodes: Hydra composes them with the overrides as
     written, and :func:`typed` and :func:`check` judge the result in one place (a message shows
@@ -329,9 +342,20 @@ def register() -> None:
     """
     store = ConfigStore.instance()
     root = OmegaConf.to_container(OmegaConf.structured(Config))
-    store.store(name="aelat_schema", node={key: value for key, value in root.items() if key not in _options(Config)})
-    for group in ("train", "embed", "evaluate", "analyse"):
-        store.store(group=group, name="default", node=root[group])
+    for spec in dataclasses.fields(Config):  # dataset, model: the keys every option has, with their defaults
+        if "base" in spec.metadata:
+            common = OmegaConf.to_container(OmegaConf.structured(spec.metadata["base"]))
+            root[spec.name] = {key: value for key, value in common.items() if value != MISSING}
+    store.store(name="aelat_schema", node=root)
+    for group in sections():
+        if group not in _options(Config):
+            store.store(group=group, name="default", node=root[group])
+
+
+def sections() -> list[str]:
+    """The config groups: dataset, model (options by name) and every section with its own dataclass."""
+    hints = get_type_hints(Config)
+    return [f.name for f in dataclasses.fields(Config) if "schemas" in f.metadata or dataclasses.is_dataclass(hints[f.name])]
 
 
 # --- typing and checking ------------------------------------------------------------------------

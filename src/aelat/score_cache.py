@@ -41,12 +41,6 @@ def digest(arrays: Sequence[np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def source_digest() -> str:
-    """A hash of aelat's own Python source, the code that turns arrays into scores."""
-    package = Path(__file__).parent
-    return digest([np.frombuffer(path.read_bytes(), np.uint8) for path in sorted(package.rglob("*.py"))])
-
-
 def key(**parts) -> str:
     """The entry name for a computation described by JSON-ready ``parts``."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()

@@ -152,8 +152,10 @@ def representation_order(name: str) -> tuple:
     return (ORDER.index(name) if name in ORDER else len(ORDER), name)
 
 
-def aggregate(rows: Sequence[dict], metrics: Sequence[str] = tuple(m[1] for m in KEY_METRICS)) -> list[dict]:
-    """Per (dataset, model, latent_dim, representation): n, seeds, and per metric its values, mean, std, min, max."""
+def aggregate(rows: Sequence[dict], metrics: Sequence[str] | None = None) -> list[dict]:
+    """Per (dataset, model, latent_dim, representation): n, seeds, and per metric (default: the
+    :data:`KEY_METRICS`) its values, mean, std, min, max."""
+    metrics = [metric for _, metric, *_ in KEY_METRICS] if metrics is None else metrics
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
         groups.setdefault(tuple(row[key] for key in GROUP), []).append(row)

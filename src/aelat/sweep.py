@@ -148,7 +148,7 @@ def multirun(command: str, overrides: Sequence[str], methods: Sequence[str], of:
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
-    from aelat.config import compose, extra_search_path
+    from aelat.config import compose, extra_search_path, quoted
     from aelat.errors import ConfigError
 
     try:
@@ -160,7 +160,7 @@ def multirun(command: str, overrides: Sequence[str], methods: Sequence[str], of:
     output_dir = Path(compose(fixed).output_dir).resolve()
     sweep_dir = output_dir / SWEEPS / time.strftime("%Y-%m-%d_%H-%M-%S") / f"{time.time_ns() % 10**9:09d}"
     sweep_dir.mkdir(parents=True, exist_ok=True)  # here, so an unwritable output_dir is aelat's one line, not Hydra's traceback
-    ours = [f"hydra.sweep.dir={_quoted(str(sweep_dir))}", "hydra.job.chdir=False"]
+    ours = [f"hydra.sweep.dir={quoted(str(sweep_dir))}", "hydra.job.chdir=False"]
     if not any(o.key_or_group == "hydra/job_logging" for o in parsed):
         ours.append("hydra/job_logging=none")  # aelat logs its own way; no log file per job
     varied = [o.key_or_group for o in parsed if o.is_sweep_override()]
@@ -208,11 +208,35 @@ def collect(sweep_dir: Path) -> list[dict]:
     return statuses
 
 
+def summary(statuses: list[dict]) -> list[str]:
+    """One line per configuration (done, skipped, failed with its error), then the counts."""
+    lines = []
+    for status in statuses:
+        line = f"{status['status']}: {describe(status)}"
+        if status["status"] == "skipped":
+            line += ": complete for this config; --force re-runs it"
+        elif status["status"] == "failed":
+            line += f": {status['error']}"
+        lines.append(line)
+    counts = {key: sum(s["status"] == key for s in statuses) for key in ("done", "skipped", "failed")}
+    lines.append(f"sweep: {len(statuses)} configurations, " + ", ".join(f"{n} {k}" for k, n in counts.items())
+                 + (f"; jobs' folders under {Path(statuses[0]['job']).parent}" if statuses else ""))
+    return lines
+
+
+def raise_for_failures(statuses: list[dict]) -> None:
+    """An AelatError naming every failed configuration (or saying that none ran)."""
+    from aelat.errors import AelatError
+
+    if not statuses:
+        raise AelatError("the sweep ran no configuration")
+    failed = [s for s in statuses if s["status"] == "failed"]
+    if failed:
+        raise AelatError(f"{len(failed)} of {len(statuses)} configurations failed: "
+                         + "; ".join(describe(s) for s in failed))
+
+
 def describe(status: dict) -> str:
     """``<run folder> [overrides]``, the name a sweep's summary gives a configuration."""
     overrides = " ".join(status.get("overrides") or []) or "no overrides"
     return f"{status['run']} [{overrides}]" if status.get("run") else f"[{overrides}]"
-
-
-def _quoted(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

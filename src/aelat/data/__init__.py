@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
+import functools
 
-from aelat.data.base import Dataset, check_dataset
+from omegaconf import DictConfig, OmegaConf
+
+from aelat.data.base import Dataset, check_dataset, with_class_names
 from aelat.data.files import dataset_digest
 from aelat.errors import ConfigError
 
@@ -13,21 +15,26 @@ DATASETS = ("digits", "npz", *TORCHVISION)
 
 
 def load_dataset(cfg: DictConfig) -> Dataset:
-    """Load the dataset ``cfg.dataset`` names, once, into tensors, and check it (``check_dataset``)."""
-    name = cfg.dataset.name
+    """Load the dataset ``cfg.dataset`` names, once, into tensors, and check it (``check_dataset``).
+
+    The section's keys are the loader's arguments; ``dataset.class_names`` renames the classes.
+    """
+    options = OmegaConf.to_container(cfg.dataset)
+    name, names = options.pop("name"), options.pop("class_names", None)
     if name == "digits":
-        from aelat.data.digits import load_digits
+        from aelat.data.digits import load_digits as loader
 
-        return check_dataset(load_digits(cfg.dataset.test_size, cfg.seed), "digits")
-    if name == "npz":
-        from aelat.data.npz import load_npz
-
-        return check_dataset(load_npz(cfg.dataset.path), str(cfg.dataset.path))
-    if name in TORCHVISION:
+        options["seed"] = cfg.seed
+    elif name == "npz":
+        from aelat.data.npz import load_npz as loader
+    elif name in TORCHVISION:
         from aelat.data.torchvision_sets import load_torchvision
 
-        return check_dataset(load_torchvision(name, cfg.dataset.root, cfg.dataset.download), name)
-    raise ConfigError(f"unknown dataset '{name}'; choose one of: {', '.join(DATASETS)}")
+        loader = functools.partial(load_torchvision, name)
+    else:
+        raise ConfigError(f"unknown dataset '{name}'; choose one of: {', '.join(DATASETS)}")
+    source = str(cfg.dataset.path) if name == "npz" else name
+    return check_dataset(with_class_names(loader(**options), names, "dataset.class_names", ConfigError), source)
 
 
 __all__ = ["DATASETS", "Dataset", "dataset_digest", "load_dataset"]

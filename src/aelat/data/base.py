@@ -1,14 +1,17 @@
-"""The in-memory dataset every loader returns, and the checks every dataset passes."""
+"""The in-memory dataset every loader returns, what every loader shares (scaling, labels), and the checks
+every dataset passes."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
-from aelat.errors import DataError
+from aelat.errors import ConfigError, DataError
+from aelat.schema import SCALES
 
 if TYPE_CHECKING:
     import torch
@@ -23,7 +26,8 @@ class Dataset:
     Attributes
     ----------
     x_train, x_test : torch.Tensor, float32, shape (n, *sample_shape)
-        Pixels scaled to [0, 1]; ``sample_shape`` is (C, H, W) for images, (D,) for flat data.
+        Pixels scaled to [0, 1], or features scaled as ``dataset.scale`` says; ``sample_shape`` is
+        (C, H, W) for images, (D,) for flat data.
     y_train, y_test : torch.Tensor, int64, shape (n,)
         Class labels in ``range(len(class_names))``.
     class_names : tuple of str
@@ -44,6 +48,54 @@ class Dataset:
     @property
     def n_features(self) -> int:
         return int(np.prod(self.sample_shape))
+
+    @property
+    def unit_range(self) -> bool:
+        """Whether every value lies in [0, 1], so that a decoder may end in a sigmoid."""
+        return all(float(x.min()) >= 0 and float(x.max()) <= 1 for x in (self.x_train, self.x_test) if x.numel())
+
+
+def scale_features(arrays: Mapping[str, np.ndarray], scale: str, source: str) -> list[torch.Tensor]:
+    """The arrays (train split first) as float32 tensors, scaled by ``scale``: "unit" = pixels
+    (:func:`to_unit_float`); "minmax", "standard" = scikit-learn's MinMaxScaler, StandardScaler fitted on
+    the train split alone (no test statistic leaks into the features); "none" = the values as they are."""
+    if scale == "unit":
+        return to_unit_float(arrays, source)
+    if scale not in SCALES:
+        raise ConfigError(f"dataset.scale={scale!r} is not one of {', '.join(SCALES)}")
+    import torch  # here, not at the top: aelat.data.files (embed, evaluate) must not load torch
+
+    values = [_numbers(x, f"{source}:{name}") for name, x in arrays.items()]
+    if scale != "none":
+        from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+        scaler = (MinMaxScaler if scale == "minmax" else StandardScaler)().fit(values[0].reshape(len(values[0]), -1))
+        values = [scaler.transform(x.reshape(len(x), -1)).astype(np.float32).reshape(x.shape) for x in values]
+    return [torch.from_numpy(x) for x in values]
+
+
+def with_class_names(data: Dataset, names: Sequence[str] | None, source: str, error: type = DataError) -> Dataset:
+    """``data`` with its classes renamed to ``names`` (one per class, in label order); unchanged for None."""
+    if names is None:
+        return data
+    names = tuple(str(name) for name in names)
+    if len(names) != len(data.class_names):
+        raise error(f"{source} gives {len(names)} class names but the data has {len(data.class_names)} classes "
+                    f"({', '.join(data.class_names)}); give one name per class, in that order")
+    return dataclasses.replace(data, class_names=names)
+
+
+def _numbers(x: np.ndarray, source: str) -> np.ndarray:
+    """``x`` as a non-empty, finite float32 array."""
+    x = np.asarray(x)
+    if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+        raise DataError(f"{source}: values have dtype {x.dtype}; expected integers or floats")
+    if x.size == 0:
+        raise DataError(f"{source}: the dataset is empty; give it at least one sample per split")
+    x = x.astype(np.float32)
+    if not np.isfinite(x).all():
+        raise DataError(f"{source}: values contain NaN or inf; clean the data before loading it")
+    return x
 
 
 def check_dataset(dataset: Dataset, source: str) -> Dataset:
@@ -93,7 +145,8 @@ def to_unit_float(arrays: Mapping[str, np.ndarray], source: str) -> list[torch.T
         if is_integer and 0 <= lo and hi <= 255:
             scaled.append((True, x / 255.0))
         elif lo < 0 or hi > 1:
-            raise DataError(f"{source}: {name} pixel values span [{lo:g}, {hi:g}]; expected uint8 pixels or floats in [0, 1]")
+            raise DataError(f"{source}: {name} pixel values span [{lo:g}, {hi:g}]; expected uint8 pixels or floats in "
+                            "[0, 1] (features that are not pixels: dataset.scale=standard, minmax or none)")
         else:
             scaled.append((is_integer, x))
     if len({divided for divided, _ in scaled}) > 1:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torchvision import datasets
 
-from aelat.data.base import Dataset, to_unit_float
+from aelat.data.base import Dataset, scale_features
 from aelat.data.files import CIFAR_FILES, CIFAR_FOLDER, CIFAR_TRAIN, IDX_FILES
 from aelat.errors import DataError
 
@@ -27,7 +27,7 @@ CIFAR_MD5 = {
 }
 
 
-def load_torchvision(name: str, root: str | os.PathLike, download: bool) -> Dataset:
+def load_torchvision(name: str, root: str | os.PathLike, download: bool, scale: str = "unit") -> Dataset:
     """Load a torchvision image dataset once into tensors, downloading it first if asked.
 
     Parameters
@@ -40,6 +40,8 @@ def load_torchvision(name: str, root: str | os.PathLike, download: bool) -> Data
         ``data_batch_1`` .. ``data_batch_5``, ``test_batch`` and ``batches.meta``.
     download : bool
         Let torchvision fetch missing files into ``root`` (needs internet).
+    scale : str
+        How pixels are scaled (:func:`aelat.data.base.scale_features`); "unit": to [0, 1].
 
     Returns
     -------
@@ -54,13 +56,13 @@ def load_torchvision(name: str, root: str | os.PathLike, download: bool) -> Data
     """
     root = Path(root).expanduser().absolute()
     if name in _IDX_CLASSES:
-        return _load_idx(name, _IDX_CLASSES[name], root, download)
+        return _load_idx(name, _IDX_CLASSES[name], root, download, scale)
     if name == "cifar10":
-        return _load_cifar10(root, download)
+        return _load_cifar10(root, download, scale)
     raise DataError(f"unknown torchvision dataset '{name}'; choose one of: {', '.join(_NAMES)}")
 
 
-def _load_idx(name: str, cls: type[datasets.MNIST], root: Path, download: bool) -> Dataset:
+def _load_idx(name: str, cls: type[datasets.MNIST], root: Path, download: bool, scale: str) -> Dataset:
     """Read the IDX files with torchvision's own class, which checks they exist but not their md5."""
     try:
         train = cls(root, train=True, download=download)
@@ -72,7 +74,8 @@ def _load_idx(name: str, cls: type[datasets.MNIST], root: Path, download: bool) 
             raise DataError(f"{name}: the files in {raw} are unreadable ({reason}); replace them") from err
         looked_for = f"torchvision's {cls.__name__}/raw files"
         raise DataError(_no_data(name, root, looked_for, download_failed=download)) from err
-    x_train, x_test = to_unit_float({"train": train.data.numpy()[:, None], "test": test.data.numpy()[:, None]}, name)
+    x_train, x_test = scale_features({"train": train.data.numpy()[:, None], "test": test.data.numpy()[:, None]},
+                                     scale, name)
     return Dataset(
         name=name,
         x_train=x_train,
@@ -83,7 +86,7 @@ def _load_idx(name: str, cls: type[datasets.MNIST], root: Path, download: bool) 
     )
 
 
-def _load_cifar10(root: Path, download: bool) -> Dataset:
+def _load_cifar10(root: Path, download: bool, scale: str) -> Dataset:
     """Read the pickled batches after checking each file's MD5 against the release's, with an unpickler
     that builds only the types those files hold (so a crafted file in dataset.root runs no code)."""
     folder = root / CIFAR_FOLDER
@@ -103,7 +106,7 @@ def _load_cifar10(root: Path, download: bool) -> Dataset:
                 )
     x_train, y_train = _read_cifar_batches(folder, CIFAR_TRAIN)
     x_test, y_test = _read_cifar_batches(folder, ("test_batch",))
-    x_train, x_test = to_unit_float({"train": x_train, "test": x_test}, "cifar10")
+    x_train, x_test = scale_features({"train": x_train, "test": x_test}, scale, "cifar10")
     meta = _unpickle(folder / "batches.meta")
     names = meta.get("label_names")
     if not isinstance(names, list) or not all(isinstance(name, str) for name in names):

@@ -29,6 +29,7 @@ from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
 from aelat.errors import ConfigError, DataError
+from aelat.metrics.checks import check_labels, check_points
 
 logger = logging.getLogger(__name__)
 
@@ -41,25 +42,14 @@ RANK_RTOL = 1e-9
 
 
 def _check_Z(Z: np.ndarray, name: str = "Z") -> np.ndarray:
-    """Return ``Z`` as an array after checking it is a finite, non-empty 2-D real array."""
-    Z = np.asarray(Z)
-    if Z.ndim != 2:
-        raise DataError(f"{name} has shape {Z.shape}; expected a 2-D array (n_points, n_dims)")
-    if Z.shape[0] < 2 or Z.shape[1] < 1:
-        raise DataError(f"{name} has shape {Z.shape}; need at least 2 points and 1 dimension")
-    if not np.issubdtype(Z.dtype, np.number) or np.iscomplexobj(Z):
-        raise DataError(f"{name} has dtype {Z.dtype}; expected a real numeric array")
-    if not np.isfinite(Z).all():
-        raise DataError(f"{name} contains NaN or inf; drop or fix those points first")
-    return Z
+    """Return ``Z`` as a finite 2-D float array of at least 2 points."""
+    return check_points(Z, name, min_points=2)
 
 
 def _check_Z_y(Z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (Z, y, classes) after checking labels match the points and give at least two classes."""
     Z = _check_Z(Z)
-    y = np.asarray(y)
-    if y.shape != (Z.shape[0],):
-        raise DataError(f"y has shape {y.shape}; expected ({Z.shape[0]},), one label per row of Z")
+    y = check_labels(y, len(Z))
     if not np.issubdtype(y.dtype, np.integer):
         raise DataError(f"y has dtype {y.dtype}; expected integer class labels")
     classes = np.unique(y)

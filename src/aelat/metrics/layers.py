@@ -16,8 +16,8 @@ correspond to nothing in particular, so W2 between them is only defined up to an
 
 0 means the layer only rotated and rescaled the top-m shape of the distribution; about 1 means it
 moved points by about the spread itself. Hand-written: no installed library compares point
-clouds of different widths by sliced W2 (POT's Gromov–Wasserstein would, at O(n²) memory, and is
-not a dependency).
+clouds of different widths by sliced W2 (POT's Gromov–Wasserstein compares them otherwise, at O(n²)
+memory).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from sklearn.decomposition import PCA
 from aelat.errors import ConfigError, DataError
 from aelat.metrics.alignment import normalised
 from aelat.metrics.distribution import random_directions, sliced_wasserstein
+from aelat.sampling import seeded_subset
 
 __all__ = ["layer_distance"]
 
@@ -64,7 +65,7 @@ def layer_distance(X: np.ndarray, Y: np.ndarray, *, n_components: int = 64, n_di
     if n_samples < 3:
         raise ConfigError(f"n_samples={n_samples} must be >= 3")
     if n_samples < len(X):
-        rows = np.sort(np.random.default_rng(seed).choice(len(X), size=n_samples, replace=False))
+        rows = seeded_subset(len(X), n_samples, seed, "n_samples")
         X, Y = X[rows], Y[rows]
     m = min(X.shape[1], Y.shape[1], n_components, len(X) - 1)
     centred = [normalised(Z) for Z in (X, Y)]

@@ -23,6 +23,8 @@ from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.utils.extmath import row_norms
 
 from aelat.errors import ConfigError, DataError
+from aelat.metrics.checks import check_points
+from aelat.sampling import seeded_subset
 
 __all__ = [
     "continuity",
@@ -135,14 +137,14 @@ def neighbourhood_scores_of_maps(
     dict of str to dict
         For each name in ``maps``, the dict `neighbourhood_scores` returns.
     """
-    X = _as_points(X, "X")
-    maps = {name: _as_points(E, name) for name, E in maps.items()}
+    X = check_points(X, "X", dtype=np.float64)
+    maps = {name: check_points(E, name, dtype=np.float64) for name, E in maps.items()}
     for name, E in maps.items():
         if len(X) != len(E):
             raise DataError(f"X has {len(X)} rows but {name} has {len(E)}; {name} must map X's rows one to one.")
     n = len(X)
     ks = _check_ks(ks, n)
-    queries = _query_sample(n, sample_size, seed)
+    queries = seeded_subset(n, sample_size, seed, "sample_size")
 
     x_sq = row_norms(X, squared=True)
     e_sq = {name: row_norms(E, squared=True) for name, E in maps.items()}
@@ -323,15 +325,6 @@ def _ranks(D: np.ndarray, cols: np.ndarray) -> np.ndarray:
     return counts + 1
 
 
-def _query_sample(n: int, sample_size: int | None, seed: int) -> np.ndarray:
-    """Sorted seeded sample of query rows; all rows when the sample would be n or more."""
-    if sample_size is None or sample_size >= n:
-        return np.arange(n)
-    if sample_size < 1:
-        raise ConfigError(f"sample_size={sample_size} must be at least 1 (or None for every point).")
-    return np.sort(np.random.default_rng(seed).choice(n, size=sample_size, replace=False))
-
-
 def _check_ks(ks: Sequence[int], n: int) -> list[int]:
     """Sorted distinct neighbourhood sizes, each 1 <= k < n / 2."""
     ks = sorted({int(k) for k in ks})
@@ -341,13 +334,3 @@ def _check_ks(ks: Sequence[int], n: int) -> list[int]:
         if not 1 <= k < n / 2:
             raise ConfigError(f"k={k} must satisfy 1 <= k < n / 2 = {n / 2} (n = {n} points); lower k.")
     return ks
-
-
-def _as_points(A: np.ndarray, name: str) -> np.ndarray:
-    """A as a finite float64 array of shape (n, d)."""
-    A = np.asarray(A, dtype=np.float64)
-    if A.ndim != 2:
-        raise DataError(f"{name} must be 2-D (n, d); got shape {A.shape}.")
-    if not np.isfinite(A).all():
-        raise DataError(f"{name} contains NaN or infinite values; check the run that produced it.")
-    return A

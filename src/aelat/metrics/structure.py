@@ -27,6 +27,8 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from aelat.errors import ConfigError, DataError
+from aelat.metrics.checks import check_labels, check_points
+from aelat.sampling import seeded_subset
 from aelat.metrics.neighbourhood import smallest_k
 
 __all__ = [
@@ -104,7 +106,7 @@ def knn_predictions(Z_train: np.ndarray, y_train: np.ndarray, Z_test: np.ndarray
     ndarray of shape (n_test,)
         The predicted label of each test point (ties as in `knn_accuracy`).
     """
-    return _knn_votes(Z_train, y_train, _check_points(Z_test, "Z_test"), (k,))[int(k)]
+    return _knn_votes(Z_train, y_train, check_points(Z_test, "Z_test"), (k,))[int(k)]
 
 
 def _knn_votes(Z_train: np.ndarray, y_train: np.ndarray, Z_test: np.ndarray, ks: Sequence[int]) -> dict[int, np.ndarray]:
@@ -178,7 +180,7 @@ def linear_probe_accuracy(
     Z_train, y_train = _check_labelled(Z_train, y_train, "Z_train", "y_train")
     Z_test, y_test = _check_labelled(Z_test, y_test, "Z_test", "y_test")
     _check_same_width(Z_train, Z_test)
-    rows = _subsample(len(Z_train), max_train, seed, "max_train")
+    rows = seeded_subset(len(Z_train), max_train, seed, "max_train")
     if np.unique(y_train[rows]).size < 2:
         raise DataError("the probe's train points hold a single class; a classifier needs two or more.")
     probe = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter, random_state=seed))
@@ -275,7 +277,7 @@ def clustering_scores(
 def _cluster_once(Z: np.ndarray, y: np.ndarray, n_clusters: int, fit_size: int | None, gmm_full_max_dim: int,
                   seed: int) -> dict[str, float]:
     """Scores of one seed's k-means and Gaussian-mixture fits on that seed's subsample (float64)."""
-    rows = _subsample(len(Z), fit_size, seed, "fit_size")
+    rows = seeded_subset(len(Z), fit_size, seed, "fit_size")
     X = Z[rows].astype(np.float64)
     assigned = {
         "kmeans": KMeans(n_clusters=n_clusters, n_init=1, random_state=seed).fit(X).labels_,
@@ -321,8 +323,8 @@ def gmm_clusters(
     ndarray of shape (n,)
         Each point's component, in ``range(n_clusters)``.
     """
-    Z = _check_points(Z, "Z")
-    rows = _subsample(len(Z), fit_size, seed, "fit_size")
+    Z = check_points(Z, "Z")
+    rows = seeded_subset(len(Z), fit_size, seed, "fit_size")
     if not 1 <= n_clusters <= len(rows):
         raise ConfigError(f"n_clusters={n_clusters} must be between 1 and the {len(rows)} points fitted.")
     with threadpool_limits(limits=1):  # one thread, as in `clustering_scores`
@@ -439,34 +441,10 @@ def _nearest_train_rows(Z_train: np.ndarray, Z_test: np.ndarray, k: int) -> np.n
     return rows[:, :k]
 
 
-def _subsample(n: int, size: int | None, seed: int, name: str) -> np.ndarray:
-    """Sorted seeded sample of `size` rows out of n; all rows when size is None or >= n."""
-    if size is None or size >= n:
-        return np.arange(n)
-    if size < 1:
-        raise ConfigError(f"{name}={size} must be at least 1 (or None for every point).")
-    return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
-
-
-def _check_points(Z: np.ndarray, z_name: str) -> np.ndarray:
-    """Z as a finite 2-D float array."""
-    Z = np.asarray(Z)
-    if Z.ndim != 2 or len(Z) == 0:
-        raise DataError(f"{z_name} must be a non-empty 2-D array (n, d); got shape {Z.shape}.")
-    if not np.issubdtype(Z.dtype, np.floating):
-        Z = Z.astype(np.float64)
-    if not np.isfinite(Z).all():
-        raise DataError(f"{z_name} contains NaN or infinite values; check the run that produced it.")
-    return Z
-
-
 def _check_labelled(Z: np.ndarray, y: np.ndarray, z_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray]:
     """Z as a finite 2-D float array and y as 1-D labels of the same length."""
-    Z = _check_points(Z, z_name)
-    y = np.asarray(y)
-    if y.shape != (len(Z),):
-        raise DataError(f"{y_name} must have shape ({len(Z)},) to match {z_name}; got {y.shape}.")
-    return Z, y
+    Z = check_points(Z, z_name)
+    return Z, check_labels(y, len(Z), y_name, z_name)
 
 
 def _check_same_width(Z_train: np.ndarray, Z_test: np.ndarray) -> None:

@@ -23,13 +23,18 @@ from aelat.models.vae import VAE
 MODELS = {"mlp": MLPAutoencoder, "conv": ConvAutoencoder, "vae": VAE, "dae": DenoisingAutoencoder}
 
 
-def build_model(model_cfg: DictConfig | dict, sample_shape: Sequence[int], latent_dim: int) -> Autoencoder:
+def build_model(model_cfg: DictConfig | dict, sample_shape: Sequence[int], latent_dim: int,
+                unit_range: bool = True) -> Autoencoder:
     """Build the autoencoder ``model_cfg.name`` names, for samples of ``sample_shape``.
 
     The options are checked against :mod:`aelat.schema` (options left out take the class's defaults).
+    ``unit_range``: the inputs lie in [0, 1], so the decoder ends in a sigmoid (else it is linear).
     """
     options = dict(OmegaConf.to_container(model_cfg) if isinstance(model_cfg, DictConfig) else model_cfg)
     name = options.pop("name")
+    if name == "external":
+        raise ConfigError("model=external holds embeddings made outside aelat and has no network to train or "
+                          "encode; score them with `aelat score FILE.npz`")
     if name not in MODELS:
         raise ConfigError(f"unknown model '{name}'; choose one of: {', '.join(MODELS)}")
     parameters = list(inspect.signature(MODELS[name]).parameters.values())[2:]  # after sample_shape, latent_dim
@@ -42,7 +47,9 @@ def build_model(model_cfg: DictConfig | dict, sample_shape: Sequence[int], laten
     defaults = {p.name: list(p.default) if isinstance(p.default, tuple) else p.default for p in parameters}
     options = checked_options("model", {"name": name, **defaults, **options})
     options.pop("name")
-    return MODELS[name](sample_shape, latent_dim, **options)
+    model = MODELS[name](sample_shape, latent_dim, **options)
+    model.unit_range = unit_range
+    return model
 
 
 def checkpoint(model: Autoencoder, model_cfg: DictConfig) -> dict:
@@ -52,6 +59,7 @@ def checkpoint(model: Autoencoder, model_cfg: DictConfig) -> dict:
         "model": OmegaConf.to_container(model_cfg),
         "sample_shape": list(model.sample_shape),
         "latent_dim": model.latent_dim,
+        "unit_range": model.unit_range,
         "aelat_version": __version__,
     }
 
@@ -60,7 +68,7 @@ def load_checkpoint(path: Path, device: torch.device) -> Autoencoder:
     """Rebuild the model saved in ``path``; a truncated or foreign file is an ArtifactError."""
     with unreadable_torch_file(path, "aelat checkpoint", f"delete {path} and re-run `aelat train`"):
         saved = torch.load(path, map_location=device, weights_only=True)
-        model = build_model(saved["model"], saved["sample_shape"], saved["latent_dim"])
+        model = build_model(saved["model"], saved["sample_shape"], saved["latent_dim"], saved.get("unit_range", True))
         model.load_state_dict(saved["state_dict"])
     return model.to(device)
 

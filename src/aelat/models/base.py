@@ -10,6 +10,13 @@ class Autoencoder(nn.Module):
     """An encoder g to a ``latent_dim`` code and a decoder back to the input's shape."""
 
     latent_dim: int
+    # Whether inputs lie in [0, 1] (pixels): the decoder then ends in a sigmoid, else it is linear
+    # (features scaled by dataset.scale=standard, for example). build_model sets it from the data.
+    unit_range: bool = True
+
+    def output(self, logits: torch.Tensor) -> torch.Tensor:
+        """The decoder's last step: a sigmoid for inputs in [0, 1], the identity otherwise."""
+        return torch.sigmoid(logits) if self.unit_range else logits
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Map inputs of shape (n, *sample_shape) to codes of shape (n, latent_dim)."""

@@ -142,7 +142,7 @@ def build_backbone(
 
 
 class ConvAutoencoder(Autoencoder):
-    """(C, H, W) -> stride-2 conv blocks -> latent (linear) -> transposed convs -> (C, H, W) (sigmoid).
+    """(C, H, W) -> stride-2 conv blocks -> latent (linear) -> transposed convs -> (C, H, W) (sigmoid for [0, 1]).
 
     Parameters
     ----------
@@ -166,4 +166,4 @@ class ConvAutoencoder(Autoencoder):
         return self.encoder(x)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.decoder(z))
+        return self.output(self.decoder(z))

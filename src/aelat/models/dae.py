@@ -20,18 +20,10 @@ class DenoisingAutoencoder(Autoencoder):
 
     Parameters
     ----------
-    sample_shape : sequence of int
-        Shape of one sample: (C, H, W), or (D,) with backbone "mlp".
-    latent_dim : int
-        Width of the code.
-    backbone : {"mlp", "conv"}
-        The encoder/decoder architecture.
-    hidden : sequence of int
-        Hidden widths of the mlp backbone.
-    channels : sequence of int
-        Channel widths of the conv backbone.
+    sample_shape, latent_dim, backbone, hidden, channels
+        As for :class:`aelat.models.vae.VAE`.
     noise : {"gaussian", "mask"}
-        "gaussian" adds N(0, noise_level^2) to each pixel and clips to [0, 1];
+        "gaussian" adds N(0, noise_level^2) to each value (and clips pixels to [0, 1]);
         "mask" sets each pixel to 0 with probability noise_level.
     noise_level : float
         Standard deviation (gaussian, >= 0) or share of masked pixels (mask, in [0, 1]).
@@ -60,12 +52,13 @@ class DenoisingAutoencoder(Autoencoder):
         return self.encoder(x)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.decoder(z))
+        return self.output(self.decoder(z))
 
     def corrupt(self, x: torch.Tensor) -> torch.Tensor:
-        """A noisy copy of ``x`` (shape (n, *sample_shape), pixels in [0, 1]), same shape, still in [0, 1]."""
+        """A noisy copy of ``x`` (shape (n, *sample_shape)), same shape; pixels stay in [0, 1]."""
         if self.noise == "gaussian":
-            return (x + self.noise_level * torch.randn_like(x)).clamp(0.0, 1.0)
+            noisy = x + self.noise_level * torch.randn_like(x)
+            return noisy.clamp(0.0, 1.0) if self.unit_range else noisy
         return x * (torch.rand_like(x) >= self.noise_level)
 
     def loss(self, x: torch.Tensor) -> torch.Tensor:

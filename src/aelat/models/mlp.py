@@ -64,7 +64,7 @@ def mlp_decoder(sample_shape: Sequence[int], hidden: Sequence[int], latent_dim: 
 
 
 class MLPAutoencoder(Autoencoder):
-    """input -> hidden... -> latent (linear) -> reversed hidden... -> input (sigmoid, pixels lie in [0, 1]).
+    """input -> hidden... -> latent (linear) -> reversed hidden... -> input (sigmoid for pixels in [0, 1]).
 
     Parameters
     ----------
@@ -87,4 +87,4 @@ class MLPAutoencoder(Autoencoder):
         return self.encoder(x)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.decoder(z))
+        return self.output(self.decoder(z))

@@ -36,7 +36,9 @@ class VAE(Autoencoder):
 
     with one reparameterised draw ``z = mean + exp(logvar / 2) * eps``, ``eps`` from torch's global RNG
     (aelat seeds it). The reconstruction term is the negative log-likelihood of a Bernoulli decoder,
-    so beta = 1 is the standard ELBO (Kingma & Welling). Pixels in (0, 1) rather than {0, 1} make it a
+    so beta = 1 is the standard ELBO (Kingma & Welling). For inputs outside [0, 1] (``unit_range``
+    False: features scaled by dataset.scale) the decoder is a Gaussian of unit variance instead,
+    the term half the summed squared error. Pixels in (0, 1) rather than {0, 1} make it a
     cross-entropy whose minimum is the pixels' entropy, not 0; the gradients are unchanged.
     The loss is in nats per sample, on another scale than the mlp's mean squared error.
 
@@ -89,7 +91,7 @@ class VAE(Autoencoder):
         return {"logvar": self.posterior(x)[1]}
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.decoder(z))
+        return self.output(self.decoder(z))
 
     def loss(self, x: torch.Tensor) -> torch.Tensor:
         return self._negative_elbo(x, *self.posterior(x))
@@ -99,8 +101,12 @@ class VAE(Autoencoder):
         return self._negative_elbo(x, mean, logvar), nn.functional.mse_loss(self.decode(mean), x)
 
     def _negative_elbo(self, x: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-        """Bernoulli reconstruction term at one sampled z plus beta times the KL term, per sample."""
+        """Reconstruction term at one sampled z (Bernoulli for pixels, unit-variance Gaussian for features)
+        plus beta times the KL term, per sample."""
         z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
-        reconstruction = nn.functional.binary_cross_entropy_with_logits(self.decoder(z), x, reduction="sum")
+        if self.unit_range:
+            reconstruction = nn.functional.binary_cross_entropy_with_logits(self.decoder(z), x, reduction="sum")
+        else:  # real-valued features: a Gaussian decoder of unit variance, up to a constant
+            reconstruction = 0.5 * nn.functional.mse_loss(self.decoder(z), x, reduction="sum")
         return reconstruction / len(x) + self.beta * kl_divergence(mean, logvar).mean()
 

@@ -29,6 +29,12 @@ def is_image(sample_shape: tuple[int, ...]) -> bool:
     return side > 1 and side * side == sample_shape[0]
 
 
+def pictured(samples: np.ndarray) -> bool:
+    """Whether samples (n, *sample_shape) are drawable as pictures: image-shaped (:func:`is_image`) with
+    values in [0, 1]; feature vectors (not square, or standardised) are not."""
+    return len(samples) > 0 and is_image(samples.shape[1:]) and 0 <= float(samples.min()) and float(samples.max()) <= 1
+
+
 def to_uint8(samples: np.ndarray, sample_shape: tuple[int, ...]) -> np.ndarray:
     """Samples in [0, 1] (n, *sample_shape) or flattened (n, D) -> uint8 pictures (n, H, W[, 3])."""
     samples = np.asarray(samples).reshape(len(samples), *sample_shape)

@@ -17,6 +17,7 @@ from matplotlib.patches import Patch
 from aelat.plots import plt, save
 from aelat.plots.scatter import class_colours
 from aelat.plots.sweep import series_style
+from aelat.sampling import seeded_subset
 
 GAP = 0.6  # extra space between the pooled bars and the classes'
 
@@ -60,7 +61,7 @@ def plot_corner(Z: np.ndarray, y: np.ndarray, class_names: Sequence[str], title:
     ``max_points``), each dimension's per-class histogram on it."""
     dims = widest_dimensions(Z, count)
     colours = class_colours(len(class_names))
-    rows = np.arange(len(Z)) if len(Z) <= max_points else np.random.default_rng(seed).choice(len(Z), max_points, replace=False)
+    rows = seeded_subset(len(Z), max_points, seed, "max_points")
     sample, labels = Z[rows], y[rows]
     n = len(dims)
     fig, axes = plt.subplots(n, n, figsize=(2.1 * n + 1.4, 2.1 * n + 0.4), layout="constrained", squeeze=False)

@@ -13,6 +13,7 @@ from aelat.embedders import EMBEDDERS, REPEATS
 from aelat.errors import ConfigError, DataError
 from aelat.plots.scatter import plot_map
 from aelat.runtime import progress_bar
+from aelat.sampling import seeded_subset
 
 
 def run(run: Run, method: str, source: str = "latent") -> None:
@@ -37,7 +38,7 @@ def run(run: Run, method: str, source: str = "latent") -> None:
     if len(rows) and bool((rows == rows[:1]).all()):
         raise DataError(f"every {source} point of the training set is the same, so a {method} map of it means "
                         "nothing; check the data (constant images?) or map another representation")
-    train_index = _fitted_subset(len(rows), cfg.embed.max_points, cfg.seed)
+    train_index = seeded_subset(len(rows), cfg.embed.max_points, cfg.seed, "embed.max_points")
     section = cfg.embed.get(method)
     options = OmegaConf.to_container(section) if section is not None else {}
 
@@ -70,10 +71,3 @@ def run(run: Run, method: str, source: str = "latent") -> None:
             f"{method} of {source} ({rows.shape[1]}-d) — {run.path.name}",
             out(f"{stem}.png"),
         )
-
-
-def _fitted_subset(n: int, max_points: int | None, seed: int) -> np.ndarray:
-    """Sorted indices of the training points a map is fitted on: all, or a seeded sample of ``max_points``."""
-    if max_points is None or max_points >= n:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, size=max_points, replace=False))

@@ -6,10 +6,10 @@ import time
 
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
 
 from aelat import artifacts
 from aelat.artifacts import Run
+from aelat.baselines import raw_and_pca
 from aelat.config import resolve_device
 from aelat.data import load_dataset
 from aelat.models import build_model, load_checkpoint
@@ -31,33 +31,16 @@ def _run(run: Run) -> None:
     run.dataset_digest()  # of the files just read, for run.json
     trained = load_checkpoint(run.file(artifacts.MODEL), device)
     seed_everything(cfg.seed)  # same seed as training: the untrained encoder is the trained one's start
-    untrained = build_model(cfg.model, data.sample_shape, cfg.latent_dim).to(device)
+    untrained = build_model(cfg.model, data.sample_shape, cfg.latent_dim, data.unit_range).to(device)
 
-    raw_train = data.x_train.reshape(len(data.x_train), -1).numpy()
-    raw_test = data.x_test.reshape(len(data.x_test), -1).numpy()
-    n_components = min(cfg.latent_dim, *raw_train.shape)
-    pca = PCA(n_components=n_components, random_state=cfg.seed).fit(raw_train)
-    pca_test = pca.transform(raw_test)
-
-    arrays = {
-        "y_train": data.y_train.numpy(),
-        "y_test": data.y_test.numpy(),
-        "class_names": np.array(data.class_names),
-        "raw_train": raw_train,
-        "raw_test": raw_test,
-        "pca_train": pca.transform(raw_train).astype(np.float32),
-        "pca_test": pca_test.astype(np.float32),
-        "recon_mse_raw": np.float64(0.0),
-        "recon_mse_pca": np.float64(np.mean((pca.inverse_transform(pca_test) - raw_test) ** 2)),
-        "pca_components": pca.components_.astype(np.float32),
-        "pca_mean": pca.mean_.astype(np.float32),
-    }
+    arrays, pca = raw_and_pca(data, cfg.latent_dim, cfg.seed)
     x_train, x_test = data.x_train.to(device), data.x_test.to(device)
     examples = example_indices(arrays["y_test"])
     arrays["examples_index"] = examples
     arrays["examples_input"] = data.x_test[examples].numpy()
     arrays["examples_pca"] = (
-        pca.inverse_transform(pca_test[examples]).reshape(arrays["examples_input"].shape).astype(np.float32)
+        pca.inverse_transform(pca.transform(arrays["raw_test"][examples]))
+        .reshape(arrays["examples_input"].shape).astype(np.float32)
     )
     for name, model in (("untrained", untrained), ("latent", trained)):
         key = artifacts.REPRESENTATIONS[name]

@@ -58,8 +58,9 @@ def run(run: Run) -> dict:
     started = time.perf_counter()
     representations, inputs = load_representations(run)
     versions = artifacts.versions()
-    # what the cached scores depend on; not the thread counts, which move scores by round-off only
-    code = {k: v for k, v in versions.items() if k != "environment"} | {"aelat_source": score_cache.source_digest()}
+    # what the cached scores depend on: the libraries and aelat's source (aelat_source); not the thread
+    # counts, which move scores by round-off only
+    code = {k: v for k, v in versions.items() if k != "environment"}
     cache = ScoreCache(run.path.parent / score_cache.FOLDER if run.cfg.evaluate.get("cache", True) else None)
     digests = {name: score_cache.digest(rep.arrays) for name, rep in representations.items()}
     scores = {}
@@ -86,27 +87,32 @@ def load_representations(run: Run) -> tuple[dict[str, Representation], dict[str,
     """Every representation in the run folder, after checking each artifact is current and intact."""
     inputs = run.require("encode", artifacts.LATENTS)
     latents = artifacts.read_npz(run.file(artifacts.LATENTS))
-    representations = {
-        name: Representation(
-            latents[f"{key}_train"],
-            latents[f"{key}_test"],
-            latents["y_train"],
-            latents["y_test"],
-            recon_mse=float(latents[f"recon_mse_{name}"]),
-        )
-        for name, key in artifacts.REPRESENTATIONS.items()
-    }
+    representations = {name: stored_representation(latents, name) for name in artifacts.REPRESENTATIONS
+                       if f"{artifacts.REPRESENTATIONS[name]}_train" in latents}  # external: latent (raw, pca)
     stages = run.manifest()["stages"]
     maps = [(m, s) for m in EMBEDDERS for s in artifacts.REPRESENTATIONS
             if artifacts.embedding_stage(m, s) in stages and (m, s) not in REPEATS]
     for method, source in maps:
-        stage, stem = artifacts.embedding_stage(method, source), artifacts.embedding_stem(method, source)
-        inputs |= run.require(stage, f"{stem}.npz")
-        emb = artifacts.read_npz(run.file(f"{stem}.npz"))
-        representations[f"{method}({source})"] = Representation(
-            emb["train"], emb["test"], emb["y_train"], emb["y_test"], source=source, train_index=emb["train_index"]
-        )
+        representations[f"{method}({source})"], read = map_representation(run, method, source)
+        inputs |= read
     return representations, inputs
+
+
+def stored_representation(latents: dict[str, np.ndarray], name: str) -> Representation:
+    """Representation ``name`` (raw, pca, untrained, latent) from latents.npz's arrays."""
+    key = artifacts.REPRESENTATIONS[name]
+    recon = latents.get(f"recon_mse_{name}")
+    return Representation(latents[f"{key}_train"], latents[f"{key}_test"], latents["y_train"], latents["y_test"],
+                          recon_mse=None if recon is None else float(recon))
+
+
+def map_representation(run: Run, method: str, source: str) -> tuple[Representation, dict[str, str]]:
+    """The 2-D map ``method(source)``, after checking it is current and intact; with its checksum."""
+    stage, stem = artifacts.embedding_stage(method, source), artifacts.embedding_stem(method, source)
+    inputs = run.require(stage, f"{stem}.npz")
+    emb = artifacts.read_npz(run.file(f"{stem}.npz"))
+    return Representation(emb["train"], emb["test"], emb["y_train"], emb["y_test"], source=source,
+                          train_index=emb["train_index"]), inputs
 
 
 def map_neighbourhoods(representations: dict[str, Representation], cfg, cache: ScoreCache, digests: dict[str, str],

@@ -37,10 +37,15 @@ def _run(run: Run) -> None:
             f"train.batch_size={cfg.train.batch_size} exceeds the {len(data.x_train)} training samples; lower it"
         )
     sample = draw_sample(cfg, len(data.x_train), len(data.x_test))  # refuses sample sizes the data cannot give
+    if cfg.latent_dim >= data.n_features:
+        console().print(
+            f"warning: latent_dim={cfg.latent_dim} >= the {data.n_features} input dimensions: nothing forces the "
+            f"code to compress, and the PCA baseline keeps at most {min(data.n_features, len(data.x_train))} "
+            "components")
     run.path.mkdir(parents=True, exist_ok=True)  # fail on an unwritable output_dir before training, not after
     device = resolve_device(cfg)
     seed_everything(cfg.seed)
-    model = build_model(cfg.model, data.sample_shape, cfg.latent_dim).to(device)
+    model = build_model(cfg.model, data.sample_shape, cfg.latent_dim, data.unit_range).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     x_train, x_test = data.x_train.to(device), data.x_test.to(device)
     order = torch.Generator().manual_seed(cfg.seed)

@@ -1,0 +1,93 @@
+"""`aelat score FILE.npz [--raw RAW.npz]`: embeddings made outside aelat, scored like its own latent."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.decomposition import PCA
+from sklearn.model_selection import train_test_split
+
+import aelat as aelat_api
+from aelat import artifacts
+
+EVAL_FAST = ["evaluate.distribution.n_bootstrap=20", "evaluate.neighbourhood.sample_size=200"]
+
+
+@pytest.fixture
+def files(tmp_path):
+    """digits split as aelat splits it (seed 0), string labels, and a 5-d PCA made outside aelat."""
+    digits = load_digits()
+    x, y = (digits.images / 16.0).astype(np.float32).reshape(len(digits.images), -1), digits.target
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, stratify=y, random_state=0)
+    names = np.array([f"digit {i}" for i in range(10)])
+    pca = PCA(n_components=5, random_state=0).fit(x_train)
+    np.savez(tmp_path / "emb.npz", z_train=pca.transform(x_train), z_test=pca.transform(x_test),
+             y_train=names[y_train], y_test=names[y_test])
+    np.savez(tmp_path / "raw.npz", Xtr=x_train, ytr=names[y_train], Xte=x_test, yte=names[y_test])
+    return tmp_path / "emb.npz", tmp_path / "raw.npz"
+
+
+def run_folder(out):
+    return (out / "latest").resolve()
+
+
+def test_scores_an_outside_pca_like_aelat_scores_its_own(files, aelat, out):
+    """The embedding is PCA computed outside aelat: its scores equal those of aelat's PCA baseline."""
+    emb, raw = files
+    code, stdout, stderr = aelat("score", str(emb), "--raw", str(raw), "--method", "pca", *EVAL_FAST)
+    assert code == 0, stderr
+    folder = run_folder(out)
+    assert folder.name.startswith("raw.npz-emb-d5-s0-")
+    scores = json.loads((folder / artifacts.METRICS).read_text())["representations"]
+    assert set(scores) == {"raw", "pca", "latent", "pca(raw)", "pca(latent)"}  # pca(pca) is pca(raw) again
+    assert scores["latent"]["structure"] == scores["pca"]["structure"]
+    assert scores["latent"]["distribution"] == scores["pca"]["distribution"]
+    assert scores["latent"]["recon_mse"] is None and scores["raw"]["dim"] == 64
+    report = (folder / "report.md").read_text()
+    assert "embeddings **emb.npz** (made outside aelat), raw input **raw.npz**" in report
+    assert "report_maps_pca.png" in report and "report_training.png" not in report
+    assert "latent" in stdout  # the tables
+    assert (folder / "report.html").is_file()
+
+
+def test_without_the_raw_input_only_the_embedding_is_scored(files, aelat, out):
+    emb, _ = files
+    code, _, stderr = aelat("score", str(emb), *EVAL_FAST)
+    assert code == 0, stderr
+    folder = run_folder(out)
+    assert folder.name.startswith("emb.npz-d5-s0-")
+    scores = json.loads((folder / artifacts.METRICS).read_text())["representations"]
+    assert list(scores) == ["latent"] and scores["latent"]["structure"]["knn_accuracy_1"] > 0.8
+    assert artifacts.read_npz(folder / artifacts.LATENTS, ["class_names"])["class_names"][0] == "digit 0"
+    code, _, stderr = aelat("embed", "--method", "pca", "--of", "all", "--run", str(folder))  # more maps later
+    assert code == 0, stderr
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda a: a.pop("z_test"), "emb.npz lacks z_test"),
+        (lambda a: a.update(z_test=a["z_test"][:, :3]), "z_train has 5 columns but z_test 3"),
+        (lambda a: a.update(y_train=a["y_train"][:-1]), "y_train has shape (1346,) but z_train holds 1347 rows"),
+        (lambda a: a.update(y_train=np.roll(a["y_train"], 1)), "differ from those of"),
+    ],
+)
+def test_bad_embeddings_are_one_line(files, aelat, out, damage, message):
+    emb, raw = files
+    arrays = dict(np.load(emb))
+    damage(arrays)
+    np.savez(emb, **arrays)
+    code, _, stderr = aelat("score", str(emb), "--raw", str(raw))
+    assert code == 1
+    assert message in stderr and stderr.strip().splitlines()[-1].startswith("aelat: error:"), stderr
+
+
+def test_external_embeddings_cannot_be_trained(files, aelat, out):
+    emb, raw = files
+    assert aelat("score", str(emb), "--raw", str(raw), *EVAL_FAST)[0] == 0
+    config = aelat_api.load_run(run_folder(out)).config
+    with pytest.raises(aelat_api.ConfigError, match="has no network to train or encode; score them with `aelat score"):
+        aelat_api.run(config, methods=[])
