@@ -34,6 +34,13 @@ def aelat(out: Path):
     return invoke
 
 
+def cli(out: Path, *args: str):
+    """Invoke the CLI in-process with ``output_dir=out``; asserts it succeeds and returns the result."""
+    result = CliRunner().invoke(app, [*args, f"output_dir={out}"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
 @pytest.fixture
 def mnist_npz() -> Path:
     if not MNIST_NPZ.is_file():

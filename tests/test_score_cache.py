@@ -97,13 +97,12 @@ def test_other_settings_or_a_damaged_entry_are_computed_again(encoded, tmp_path,
     assert sum(counted.values()) == 5 and counted["neighbourhood"] == 0  # its settings did not change
 
 
-def test_an_edit_to_aelat_source_is_a_new_key(monkeypatch, tmp_path):
+def test_an_edit_to_aelat_source_is_a_new_key(tmp_path):
     package = tmp_path / "aelat"
     package.mkdir()
     (package / "score_cache.py").write_text("x = 1\n")
-    monkeypatch.setattr(score_cache, "__file__", str(package / "score_cache.py"))
-    before = score_cache.source_digest()
+    before = score_cache.source_digest(package)
     (package / "metric.py").write_text("def f():\n    return 1\n")
-    after_adding = score_cache.source_digest()
+    after_adding = score_cache.source_digest(package)
     (package / "metric.py").write_text("def f():\n    return 2\n")
-    assert len({before, after_adding, score_cache.source_digest()}) == 3
+    assert len({before, after_adding, score_cache.source_digest(package)}) == 3

@@ -100,6 +100,13 @@ def validate(cfg: DictConfig) -> DictConfig:
     _validate_evaluate(cfg.evaluate)
     if cfg.embed.max_points is not None:
         _require_int(cfg.embed.max_points, "embed.max_points", minimum=10)
+    if not isinstance(cfg.embed.get("cache", True), bool):
+        raise ConfigError(f"embed.cache={cfg.embed.cache!r} must be true or false")
+    n_jobs = OmegaConf.select(cfg, "embed.tsne.n_jobs", default="auto")
+    if n_jobs != "auto" and (isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0):
+        raise ConfigError(f"embed.tsne.n_jobs={n_jobs!r} must be auto or a whole number other than 0 (-1: all cores)")
+    if cfg.get("threads") is not None:
+        _require_int(cfg.threads, "threads", minimum=1)
     for width in cfg.model.get("hidden", []):
         _require_int(width, "model.hidden entries", minimum=1)
     if cfg.device not in ("auto", "cpu", "cuda"):

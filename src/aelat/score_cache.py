@@ -1,63 +1,27 @@
 """Evaluate's scores cached by content, shared by every run in one output_dir.
 
 A representation's scores are a function of its arrays, the evaluate settings, the seed and the
-code that computes them (library versions, aelat's own source files, so that an uncommitted edit
-counts too); an entry's key hashes all of them. So
-the raw input, the same in every run of a latent-size sweep, is scored once per sweep, and
-`aelat evaluate` after `aelat embed` adds a map scores only that map. Entries are JSON files
-written atomically and never changed; an unreadable one counts as missing. ``evaluate.cache=false``
-turns the cache off.
+code that computes them; an entry's key hashes all of them (aelat.content_store, which also keeps
+the entries intact). So the raw input, the same in every run of a latent-size sweep, is scored once
+per sweep, and `aelat evaluate` after `aelat embed` adds a map scores only that map.
+``evaluate.cache=false`` turns the cache off.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from pathlib import Path
-from typing import Sequence
+from aelat.content_store import FOLDER as STORE, ContentStore, digest, key, source_digest
 
-import numpy as np
+FOLDER = STORE / "scores"  # under output_dir
 
-from aelat import artifacts
-
-FOLDER = Path(".cache") / "scores"  # under output_dir; hidden, so `aelat summarize` skips it
+__all__ = ["FOLDER", "ScoreCache", "digest", "key", "source_digest"]
 
 
-def digest(arrays: Sequence[np.ndarray]) -> str:
-    """A hash of the arrays' dtypes, shapes and values."""
-    h = hashlib.sha256()
-    for array in arrays:
-        array = np.ascontiguousarray(array)
-        h.update(f"{array.dtype.str}{array.shape}".encode())
-        h.update(memoryview(array).cast("B"))
-    return h.hexdigest()
-
-
-def source_digest() -> str:
-    """A hash of aelat's own Python source, the code that turns arrays into scores."""
-    package = Path(__file__).parent
-    return digest([np.frombuffer(path.read_bytes(), np.uint8) for path in sorted(package.rglob("*.py"))])
-
-
-def key(**parts) -> str:
-    """The entry name for a computation described by JSON-ready ``parts``."""
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
-
-
-class ScoreCache:
-    """The cache folder of one output_dir; ``folder=None`` gives a cache that never hits or stores."""
-
-    def __init__(self, folder: Path | None):
-        self.folder = folder
+class ScoreCache(ContentStore):
+    """The score entries of one output_dir; ``folder=None`` gives a cache that never hits or stores."""
 
     def get(self, name: str) -> dict | None:
-        if self.folder is None:
-            return None
-        try:
-            return json.loads((self.folder / f"{name}.json").read_text())
-        except (OSError, ValueError):
-            return None
+        value = self.get_json(name)
+        return value if isinstance(value, dict) else None
 
     def put(self, name: str, scores: dict) -> None:
-        if self.folder is not None:
-            artifacts.write_json(self.folder / f"{name}.json", scores)
+        self.put_json(name, scores)

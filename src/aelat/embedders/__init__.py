@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from aelat.embedders import tsne
 from aelat.embedders.pca import pca_map
 from aelat.embedders.tsne import tsne_map
 from aelat.embedders.umap import umap_map
 
 EMBEDDERS = {"tsne": tsne_map, "pca": pca_map, "umap": umap_map}
 
-__all__ = ["EMBEDDERS"]
+
+def map_parameters(method: str, n_points: int, options: dict) -> dict:
+    """What a map of ``n_points`` depends on besides its input and seed: ``options`` as the embedder
+    resolves them (t-SNE's ``n_jobs="auto"`` becomes a thread count)."""
+    return tsne.effective_options(n_points, options) if method == "tsne" else dict(options)
+
+
+__all__ = ["EMBEDDERS", "map_parameters"]

@@ -1,4 +1,11 @@
-"""Stage 3: a 2-D map (t-SNE, PCA) of the latent or of a baseline; writes embedding_*.npz and a PNG."""
+"""Stage 3: a 2-D map (t-SNE, PCA, UMAP) of the latent or of a baseline; writes embedding_*.npz and a PNG.
+
+Maps are stored by content under ``<output_dir>/.cache/maps`` (aelat.content_store): a map of the
+same points with the same parameters, seed and code, made by any run of the output_dir, is read
+instead of computed. In a latent-size sweep the raw input's map is computed once; so is every
+baseline's map when a sweep varies only training settings. The arrays are the ones computing gives,
+bit for bit. ``embed.cache=false`` turns it off.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +13,17 @@ import time
 
 import numpy as np
 from omegaconf import OmegaConf
+from rich.console import Console
 
-from aelat import artifacts
+from aelat import artifacts, content_store
 from aelat.artifacts import Run
-from aelat.embedders import EMBEDDERS
+from aelat.content_store import ContentStore
+from aelat.embedders import EMBEDDERS, map_parameters
 from aelat.errors import ConfigError
 from aelat.plots.scatter import plot_map
-from aelat.runtime import progress_bar
+from aelat.runtime import progress_bar, use_threads
+
+MAPS = content_store.FOLDER / "maps"  # under output_dir
 
 
 def run(run: Run, method: str, source: str = "latent") -> None:
@@ -23,6 +34,7 @@ def run(run: Run, method: str, source: str = "latent") -> None:
         raise ConfigError(f"unknown --of '{source}'; choose one of: {', '.join(artifacts.REPRESENTATIONS)}, all")
     cfg = run.cfg
     started = time.perf_counter()
+    use_threads(cfg.get("threads"))
     inputs = run.require("encode", artifacts.LATENTS)
     key = artifacts.REPRESENTATIONS[source]
     needed = (f"{key}_train", f"{key}_test", "y_train", "y_test", "class_names")
@@ -33,17 +45,30 @@ def run(run: Run, method: str, source: str = "latent") -> None:
     train_index = _fitted_subset(len(rows), cfg.embed.max_points, cfg.seed)
     section = cfg.embed.get(method)
     options = OmegaConf.to_container(section) if section is not None else {}
-
-    with progress_bar() as bar:
-        task = bar.add_task(f"{method} of {source}, {len(train_index)} points", total=None, status="")
-        train, test = EMBEDDERS[method](
-            rows[train_index],
-            test,
-            cfg.seed,
-            options,
-            on_progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
-        bar.update(task, completed=1, total=1)
+    fitted = rows[train_index]
+    store = ContentStore(run.path.parent / MAPS if cfg.embed.get("cache", True) else None)
+    name = content_store.key(
+        kind="map", method=method, parameters=map_parameters(method, len(fitted), options), seed=cfg.seed,
+        points=content_store.digest([fitted, test]),
+        code=artifacts.versions() | {"aelat_source": content_store.source_digest()},
+    )
+    cached = store.get_arrays(name)
+    if cached is not None:
+        train, test = cached["train"], cached["test"]
+        Console(stderr=True).print(f"{method} of {source}: the same map is in {run.path.parent / MAPS}; reused",
+                                   highlight=False, markup=False, soft_wrap=True)
+    else:
+        with progress_bar() as bar:
+            task = bar.add_task(f"{method} of {source}, {len(train_index)} points", total=None, status="")
+            train, test = EMBEDDERS[method](
+                fitted,
+                test,
+                cfg.seed,
+                options,
+                on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+            bar.update(task, completed=1, total=1)
+        store.put_arrays(name, train=train, test=test)
 
     stem = artifacts.embedding_stem(method, source)
     y_train = latents["y_train"][train_index]

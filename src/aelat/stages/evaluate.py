@@ -22,7 +22,7 @@ from aelat.embedders import EMBEDDERS
 from aelat.metrics.distribution import class_moments, distribution_metrics
 from aelat.metrics.neighbourhood import neighbourhood_scores_of_maps
 from aelat.metrics.structure import clustering_scores, knn_accuracy, linear_probe_accuracy, silhouette
-from aelat.runtime import progress_bar
+from aelat.runtime import progress_bar, use_threads
 from aelat.score_cache import ScoreCache
 
 
@@ -55,6 +55,7 @@ class Representation:
 
 def run(run: Run) -> dict:
     started = time.perf_counter()
+    use_threads(run.cfg.get("threads"))
     representations, inputs = load_representations(run)
     versions = artifacts.versions()
     code = versions | {"aelat_source": score_cache.source_digest()}  # what the cached scores depend on

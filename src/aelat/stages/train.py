@@ -15,13 +15,14 @@ from aelat.data import load_dataset
 from aelat.errors import ConfigError, TrainingError
 from aelat.models import Autoencoder, build_model, checkpoint
 from aelat.models.inference import held_out_scores
-from aelat.runtime import progress_bar, seed_everything
+from aelat.runtime import progress_bar, seed_everything, use_threads
 from aelat.stages import train_checkpoint
 
 
 def run(run: Run) -> None:
     cfg = run.cfg
     started = time.perf_counter()
+    use_threads(cfg.get("threads"))
     data = load_dataset(cfg)
     if cfg.train.batch_size > len(data.x_train):
         raise ConfigError(
