@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -96,7 +97,11 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="digits, two latent sizes: check the benchmark runs")
     parser.add_argument("--n", type=int, default=20000, help="the first N points of MNIST (0: all of it)")
     parser.add_argument("--baseline", default=BASELINE, help="today's commit, or none (this checkout, map cache off)")
+    parser.add_argument("--same-env", action="store_true",
+                        help="both sides with this environment as it is (e.g. OMP_WAIT_POLICY=PASSIVE on a shared "
+                             "machine, so that the comparison isolates the reuse of work)")
     args = parser.parse_args()
+    env = (lambda **changes: os.environ | changes) if args.same_env else user_env
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         data = digits_npz(tmp) if args.smoke else subset(MNIST, args.n, tmp) if args.n else MNIST
@@ -106,13 +111,13 @@ def main() -> None:
         if source is None and args.baseline != "none" and not args.smoke:
             sys.exit(f"this clone lacks commit {args.baseline}; fetch it, or pass --baseline none")
         if source is None:
-            today_command, today_env, today_extra, today_name = [AELAT], user_env(), ["embed.cache=false"], "map cache off"
+            today_command, today_env, today_extra, today_name = [AELAT], env(), ["embed.cache=false"], "map cache off"
         else:
             today_command = [sys.executable, "-m", "aelat.cli"]
-            today_env, today_extra, today_name = user_env(PYTHONPATH=str(source)), [], f"aelat at {args.baseline}"
+            today_env, today_extra, today_name = env(PYTHONPATH=str(source)), [], f"aelat at {args.baseline}"
         walls = {
             "today": sweep(today_command, tmp / "today", overrides + today_extra, today_env),
-            "now": sweep([AELAT], tmp / "now", overrides, user_env()),
+            "now": sweep([AELAT], tmp / "now", overrides, env()),
         }
         parts = {side: totals(tmp / side) for side in walls}
         maps = {side: sum(1 for run in runs(tmp / side).values() for _ in run.glob("embedding_tsne*.npz"))
@@ -133,6 +138,8 @@ def main() -> None:
     rows.append(("t-SNE maps in the run folders / computed", f"{maps['today']} / {maps['today']}",
                  f"{maps['now']} / {reused}", ""))
     points = f"first {args.n} points of MNIST" if args.n else "MNIST"
+    environment = (f"this environment as it was (OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')})"
+                   if args.same_env else "the libraries' default environment")
     record(
         f"a latent-size sweep today vs now: aelat run -m latent_dim={LATENT_SIZES} --method tsne --of all, {points}, "
         "10 epochs",
@@ -141,9 +148,8 @@ def main() -> None:
         ("", f"today ({today_name})", "now", "now / today"),
         f"Identical numbers (every metrics.json representation and every map's arrays): {same}{difference and ': '}"
         f"{difference}. Each sweep one `aelat run -m` process (basic launcher: one configuration after another) "
-        "into a fresh output_dir, the libraries' default environment. Now computes each distinct map once per "
-        "output_dir (the map cache): the raw input's t-SNE, the same in every configuration, once instead of "
-        "once per latent size.",
+        f"into a fresh output_dir, {environment}. Now computes each distinct map once per output_dir (the map "
+        "cache): the raw input's t-SNE, the same in every configuration, once instead of once per latent size.",
         save=True,
     )
 
