@@ -42,7 +42,7 @@ BUSY = [sys.executable, "-c", "while True: pass"]
 SMALL_TSNE = 2000  # points of the small t-SNE (below embed.tsne's PARALLEL_FROM: one thread by default)
 # --smoke: few optimisation steps, as only whether the benchmark runs is checked (set when the runs are
 # made: `--run` takes no new keys)
-SHORT_TSNE = ["+embed.tsne.early_exaggeration_iter=25", "+embed.tsne.n_iter=25"]
+SHORT_TSNE = ["embed.tsne.early_exaggeration_iter=25", "embed.tsne.n_iter=25"]
 
 
 @contextlib.contextmanager

@@ -28,10 +28,10 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from common import AELAT, dataset_file, is_mnist, peak_of, record, run_bare, shell, stage_seconds
+from common import AELAT, aelat_options, dataset_file, is_mnist, peak_of, record, run_bare, shell, stage_seconds
 
 # --smoke: few t-SNE steps, as only whether the benchmark runs is checked
-SHORT = ["+embed.tsne.early_exaggeration_iter=50", "+embed.tsne.n_iter=50"]
+SHORT = ["embed.tsne.early_exaggeration_iter=50", "embed.tsne.n_iter=50"]
 NO_BARE_EQUIVALENT = ("encode", "evaluate", "report")
 
 
@@ -49,7 +49,7 @@ def bare_steps(run: Path, data: Path) -> dict:
     train = {"data": str(data), "hidden": list(cfg.model.hidden), "latent_dim": cfg.latent_dim,
              "batch_size": cfg.train.batch_size, "lr": cfg.train.lr, "epochs": cfg.train.epochs, "seed": cfg.seed}
     tsne = {"latents": str(run / "latents.npz"), "seed": cfg.seed,
-            "options": OmegaConf.to_container(cfg.embed.tsne, resolve=True)}
+            "options": aelat_options(run, "tsne")}
     return {"train": train, "tsne": tsne}
 
 

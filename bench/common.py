@@ -76,6 +76,18 @@ def run_bare(steps: dict, out: Path, env: dict[str, str] | None = None) -> tuple
     return seconds, gib, json.loads(result.read_text())
 
 
+def aelat_options(run: Path, method: str, rows: int | None = None) -> dict:
+    """The parameters aelat's embed stage gives the library for ``method`` on the run's latent
+    (its config's section, ``n_jobs="auto"`` resolved as in this process)."""
+    from aelat.embedders import map_parameters
+    from omegaconf import OmegaConf
+
+    options = OmegaConf.to_container(OmegaConf.load(run / "config.yaml").embed[method], resolve=True)
+    with np.load(run / "latents.npz") as latents:
+        n_points = len(latents["z_train"][:rows])
+    return map_parameters(method, n_points, options)
+
+
 def stage_seconds(run: Path) -> dict[str, float]:
     """The seconds each stage took, as the run's manifest (run.json) records them."""
     return {name: entry["seconds"] for name, entry in json.loads((run / "run.json").read_text())["stages"].items()}

@@ -134,7 +134,7 @@ def main() -> None:
             from common import digits_npz
 
             data = digits_npz(tmp)
-            extra = ["+embed.tsne.n_iter=50", "+embed.tsne.early_exaggeration_iter=25"]
+            extra = ["embed.tsne.n_iter=50", "embed.tsne.early_exaggeration_iter=25"]
         epochs = 2 if args.smoke else args.epochs
         walls, runs = {}, {}
         for side, device in (("checked", checked), ("reference", reference)):

@@ -70,7 +70,7 @@ def test_maps_sharing_a_source_score_as_the_standalone_function(run_dir, metrics
     for method in ("tsne", "pca"):
         emb = artifacts.read_npz(run_dir / f"{artifacts.embedding_stem(method, source)}.npz")
         alone = neighbourhood_scores(latents[f"{key}_train"][emb["train_index"]], emb["train"], ks=(5, 10),
-                                     sample_size=metrics["config"]["evaluate"]["neighbourhood"]["sample"], seed=0)
+                                     sample_size=metrics["config"]["evaluate"]["neighbourhood"]["sample_size"], seed=0)
         assert metrics["representations"][f"{method}({source})"]["neighbourhood"] == alone
 
 
@@ -104,9 +104,7 @@ def test_distribution_block_is_what_the_metric_function_gives(run_dir, metrics):
     expected = distribution_metrics(
         np.concatenate([latents["pca_train"], latents["pca_test"]]),
         np.concatenate([latents["y_train"], latents["y_test"]]),
-        seed=0, n_pair_samples=d["pair_samples"], n_gaussianity_samples=d["gaussianity_samples"],
-        n_moments=d["moments"], n_permutations=d["permutations"], n_id_samples=d["id_samples"], k=d["id_k"],
-        discard_fraction=d["id_discard_fraction"], n_directions=d["sw_directions"], n_per_class=d["sw_per_class"],
+        seed=0, **d,
     )
     assert json.loads(json.dumps(expected)) == metrics["representations"]["pca"]["distribution"]
 
@@ -138,7 +136,7 @@ def test_report_refuses_metrics_of_another_evaluate_config(tmp_path, run_dir):
     copy = tmp_path / run_dir.name
     shutil.copytree(run_dir, copy)
     runner = CliRunner()
-    assert runner.invoke(app, ["embed", "--method", "pca", "--run", str(copy), "evaluate.knn_k=[3]"]).exit_code == 0
+    assert runner.invoke(app, ["embed", "--method", "pca", "--run", str(copy), "evaluate.knn.ks=[3]"]).exit_code == 0
     result = runner.invoke(app, ["report", "--run", str(copy)])
     assert result.exit_code == 1
     assert "metrics.json was made under another config; re-run `aelat evaluate`" in result.stderr

@@ -15,7 +15,7 @@ from aelat.stages import embed as embed_stage
 from conftest import FAST, cli
 
 # A short t-SNE on a sample: only whether a map is computed or reused is under test.
-TSNE_FAST = ["embed.max_points=300", "+embed.tsne.n_iter=50", "+embed.tsne.early_exaggeration_iter=25"]
+TSNE_FAST = ["embed.max_points=300", "embed.tsne.n_iter=50", "embed.tsne.early_exaggeration_iter=25"]
 
 
 @pytest.fixture(scope="module")

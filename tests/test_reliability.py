@@ -36,11 +36,11 @@ AELAT = Path(sys.executable).with_name("aelat")
 ENV = {**os.environ, "COLUMNS": "120"}
 # Smaller evaluation samples: the scores are not under test here, only that they are written whole.
 EVAL_FAST = [
-    "evaluate.distribution.permutations=10",
-    "evaluate.distribution.sw_directions=20",
-    "evaluate.distribution.id_samples=500",
-    "evaluate.neighbourhood.sample=300",
-    "evaluate.silhouette_sample=500",
+    "evaluate.distribution.n_permutations=10",
+    "evaluate.distribution.n_directions=20",
+    "evaluate.distribution.n_id_samples=500",
+    "evaluate.neighbourhood.sample_size=300",
+    "evaluate.silhouette.sample_size=500",
 ]
 # Starts the real CLI in a fresh interpreter that has already imported aelat, then waits for a line
 # on stdin: concurrent tests can release several processes at one moment, whatever the import time.
@@ -132,8 +132,8 @@ CASES = {
     "unknown-method": ("embed", None, ["--method", "isomap"], "unknown embed method 'isomap'", "choose one of: tsne"),
     "mistyped-key": ("train", None, ["latent_dimm=3"], "no such config key", "did you mean 'latent_dim'"),
     "mistyped-key-on-a-run": (
-        "evaluate", lambda tmp_path, run_dir: ["--run", str(run_dir)], ["evaluate.knn_kk=[1]"],
-        "no such config key", "did you mean 'evaluate.knn_k'",
+        "evaluate", lambda tmp_path, run_dir: ["--run", str(run_dir)], ["evaluate.knn.kss=[1]"],
+        "no such config key", "did you mean 'evaluate.knn.ks'",
     ),
     "latent-0": ("train", None, ["latent_dim=0"], "latent_dim=0 is too small", "it must be >= 1"),
     "latent-negative": ("train", None, ["latent_dim=-1"], "latent_dim=-1 is too small", "it must be >= 1"),

@@ -15,7 +15,7 @@ from aelat.stages import evaluate as evaluate_stage
 from conftest import FAST
 
 # Small samples: only whether a value is computed or reused is under test, not the value.
-EVAL_FAST = ["evaluate.distribution.permutations=10", "evaluate.neighbourhood.sample=200"]
+EVAL_FAST = ["evaluate.distribution.n_permutations=10", "evaluate.neighbourhood.sample_size=200"]
 
 
 def cli(out, *args):
@@ -93,7 +93,7 @@ def test_other_settings_or_a_damaged_entry_are_computed_again(encoded, tmp_path,
     counted.clear()
     assert evaluate(out, 4) == computed and sum(counted.values()) == 6
     counted.clear()
-    evaluate(out, 4, "evaluate.knn_k=[3]")
+    evaluate(out, 4, "evaluate.knn.ks=[3]")
     assert sum(counted.values()) == 5 and counted["neighbourhood"] == 0  # its settings did not change
 
 

@@ -1,8 +1,7 @@
-"""Compose, validate and hash aelat's Hydra configuration."""
+"""Compose, validate and hash aelat's Hydra configuration (its schema: :mod:`aelat.schema`)."""
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import os
@@ -11,10 +10,11 @@ from typing import TYPE_CHECKING, Sequence
 
 from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
-from hydra.errors import HydraException, MissingConfigException
+from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from aelat import schema
 from aelat.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ STAGE_KEYS = {
     "report": ("dataset", "model", "latent_dim", "seed", "train", "evaluate"),
 }
 # Keys inside those that change how a stage runs but not what it makes.
-NOT_HASHED = {"train": ("checkpoint_every",), "evaluate": ("cache",)}
+NOT_HASHED = {"train": ("checkpoint_every",), "embed": ("cache",), "evaluate": ("cache",)}
 
 
 def compose(overrides: Sequence[str] = ()) -> DictConfig:
@@ -49,10 +49,28 @@ def compose(overrides: Sequence[str] = ()) -> DictConfig:
             raise ConfigError(
                 f"unknown {group} '{exc.missing_cfg_file.split('/')[-1]}'; choose one of: {', '.join(exc.options)}"
             ) from None
-        raise ConfigError(_one_line(exc)) from None
-    except HydraException as exc:
-        raise ConfigError(_unknown_key(exc) or _one_line(exc)) from None
+        raise ConfigError(schema.one_line(exc)) from None
+    except OverrideParseException as exc:
+        raise ConfigError(unreadable_override(overrides, exc)) from None
+    except (HydraException, ValueError) as exc:  # ValueError: e.g. a group given a number (evaluate=3)
+        cause = f" ({schema.one_line(exc.__cause__)})" if exc.__cause__ else ""
+        raise ConfigError(_unknown_key(exc) or schema.one_line(exc) + cause) from None
     return validate(cfg)
+
+
+def unreadable_override(overrides: Sequence[str], exc: Exception) -> str:
+    """The message for an override Hydra's grammar cannot read: which one, and how to quote it."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    for override in overrides:
+        try:
+            parser.parse_overrides([override])
+        except OverrideParseException:
+            key, _, value = override.partition("=")
+            return (f"cannot read the override '{override}' ({schema.one_line(exc)}); put a value holding spaces or "
+                    f"any of ()[]{{}}=,:'\" in quotes: \"{key}='{value}'\"")
+    return schema.one_line(exc)
 
 
 def extra_search_path() -> list[str]:
@@ -79,46 +97,37 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
                 f"'{override}' picks another config group; drop --run so the overrides compose a new run"
             )
         if OmegaConf.select(cfg, key, default=_ABSENT) is _ABSENT:
-            raise ConfigError(f"cannot apply override '{override}': no such config key; {_did_you_mean(key, cfg)}")
+            raise ConfigError(f"cannot apply override '{override}': {schema.no_such_key(key)}")
         try:
             OmegaConf.update(cfg, key, OmegaConf.from_dotlist([f"v={value}"]).v, merge=True)
         except OmegaConfBaseException as exc:
-            raise ConfigError(f"cannot apply override '{override}': {_one_line(exc)}") from None
+            raise ConfigError(f"cannot apply override '{override}': {schema.describe_error(exc)}") from None
     return validate(cfg)
 
 
 def validate(cfg: DictConfig) -> DictConfig:
-    """Check types and ranges of the values aelat uses; make paths absolute so hashes mean one file."""
-    _require_int(cfg.latent_dim, "latent_dim", minimum=1)
-    _require_int(cfg.seed, "seed", minimum=0)
-    _require_int(cfg.train.epochs, "train.epochs", minimum=1)
-    _require_int(cfg.train.batch_size, "train.batch_size", minimum=1)
-    _require_positive(cfg.train.lr, "train.lr")
-    _require_int(cfg.train.get("checkpoint_every", 0), "train.checkpoint_every", minimum=0)
-    if not isinstance(cfg.train.get("compile", False), bool):
-        raise ConfigError(f"train.compile={cfg.train.compile!r} must be true or false")
-    _validate_evaluate(cfg.evaluate)
-    if cfg.embed.max_points is not None:
-        _require_int(cfg.embed.max_points, "embed.max_points", minimum=10)
-    if not isinstance(cfg.embed.get("cache", True), bool):
-        raise ConfigError(f"embed.cache={cfg.embed.cache!r} must be true or false")
-    n_jobs = OmegaConf.select(cfg, "embed.tsne.n_jobs", default="auto")
-    if n_jobs != "auto" and (isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0):
-        raise ConfigError(f"embed.tsne.n_jobs={n_jobs!r} must be auto or a whole number other than 0 (-1: all cores)")
-    if cfg.get("threads") is not None:
-        _require_int(cfg.threads, "threads", minimum=1)
-    for width in cfg.model.get("hidden", []):
-        _require_int(width, "model.hidden entries", minimum=1)
-    if cfg.device not in ("auto", "cpu", "cuda"):
-        raise ConfigError(f"device={cfg.device!r} is not one of auto, cpu, cuda")
+    """Type and range-check ``cfg`` against :mod:`aelat.schema`; make paths absolute so hashes mean one file.
+
+    Returns the typed config (a new object); raises ConfigError with one line for the first bad value.
+    """
+    given = OmegaConf.to_container(cfg, resolve=False) if isinstance(cfg, DictConfig) else cfg
+    cfg = schema.typed(given)
+    schema.check(cfg, given=given)
     if cfg.device == "cuda" and not _cuda_available():
         raise ConfigError("device=cuda but torch sees no CUDA device; use device=auto or device=cpu")
     for key in ("path", "root"):
-        if cfg.dataset.get(key) is not None and not OmegaConf.is_missing(cfg.dataset, key):
+        if cfg.dataset.get(key) is not None:
             cfg.dataset[key] = str(Path(cfg.dataset[key]).expanduser().resolve())
-    if cfg.dataset.name == "npz" and OmegaConf.is_missing(cfg.dataset, "path"):
-        raise ConfigError("dataset=npz needs a file: add dataset.path=FILE.npz")
     return cfg
+
+
+def load_saved(path: Path) -> DictConfig:
+    """A run's saved config.yaml, typed and checked like a composed config."""
+    try:
+        return validate(OmegaConf.load(path))
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}; an older aelat or an edit wrote it: fix the key, or re-run the "
+                          "configuration with `aelat run OVERRIDES` into a new folder") from None
 
 
 def resolve_device(cfg: DictConfig) -> torch.device:
@@ -144,42 +153,10 @@ def config_hash(cfg: DictConfig, stage: str) -> str:
     return hashlib.sha256(json.dumps(subset, sort_keys=True).encode()).hexdigest()[:8]
 
 
-def _validate_evaluate(ev: DictConfig) -> None:
-    if not isinstance(ev.get("cache", True), bool):
-        raise ConfigError(f"evaluate.cache={ev.cache!r} must be true or false")
-    for key in ("knn_k", "neighbourhood.k"):
-        values = OmegaConf.select(ev, key)
-        if not OmegaConf.is_list(values) or len(values) == 0:
-            raise ConfigError(f"evaluate.{key}={values!r} must be a non-empty list such as [5, 10]")
-        for k in values:
-            _require_int(k, f"evaluate.{key} entries", minimum=1)
-    sizes = {"probe_max_train": 10, "cluster_fit_size": 10, "silhouette_sample": 10, "neighbourhood.sample": 10}
-    sizes |= {f"distribution.{key}": 2 for key in ev.distribution if key != "id_discard_fraction"}
-    for key, minimum in sizes.items():
-        value = OmegaConf.select(ev, key)
-        if value is not None or key.startswith("distribution."):
-            _require_int(value, f"evaluate.{key}", minimum=minimum)
-    fraction = ev.distribution.id_discard_fraction
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
-        raise ConfigError(f"evaluate.distribution.id_discard_fraction={fraction!r} must lie in [0, 1)")
-
-
 def _cuda_available() -> bool:
     import torch  # here, not at the top: embed and evaluate never load torch
 
     return torch.cuda.is_available()
-
-
-def _require_int(value, name: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{name}={value!r} is not an integer; give a whole number >= {minimum}")
-    if value < minimum:
-        raise ConfigError(f"{name}={value} is too small; it must be >= {minimum}")
-
-
-def _require_positive(value, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigError(f"{name}={value!r} must be a positive number")
 
 
 def _unknown_key(exc: Exception) -> str | None:
@@ -187,21 +164,4 @@ def _unknown_key(exc: Exception) -> str | None:
     if not str(exc).startswith("Could not override '"):
         return None
     key = str(exc).split("'")[1]
-    return f"Could not override '{key}': no such config key; {_did_you_mean(key, compose())}"
-
-
-def _did_you_mean(key: str, cfg: DictConfig) -> str:
-    known = [k for k, _ in _flat(OmegaConf.to_container(cfg, resolve=False))]
-    close = difflib.get_close_matches(key, known, n=1)
-    return f"did you mean '{close[0]}'?" if close else "see `aelat config` for the keys"
-
-
-def _flat(tree: dict, prefix: str = ""):
-    for key, value in tree.items():
-        yield f"{prefix}{key}", value
-        if isinstance(value, dict):
-            yield from _flat(value, f"{prefix}{key}.")
-
-
-def _one_line(exc: Exception) -> str:
-    return " ".join(line.strip() for line in str(exc).splitlines() if line.strip() and "See https" not in line)
+    return f"Could not override '{key}': {schema.no_such_key(key)}"

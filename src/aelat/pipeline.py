@@ -16,12 +16,11 @@ import functools
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from omegaconf import OmegaConf
 from rich.console import Console
 
 from aelat import artifacts
 from aelat.artifacts import Run
-from aelat.config import STAGE_KEYS, apply_overrides, compose, validate
+from aelat.config import STAGE_KEYS, apply_overrides, compose, load_saved
 from aelat.errors import ArtifactError
 from aelat.locking import run_lock
 from aelat.report import REPORT, write_report
@@ -40,7 +39,7 @@ def open_run(run_dir: Optional[Path], overrides: Optional[Sequence[str]], new: b
         run_dir = run_dir.resolve() if run_dir else artifacts.latest_run(compose(overrides).output_dir)
         if not (run_dir / artifacts.CONFIG).is_file():
             raise ArtifactError(f"{run_dir} is not an aelat run (no {artifacts.CONFIG}); pass a folder `aelat train` made")
-        run = Run(run_dir, apply_overrides(validate(OmegaConf.load(run_dir / artifacts.CONFIG)), overrides))
+        run = Run(run_dir, apply_overrides(load_saved(run_dir / artifacts.CONFIG), overrides))
     Console(stderr=True).print(f"run: {run.path}", highlight=False, markup=False)
     return run
 

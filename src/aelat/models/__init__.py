@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from aelat import __version__
 from aelat.errors import ArtifactError, ConfigError
+from aelat.schema import checked_options
 from aelat.models.base import Autoencoder
 from aelat.models.conv import ConvAutoencoder
 from aelat.models.dae import DenoisingAutoencoder
@@ -23,22 +24,25 @@ MODELS = {"mlp": MLPAutoencoder, "conv": ConvAutoencoder, "vae": VAE, "dae": Den
 
 
 def build_model(model_cfg: DictConfig | dict, sample_shape: Sequence[int], latent_dim: int) -> Autoencoder:
-    """Build the autoencoder ``model_cfg.name`` names, for samples of ``sample_shape``."""
+    """Build the autoencoder ``model_cfg.name`` names, for samples of ``sample_shape``.
+
+    The options are checked against :mod:`aelat.schema` (options left out take the class's defaults).
+    """
     options = dict(OmegaConf.to_container(model_cfg) if isinstance(model_cfg, DictConfig) else model_cfg)
     name = options.pop("name")
     if name not in MODELS:
         raise ConfigError(f"unknown model '{name}'; choose one of: {', '.join(MODELS)}")
-    known = list(inspect.signature(MODELS[name]).parameters)[2:]  # after sample_shape, latent_dim
+    parameters = list(inspect.signature(MODELS[name]).parameters.values())[2:]  # after sample_shape, latent_dim
     for key in options:
-        if key not in known:
+        if key not in [p.name for p in parameters]:
             raise ConfigError(
-                f"model={name}: unexpected keyword argument '{key}'; its options are {', '.join(known)}, "
-                f"see aelat/conf/model/{name}.yaml"
+                f"model={name}: unexpected keyword argument '{key}'; its options are "
+                f"{', '.join(p.name for p in parameters)}, see aelat/conf/model/{name}.yaml"
             )
-    try:
-        return MODELS[name](sample_shape, latent_dim, **options)
-    except TypeError as exc:
-        raise ConfigError(f"model={name}: {exc}; see aelat/conf/model/{name}.yaml for its options") from None
+    defaults = {p.name: list(p.default) if isinstance(p.default, tuple) else p.default for p in parameters}
+    options = checked_options("model", {"name": name, **defaults, **options})
+    options.pop("name")
+    return MODELS[name](sample_shape, latent_dim, **options)
 
 
 def checkpoint(model: Autoencoder, model_cfg: DictConfig) -> dict:

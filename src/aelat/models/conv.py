@@ -28,12 +28,6 @@ def require_image_shape(sample_shape: Sequence[int], model: str, alternative: st
     return channels, height, width
 
 
-def _check_channels(channels: Sequence[int]) -> None:
-    """Refuse an empty channel list or a width below 1."""
-    if len(channels) == 0 or min(channels) < 1:
-        raise ConfigError(f"model.channels={list(channels)} must list at least one width >= 1, e.g. [32, 64]")
-
-
 def _feature_sizes(height: int, width: int, n_blocks: int) -> list[tuple[int, int]]:
     """(H, W) before the first block and after each of the ``n_blocks`` stride-2 blocks."""
     sizes = [(height, width)]
@@ -59,7 +53,6 @@ def conv_encoder(image_shape: Sequence[int], channels: Sequence[int], n_out: int
     nn.Sequential
         Maps (n, C, H, W) to (n, n_out).
     """
-    _check_channels(channels)
     in_channels, height, width = image_shape
     layers: list[nn.Module] = []
     for n_in, n_out_channels in zip([in_channels, *channels[:-1]], channels):
@@ -88,7 +81,6 @@ def conv_decoder(image_shape: Sequence[int], channels: Sequence[int], latent_dim
     nn.Sequential
         Maps (n, latent_dim) to logits of shape (n, C, H, W); apply a sigmoid for pixels.
     """
-    _check_channels(channels)
     in_channels, height, width = image_shape
     sizes = _feature_sizes(height, width, len(channels))
     widths = [in_channels, *channels]

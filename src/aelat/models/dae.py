@@ -7,11 +7,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from aelat.errors import ConfigError
 from aelat.models.base import Autoencoder
 from aelat.models.conv import build_backbone
-
-NOISES = ("gaussian", "mask")
 
 
 class DenoisingAutoencoder(Autoencoder):
@@ -51,12 +48,6 @@ class DenoisingAutoencoder(Autoencoder):
         noise_level: float = 0.2,
     ):
         super().__init__()
-        if noise not in NOISES:
-            raise ConfigError(f"model.noise={noise!r} is not one of {', '.join(NOISES)}; see aelat/conf/model/dae.yaml")
-        upper = 1.0 if noise == "mask" else float("inf")
-        if not 0 <= noise_level <= upper:
-            limit = "in [0, 1] for noise=mask" if noise == "mask" else ">= 0 for noise=gaussian"
-            raise ConfigError(f"model.noise_level={noise_level} must be {limit}")
         self.sample_shape = tuple(sample_shape)
         self.latent_dim = latent_dim
         self.noise = noise

@@ -7,7 +7,6 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from aelat.errors import ConfigError
 from aelat.models.base import Autoencoder
 from aelat.models.conv import build_backbone
 
@@ -70,8 +69,6 @@ class VAE(Autoencoder):
         beta: float = 1.0,
     ):
         super().__init__()
-        if not beta >= 0:
-            raise ConfigError(f"model.beta={beta} must be >= 0 (1 is the standard ELBO)")
         self.sample_shape = tuple(sample_shape)
         self.latent_dim = latent_dim
         self.beta = float(beta)

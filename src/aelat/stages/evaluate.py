@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 from aelat import artifacts, score_cache
 from aelat.artifacts import Run
 from aelat.embedders import EMBEDDERS
+from aelat.errors import ConfigError
 from aelat.metrics.distribution import class_moments, distribution_metrics
 from aelat.metrics.neighbourhood import neighbourhood_scores_of_maps
 from aelat.metrics.structure import clustering_scores, knn_accuracy, linear_probe_accuracy, silhouette
@@ -131,9 +132,7 @@ def map_neighbourhoods(representations: dict[str, Representation], cfg, cache: S
     for (source, _), names in groups.items():
         made_from = representations[source].train[representations[names[0]].train_index]
         maps = {name: representations[name].train for name in names}
-        fresh = neighbourhood_scores_of_maps(
-            made_from, maps, ks=tuple(settings["k"]), sample_size=settings["sample"], seed=cfg.seed
-        )
+        fresh = metric_call(neighbourhood_scores_of_maps, cfg, "evaluate.neighbourhood", made_from, maps, seed=cfg.seed)
         for name, value in fresh.items():
             cache.put(names_of[name], value)
         scores |= fresh
@@ -161,37 +160,32 @@ def score(rep: Representation, cfg, cache: ScoreCache, digest: str, code: dict, 
 
 def measure(rep: Representation, cfg) -> dict:
     """The class-structure metrics of a representation and, from 2 dimensions, the distribution metrics."""
-    ev, seed = cfg.evaluate, cfg.seed
-    points, labels = rep.points, rep.labels
-    structure = {
-        f"knn_accuracy_{k}": value
-        for k, value in knn_accuracy(rep.train, rep.y_train, rep.test, rep.y_test, ks=tuple(ev.knn_k)).items()
-    }
-    structure["probe_accuracy"] = linear_probe_accuracy(
-        rep.train, rep.y_train, rep.test, rep.y_test, max_train=ev.probe_max_train, seed=seed
+    points, labels, seed = rep.points, rep.labels, cfg.seed
+    knn = metric_call(knn_accuracy, cfg, "evaluate.knn", rep.train, rep.y_train, rep.test, rep.y_test)
+    structure = {f"knn_accuracy_{k}": value for k, value in knn.items()}
+    structure["probe_accuracy"] = metric_call(
+        linear_probe_accuracy, cfg, "evaluate.probe", rep.train, rep.y_train, rep.test, rep.y_test, seed=seed
     )
-    structure |= clustering_scores(
-        points, labels, fit_size=ev.cluster_fit_size, gmm_full_max_dim=ev.gmm_full_max_dim, seed=seed
-    )
-    structure["silhouette"] = silhouette(points, labels, sample_size=ev.silhouette_sample, seed=seed)
+    structure |= metric_call(clustering_scores, cfg, "evaluate.clustering", points, labels, seed=seed)
+    structure["silhouette"] = metric_call(silhouette, cfg, "evaluate.silhouette", points, labels, seed=seed)
     result = {"structure": structure}
     if rep.train.shape[1] >= 2:
-        d = ev.distribution
-        result["distribution"] = distribution_metrics(
-            points,
-            labels,
-            seed=seed,
-            n_pair_samples=d.pair_samples,
-            n_gaussianity_samples=d.gaussianity_samples,
-            n_moments=d.moments,
-            n_permutations=d.permutations,
-            n_id_samples=d.id_samples,
-            k=d.id_k,
-            discard_fraction=d.id_discard_fraction,
-            n_directions=d.sw_directions,
-            n_per_class=d.sw_per_class,
-        )
+        result["distribution"] = metric_call(distribution_metrics, cfg, "evaluate.distribution", points, labels,
+                                             seed=seed)
     return result
+
+
+def metric_call(metric, cfg, section: str, *arrays, **extra):
+    """``metric(*arrays, **<section>, **extra)``: a config section holds its function's keyword arguments.
+
+    A ConfigError the metric raises (a setting too large for this data) names the section.
+    """
+    settings = {key: tuple(value) if isinstance(value, list) else value
+                for key, value in OmegaConf.to_container(OmegaConf.select(cfg, section)).items()}
+    try:
+        return metric(*arrays, **settings, **extra)
+    except ConfigError as exc:
+        raise ConfigError(f"{section}: {exc}") from None
 
 
 def moments(representations: dict[str, Representation]) -> dict[str, np.ndarray]:
