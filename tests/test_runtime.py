@@ -109,3 +109,19 @@ def test_jobs_side_by_side_share_the_cores():
     slurm = "aelat.slurm.SlurmLauncher"
     assert job_threads(OmegaConf.create({"_target_": slurm, "cpus_per_task": 2})) == 2
     assert job_threads(OmegaConf.create({"_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher"})) is None
+
+
+def test_umap_sizes_numba_to_threads():
+    import numpy as np
+
+    from aelat.embedders.umap import umap_map
+
+    rng = np.random.default_rng(0)
+    try:
+        use_threads(1)
+        umap_map(rng.normal(size=(40, 3)), rng.normal(size=(5, 3)), 0, {"n_epochs": 10})
+        import numba
+
+        assert numba.get_num_threads() == 1
+    finally:
+        use_threads(None)
