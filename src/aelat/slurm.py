@@ -155,7 +155,7 @@ def _update(task: Task, seen: tuple[str, str] | None, now: float) -> None:
     else:
         task.state, task.reason = seen
     if task.state == "PENDING" and never_clears(task.reason):
-        task.stuck_since = task.stuck_since or now
+        task.stuck_since = now if task.stuck_since is None else task.stuck_since
         if now - task.stuck_since >= STUCK_AFTER_S:
             hint = HINTS.get(task.reason, "change the job's request (hydra.launcher.*)")
             task.failure = f"cannot start: pending with reason {task.reason}; {hint}"
@@ -163,7 +163,7 @@ def _update(task: Task, seen: tuple[str, str] | None, now: float) -> None:
     task.stuck_since = None
     if task.state not in ENDED and task.state != "GONE":
         return
-    task.ended_at = task.ended_at or now
+    task.ended_at = now if task.ended_at is None else task.ended_at
     if now - task.ended_at < RESULT_GRACE_S:
         return  # the result file may still be on its way
     if task.state == "GONE":
