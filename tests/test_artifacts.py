@@ -10,6 +10,7 @@ import torch
 from aelat import artifacts
 from aelat.artifacts import Run
 from aelat.config import compose
+from aelat.data import dataset_digest
 from aelat.errors import ArtifactError, StaleArtifactError
 
 
@@ -33,19 +34,26 @@ def test_npz_round_trip_and_corrupt_file(tmp_path):
         artifacts.read_npz(tmp_path / "bad.npz")
 
 
+def record(run: Run, stage: str, outputs: dict[str, str], inputs: dict[str, str] | None = None) -> None:
+    """Record ``stage`` as having written ``outputs`` (name -> text)."""
+    with run.making(stage, inputs or {}, started=0.0) as out:
+        for name, text in outputs.items():
+            out(name).write_text(text)
+
+
 def test_manifest_detects_missing_stale_and_changed(tmp_path):
     cfg = compose([f"output_dir={tmp_path}"])
-    run = Run(tmp_path / "r", cfg)
+    run = Run(tmp_path / "r", cfg, dataset_digest)
     with pytest.raises(ArtifactError, match="model.pt is missing; make it with `aelat train`"):
         run.require("train", artifacts.MODEL)
-    artifacts.write_text(run.file(artifacts.MODEL), "weights")
-    run.record("train", [artifacts.MODEL], {}, 1.0)
+    record(run, "train", {artifacts.MODEL: "weights"})
     digest = run.require("train", artifacts.MODEL)[artifacts.MODEL]
     assert digest == artifacts.checksum(run.file(artifacts.MODEL))
     manifest = json.loads(run.file(artifacts.MANIFEST).read_text())
     assert set(manifest["versions"]) >= {"python", "torch", "numpy", "scikit-learn", "openTSNE", "aelat_git"}
+    assert manifest["stages"]["train"]["dataset"] == dataset_digest(cfg.dataset) is not None
 
-    stale = Run(run.path, compose([f"output_dir={tmp_path}", "train.lr=0.5"]))
+    stale = Run(run.path, compose([f"output_dir={tmp_path}", "train.lr=0.5"]), dataset_digest)
     with pytest.raises(StaleArtifactError, match="was made under another config"):
         stale.require("train", artifacts.MODEL)
     run.file(artifacts.MODEL).write_text("tampered")

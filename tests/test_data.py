@@ -47,9 +47,20 @@ def test_npz_image_layouts(tmp_path, shape, sample_shape):
 
 
 def test_npz_accepts_floats_in_unit_range(tmp_path):
-    xtr = np.random.default_rng(1).random((40, 6, 6)).astype(np.float64)
-    data = load_npz(write_npz(tmp_path / "f.npz", Xtr=xtr))
+    xtr, xte = np.random.default_rng(1).random((2, 40, 6, 6))
+    data = load_npz(write_npz(tmp_path / "f.npz", Xtr=xtr, Xte=xte[:12].astype(np.float32)))
     np.testing.assert_allclose(data.x_train[:, 0].numpy(), xtr, rtol=1e-6)
+    np.testing.assert_allclose(data.x_test[:, 0].numpy(), xte[:12], rtol=1e-6)
+
+
+def test_npz_refuses_splits_that_would_be_scaled_differently(tmp_path):
+    """Float train pixels in [0, 1] beside uint8 test pixels: dividing only the test set by 255 would put
+    the two splits on different scales, silently."""
+    xtr = np.random.default_rng(1).random((40, 6, 6)).astype(np.float32)
+    with pytest.raises(DataError, match=r"Xtr is float32 \(floats\), Xte is uint8 \(integers\).*store every split alike"):
+        load_npz(write_npz(tmp_path / "mixed.npz", Xtr=xtr))
+    both_integer = write_npz(tmp_path / "ints.npz", Xte=np.full((12, 6, 6), 255, np.int64))
+    assert load_npz(both_integer).x_test.max().item() == 1.0  # integers of any width: one rule
 
 
 @pytest.mark.parametrize(
@@ -84,3 +95,58 @@ def test_registry_dispatches_on_the_config(tmp_path):
     path = write_npz(tmp_path / "d.npz")
     data = load_dataset(compose(["dataset=npz", f"dataset.path={path}"]))
     assert data.name == "d.npz" and len(data.x_train) == 40
+
+
+def test_npz_that_would_not_fit_in_memory_is_refused_before_loading(tmp_path, monkeypatch):
+    """A zip bomb: 400 MB of zeros compress to < 1 MB; the declared sizes are checked against the free
+    memory before any array is read."""
+    from aelat.data import npz
+
+    path = tmp_path / "bomb.npz"
+    zeros = np.zeros((10, 4_000_000), np.uint8)  # 40 MB, and 8 bytes per pixel more once scaled to float
+    np.savez_compressed(path, Xtr=zeros, ytr=np.arange(10) % 2, Xte=zeros[:2], yte=np.arange(2))
+    assert path.stat().st_size < 1_000_000
+    monkeypatch.setattr(npz, "available_memory", lambda: 100 * 2**20)
+    loads = []
+    monkeypatch.setattr(np, "load", lambda *a, **k: loads.append(a))
+    with pytest.raises(DataError, match=r"bomb.npz: loading Xtr \(10, 4000000\) uint8, .* needs about 412 MiB of "
+                                        r"memory but 100 MiB is available; use a smaller dataset"):
+        load_npz(path)
+    assert not loads
+
+
+def test_npz_header_larger_than_its_file_is_corrupt(tmp_path):
+    import io
+    import zipfile
+
+    path = write_npz(tmp_path / "d.npz")
+    with zipfile.ZipFile(path, "a") as archive, pytest.warns(UserWarning, match="Duplicate name"):
+        header = io.BytesIO()
+        np.lib.format.write_array_header_2_0(header, {"descr": "<f4", "fortran_order": False, "shape": (2**40,)})
+        archive.writestr("Xte.npy", header.getvalue() + bytes(64))
+    with pytest.raises(DataError, match=r"Xte declares shape \(1099511627776,\) \(4.1e\+03 GiB\) but the file holds"):
+        load_npz(path)
+
+
+@pytest.mark.parametrize("content, message", [(b"", "File is not a zip file"), (None, "is a folder")])
+def test_npz_empty_file_or_a_folder_says_so(tmp_path, content, message):
+    path = tmp_path / "d.npz"
+    path.mkdir() if content is None else path.write_bytes(content)
+    with pytest.raises(DataError, match=message):
+        load_npz(path)
+
+
+@pytest.mark.parametrize(
+    "replace, message",
+    [
+        ({"yte": np.array([0, 1, 2, 5] * 3)}, "test class(es) 5 have no training samples"),
+        ({"ytr": np.array([0] * 20 + [1] * 19 + [2])}, "class 2 has 1 training sample; every class needs >= 2"),
+        ({"Xtr": np.full((40, 6, 6), 9, np.uint8)}, "every training image is the same"),
+    ],
+)
+def test_every_dataset_is_checked_for_what_aelat_cannot_score(tmp_path, replace, message):
+    path = write_npz(tmp_path / "d.npz", **replace)
+    load_npz(path)  # readable: the check is the registry's, for every loader
+    with pytest.raises(DataError) as info:
+        load_dataset(compose(["dataset=npz", f"dataset.path={path}"]))
+    assert message in str(info.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 import struct
 import urllib.error
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from aelat.data import torchvision_sets
 from aelat.data.torchvision_sets import load_torchvision
 from aelat.errors import DataError
 
@@ -51,7 +53,8 @@ def _write_idx_set(root: Path, folder: str) -> dict[str, np.ndarray]:
 
 
 def _write_cifar(root: Path) -> None:
-    """Five train batches of 2 images and a test batch of 3, all black but two pixels."""
+    """Five train batches of 2 images and a test batch of 3, all black but two pixels; their MD5s become
+    the published ones (in the copy of the table the ``cifar_md5`` fixture gives each test)."""
     folder = root / "cifar-10-batches-py"
     folder.mkdir(parents=True)
     for i in range(1, 6):
@@ -65,6 +68,7 @@ def _write_cifar(root: Path) -> None:
     test[2, 2 * 1024 + 31 * 32 + 0] = 200  # blue, bottom-left corner
     (folder / "test_batch").write_bytes(pickle.dumps({"data": test, "labels": [3, 1, 4]}))
     (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": list(CIFAR_CLASSES)}))
+    torchvision_sets.CIFAR_MD5.update({p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in folder.iterdir()})
 
 
 def _write(name: str, root: Path) -> None:
@@ -72,6 +76,14 @@ def _write(name: str, root: Path) -> None:
         _write_cifar(root)
     else:
         _write_idx_set(root, next(folder for n, folder, *_ in IDX_SETS if n == name))
+
+
+@pytest.fixture(autouse=True)
+def cifar_md5(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A copy of the published MD5 table for each test, which ``_write_cifar`` fills with its files' MD5s."""
+    published = dict(torchvision_sets.CIFAR_MD5)
+    monkeypatch.setattr(torchvision_sets, "CIFAR_MD5", published)
+    return published
 
 
 @pytest.fixture
@@ -163,10 +175,11 @@ def test_cifar10_missing_one_batch_is_no_data(tmp_path):
         load_torchvision("cifar10", tmp_path, download=False)
 
 
-def test_cifar10_batch_of_wrong_shape_names_the_file(tmp_path):
+def test_cifar10_batch_of_wrong_shape_names_the_file(tmp_path, cifar_md5):
     _write_cifar(tmp_path)
     batch = {"data": np.zeros((2, 1024), dtype=np.uint8), "labels": [0, 1]}
     (tmp_path / "cifar-10-batches-py" / "data_batch_4").write_bytes(pickle.dumps(batch))
+    cifar_md5["data_batch_4"] = hashlib.md5(pickle.dumps(batch)).hexdigest()
     with pytest.raises(DataError, match=r"data_batch_4 holds 'data' of shape \(2, 1024\).*expected \(n, 3072\)"):
         load_torchvision("cifar10", tmp_path, download=False)
 
@@ -183,3 +196,45 @@ def test_unknown_name_lists_the_known_ones(tmp_path):
     with pytest.raises(DataError, match="unknown torchvision dataset 'svhn'; choose one of: ") as info:
         load_torchvision("svhn", tmp_path, download=False)
     assert all(name in str(info.value) for name in ALL_NAMES)
+
+
+class _Payload:
+    """Unpickling this runs ``touch <marker>``: what a crafted batch file in dataset.root could do."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_crafted_cifar_batch_runs_no_code(tmp_path, cifar_md5):
+    payload = pickle.dumps({"data": _Payload(tmp_path / "proof"), "labels": [0, 1]})
+    pickle.loads(payload)  # the payload is live: a plain unpickler runs it
+    assert (tmp_path / "proof").exists()
+
+    _write_cifar(tmp_path)
+    marker = tmp_path / "marker"
+    crafted = pickle.dumps({"data": _Payload(marker), "labels": [0, 1]})
+    (tmp_path / "cifar-10-batches-py" / "data_batch_3").write_bytes(crafted)
+    real_md5 = dict(cifar_md5)
+    cifar_md5["data_batch_3"] = hashlib.md5(crafted).hexdigest()  # even when its MD5 passes, the unpickler refuses it
+    with pytest.raises(DataError, match=r"data_batch_3 is not a CIFAR-10 batch \(it refers to posix.system"):
+        load_torchvision("cifar10", tmp_path, download=False)
+    assert not marker.exists()
+
+    cifar_md5.update(real_md5)  # the published MD5 of the real release's data_batch_3: the file is refused unread
+    cifar_md5["data_batch_3"] = torchvision_sets.datasets.CIFAR10.train_list[2][1]
+    with pytest.raises(DataError, match=r"data_batch_3 is not the file of the CIFAR-10 release \(its MD5 differs\); "
+                                        r"delete .* and set dataset.download=true"):
+        load_torchvision("cifar10", tmp_path, download=False)
+    assert not marker.exists()
+
+
+def test_the_published_md5s_are_torchvisions():
+    assert torchvision_sets.CIFAR_MD5["data_batch_1"] == "c99cafc152244af753f735de768cd75f"
+    assert torchvision_sets.CIFAR_MD5["test_batch"] == "40351d587109b95175f43aff81a1287e"
+    assert torchvision_sets.CIFAR_MD5["batches.meta"] == "5ff9c542aee3614f3951f8cda6e48888"
+    assert len(torchvision_sets.CIFAR_MD5) == 7

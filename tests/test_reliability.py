@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import random
@@ -17,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -47,9 +49,9 @@ EVAL_FAST = [
 LAUNCHER = "import sys; from aelat.cli import app; sys.stdin.readline(); app(args=sys.argv[1:], prog_name='aelat')"
 
 
-def invoke(out: Path | str, *args: str):
-    """The CLI in-process, writing into ``out``; returns (exit code, stdout, stderr)."""
-    result = CliRunner().invoke(app, [*args, f"output_dir={out}"], catch_exceptions=False)
+def invoke(out: Path | str | None, *args: str):
+    """The CLI in-process, writing into ``out`` (None: no output_dir override); returns (exit code, stdout, stderr)."""
+    result = CliRunner().invoke(app, [*args, *([f"output_dir={out}"] if out is not None else [])], catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -124,6 +126,116 @@ def needs_no_cuda(tmp_path, run_dir):
     return []
 
 
+def npz_at(path: Path) -> list[str]:
+    return ["dataset=npz", f"dataset.path='{path}'"]  # quoted: Hydra reads [ as a list
+
+
+def raw_npz(**arrays):
+    """An npz written as given (np.savez, pickles allowed), not completed by write_npz."""
+    def setup(tmp_path, run_dir):
+        np.savez(tmp_path / "bad.npz", **arrays)
+        return npz_at(tmp_path / "bad.npz")
+
+    return setup
+
+
+def dataset_file(content: bytes, name: str = "bad.npz"):
+    def setup(tmp_path, run_dir):
+        (tmp_path / name).write_bytes(content)
+        return npz_at(tmp_path / name)
+
+    return setup
+
+
+def dataset_folder(tmp_path, run_dir):
+    (tmp_path / "data.npz").mkdir()
+    return npz_at(tmp_path / "data.npz")
+
+
+def huge_header(tmp_path, run_dir):
+    """Xtr's .npy header claims 10^6 images of 1000 x 1000 (931 GiB); the file holds 36 bytes of them."""
+    path = write_npz(tmp_path / "bad.npz")
+    with zipfile.ZipFile(path, "a") as archive, pytest.warns(UserWarning, match="Duplicate name"):
+        member = io.BytesIO()
+        np.lib.format.write_array_header_1_0(member, {"descr": "|u1", "fortran_order": False, "shape": (10**6, 1000, 1000)})
+        archive.writestr("Xtr.npy", member.getvalue() + bytes(36))
+    return npz_at(path)
+
+
+def bracketed_missing(tmp_path, run_dir):
+    return npz_at(tmp_path / "[old]" / "[/red]" / "data.npz")  # "[/red]" would even make rich markup fail
+
+
+def edit(name: str, change):
+    """Replace a run file's text with ``change(text)``."""
+    def setup(tmp_path, run_dir):
+        path = run_dir / name
+        path.write_text(change(path.read_text()))
+        return []
+
+    return setup
+
+
+def without_block(key: str):
+    """config.yaml without the top-level block ``key:``."""
+    def change(text: str) -> str:
+        lines, out, skipping = text.splitlines(), [], False
+        for line in lines:
+            if not line.startswith(" "):
+                skipping = line.startswith(f"{key}:")
+            if not skipping:
+                out.append(line)
+        return "\n".join(out) + "\n"
+
+    return change
+
+
+def manifest_without_outputs(text: str) -> str:
+    manifest = json.loads(text)
+    del manifest["stages"]["train"]["outputs"]
+    return json.dumps(manifest)
+
+
+def output_dir(kind: str):
+    def setup(tmp_path, run_dir):
+        (tmp_path / "afile").write_text("a file of the user's")
+        return {
+            "file": ["output_dir=" + str(tmp_path / "afile")],
+            "under-file": ["output_dir=" + str(tmp_path / "afile" / "sub")],
+            "proc": ["output_dir=/proc/aelat-x"],
+            "too-long": ["output_dir=" + str(tmp_path / ("x" * 300))],
+        }[kind]
+
+    return setup
+
+
+def latest_as(kind: str):
+    def setup(tmp_path, run_dir):
+        latest = run_dir.parent / "latest"
+        latest.unlink()
+        if kind == "folder":
+            latest.mkdir()
+            (latest / "mine.txt").write_text("mine")
+        elif kind == "file":
+            latest.write_text("mine")
+        else:
+            latest.symlink_to("gone-run")
+        return []
+
+    return setup
+
+
+def lock_links_to_a_victim(tmp_path, run_dir):
+    (tmp_path / "victim.txt").write_text("precious")
+    (run_dir / LOCK).symlink_to(tmp_path / "victim.txt")
+    return []
+
+
+def run_is_a_file(tmp_path, run_dir):
+    (tmp_path / "afile").write_text("a file of the user's")
+    return ["--run", str(tmp_path / "afile")]
+
+
 EMPTY = np.zeros((0, 6, 6), np.uint8)
 # id: (command, setup(tmp_path, run_dir) -> extra args, args, what is wrong, the fix it names)
 CASES = {
@@ -175,25 +287,112 @@ CASES = {
     "unwritable-output": (
         "train", None, FAST, "cannot write /sys/aelat-x: permission denied", "choose a writable output_dir=DIR"
     ),
+    # data
+    "dataset-path-a-folder": ("train", dataset_folder, FAST, "data.npz is a folder", "point it at an .npz file"),
+    "npz-zero-bytes": ("train", dataset_file(b""), FAST, "is not a readable .npz file", "write it with numpy.savez"),
+    "npz-text": ("train", dataset_file(b"Xtr,ytr\n1,2\n"), FAST, "is not a readable .npz file", "numpy.savez"),
+    "npz-mixed-dtypes": (
+        "train", bad_npz(Xtr=np.full((40, 6, 6), 0.5, np.float32)), FAST, "Xtr is float32 (floats), Xte is uint8",
+        "store every split alike",
+    ),
+    "npz-test-class-absent": (
+        "train", bad_npz(yte=np.arange(12) % 4), FAST, "test class(es) 3 have no training samples",
+        "add them to the training split",
+    ),
+    "npz-one-sample-per-class": (
+        "train", bad_npz(n_train=3), FAST, "has 1 training sample", "every class needs >= 2",
+    ),
+    "npz-single-training-sample": (
+        "train", bad_npz(n_train=1), FAST, "test class(es) 1, 2 have no training samples", "add them to the training",
+    ),
+    "npz-constant-images": (
+        "train", bad_npz(Xtr=np.zeros((40, 6, 6), np.uint8)), FAST, "every training image is the same", "check the file",
+    ),
+    "npz-object-array": (
+        "train", raw_npz(Xtr=np.array([None] * 40, dtype=object), ytr=np.arange(40) % 3,
+                         Xte=np.zeros((12, 6, 6), np.uint8), yte=np.arange(12) % 3),
+        FAST, "Xtr holds Python objects", "store numbers",
+    ),
+    "brackets-survive": ("train", bracketed_missing, FAST, "/[old]/[/red]/data.npz does not exist", "point it at an .npz"),
+    # resources
+    "npz-huge-declared-shape": (
+        "train", huge_header, FAST, "Xtr declares shape (1000000, 1000, 1000)", "the file is corrupt, write it again",
+    ),
+    # the run's config
+    "config-empty": ("encode", edit("config.yaml", lambda t: ""), [], "config.yaml holds nothing", "restore it"),
+    "config-mapping-empty": ("encode", edit("config.yaml", lambda t: "{}"), [], "config.yaml holds nothing", "restore it"),
+    "config-list": ("encode", edit("config.yaml", lambda t: "- a\n- b\n"), [], "config.yaml holds list", "restore it"),
+    "config-truncated": ("encode", edit("config.yaml", lambda t: t[: len(t) // 3]), [], "config.yaml", "restore it"),
+    "config-not-yaml": ("encode", edit("config.yaml", lambda t: "model: [unclosed\n"), [], "config.yaml is unreadable",
+                        "restore it"),
+    "config-missing-block": (
+        "encode", edit("config.yaml", without_block("evaluate")), [], "config.yaml lacks evaluate.", "restore it"
+    ),
+    "config-bad-value": (
+        "encode", edit("config.yaml", lambda t: t.replace("latent_dim: 4", "latent_dim: abc")), [],
+        "config.yaml: latent_dim='abc' is not an integer", "whole number",
+    ),
+    "config-interpolation": (
+        "encode", edit("config.yaml", lambda t: t.replace("seed: 0", "seed: ${oc.env:HOME}")), [],
+        "seed='${oc.env:HOME}', an interpolation", "replace it with the plain value",
+    ),
+    # the manifest
+    "manifest-empty": ("encode", edit("run.json", lambda t: ""), [], "run.json is unreadable", "delete it"),
+    "manifest-list": ("encode", edit("run.json", lambda t: "[]"), [], "run.json is damaged (no 'stages'", "delete it"),
+    "manifest-mapping-empty": ("encode", edit("run.json", lambda t: "{}"), [], "run.json is damaged", "delete it"),
+    "manifest-truncated": ("encode", edit("run.json", lambda t: t[: len(t) // 2]), [], "run.json is unreadable",
+                           "delete it"),
+    "manifest-missing-key": (
+        "encode", edit("run.json", manifest_without_outputs), [], "stage 'train' has no outputs checksums", "delete it"
+    ),
+    # output_dir and latest
+    "output-dir-a-file": ("train", output_dir("file"), FAST, "afile is a file, not a folder", "choose another output_dir"),
+    "output-dir-under-a-file": (
+        "train", output_dir("under-file"), FAST, "afile is a file, not a folder", "choose another output_dir"
+    ),
+    "sweep-output-dir-a-file": (
+        "run", output_dir("file"), ["-m", "seed=0,1", *FAST], "afile is a file, not a folder", "choose another output_dir"
+    ),
+    "output-dir-in-proc": ("train", output_dir("proc"), FAST, "cannot write /proc/aelat-x", "choose a writable output_dir"),
+    "output-dir-name-too-long": (
+        "train", output_dir("too-long"), FAST, "longer than the file system allows", "choose a shorter output_dir"
+    ),
+    "latest-a-folder": ("encode", latest_as("folder"), [], "latest is a folder, not the link aelat keeps", "rename or move it"),
+    "latest-a-folder-new-run": (
+        "train", latest_as("folder"), FAST, "latest is a folder, not the link aelat keeps", "rename or move it"
+    ),
+    "latest-a-file": ("encode", latest_as("file"), [], "latest is a file, not the link aelat keeps", "rename or move it"),
+    "latest-dangling": ("encode", latest_as("dangling"), [], "gone-run, which is gone", "pass --run DIR"),
+    "run-a-file": ("encode", run_is_a_file, [], "afile is not a folder", "pass a run folder"),
+    # artifacts
+    "lock-a-symlink": ("encode", lock_links_to_a_victim, [], "run.lock is a symbolic link, which aelat never follows",
+                       "delete it"),
+    "report-before-evaluate": (
+        "report", lambda tmp_path, run_dir: ["--run", str(run_dir), "output_dir="], [], "metrics.json is missing",
+        "make it with `aelat evaluate`",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_bad_input_is_one_line_exit_1_and_changes_nothing(case, trained, trained_d1, tmp_path):
+    """Nothing under tmp_path (the outputs, the user's files beside them) changes, not even a time."""
     command, setup, args, wrong, fix = CASES[case]
     out = tmp_path / "outputs"
     run_dir = copy_run(trained_d1 if case == "pca-map-of-1d" else trained, out)
     extra = setup(tmp_path, run_dir) if setup else []
-    before = snapshot(out)
-    target = "/sys/aelat-x" if case == "unwritable-output" else out
+    before = snapshot(tmp_path)
+    target = next((arg.split("=", 1)[1] or None for arg in extra if arg.startswith("output_dir=")), out)
+    target = "/sys/aelat-x" if case == "unwritable-output" else target
+    extra = [arg for arg in extra if not arg.startswith("output_dir=")]
 
     code, stdout, stderr = invoke(target, command, *extra, *args)
 
     assert code == 1, (stdout, stderr)
     line = one_error_line(stderr)
     assert wrong in line and fix in line, line
-    assert snapshot(out) == before
-    assert not Path("/sys/aelat-x").exists()
+    assert snapshot(tmp_path) == before
+    assert not Path("/sys/aelat-x").exists() and not Path("/proc/aelat-x").exists()
 
 
 def test_tsne_map_of_a_1d_latent_works(trained_d1, tmp_path):

@@ -96,3 +96,30 @@ def test_summarize_without_metrics_is_one_error_line(aelat, tmp_path):
     code, _, stderr = aelat("summarize", str(empty), overrides=False)
     assert code == 1
     assert f"no metrics.json under {empty}; run `aelat run` first" in stderr and "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("content", ["[]", "{}", '{"config": 1, "representations": {}}', "not json", '{"a": [1, 2]}'])
+def test_summarize_skips_a_foreign_metrics_json_with_a_warning(aelat, sweep_out, tmp_path, content, caplog):
+    foreign = tmp_path / "foreign"
+    (foreign / "other-tool").mkdir(parents=True)
+    (foreign / "other-tool" / "metrics.json").write_text(content)
+    code, _, stderr = aelat("summarize", str(foreign), overrides=False)
+    assert code == 1 and "Traceback" not in stderr
+    assert "no aelat metrics.json under" in stderr and "1 other file(s) of that name skipped" in stderr
+    assert not (foreign / "summary.csv").exists()
+
+    code, _, stderr = aelat("summarize", str(sweep_out), str(foreign), "--out", str(tmp_path / "both"), overrides=False)
+    assert code == 0, stderr
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("other-tool/metrics.json: not an aelat metrics.json" in w for w in warnings), warnings
+    with open(tmp_path / "both" / "summary.csv") as fh:
+        assert len(list(csv.DictReader(fh))) == 4 * len(REPRESENTATIONS)
+
+
+def test_summarize_out_that_is_a_file_is_one_error_line(aelat, sweep_out, tmp_path):
+    target = tmp_path / "summary.txt"
+    target.write_text("mine")
+    code, _, stderr = aelat("summarize", str(sweep_out), "--out", str(target), overrides=False)
+    assert code == 1 and "Traceback" not in stderr
+    assert f"--out {target} is a file; give a folder" in stderr
+    assert target.read_text() == "mine"

@@ -157,3 +157,63 @@ def test_submitit_local_launcher_runs_without_a_cluster(aelat, out):
 def test_a_bad_sweep_override_is_one_error_line(aelat):
     code, _, stderr = aelat("run", "-m", "dataset=imagenet,digits")
     assert code == 1 and "aelat: error:" in stderr
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    from pathlib import Path
+
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    from pathlib import Path
+
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_killing_a_joblib_sweep_ends_its_workers(tmp_path):
+    """SIGKILL the aelat process of a joblib sweep while both jobs train: its workers end too, within
+    seconds, instead of training on and writing into the run folders."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    out = tmp_path / "outputs"
+    command = [str(Path(sys.executable).with_name("aelat")), "run", "-m", *MAPS, *FAST, "train.epochs=5000",
+               "seed=0,1", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", f"output_dir={out}"]
+    sweep = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while len(list(out.glob("*/run.lock"))) < 2:  # both jobs hold their run: they are training
+            assert sweep.poll() is None and time.monotonic() < deadline, "the sweep ended before both jobs started"
+            time.sleep(0.2)
+        workers = [pid for pid in _children(sweep.pid) if _running(pid)]
+        assert len(workers) >= 2, workers
+        sweep.kill()
+        sweep.wait()
+        deadline = time.monotonic() + 30
+        while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in workers if _running(pid)]
+        assert not list(out.glob("*/model.pt"))  # they stopped mid-training: nothing was recorded
+    finally:  # whatever happened, leave no process of this test behind (workers share the sweep's group)
+        try:
+            os.killpg(sweep.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        sweep.wait()

@@ -17,6 +17,7 @@ from aelat import artifacts
 from aelat.artifacts import Run, run_dir_for
 from aelat.cli import app
 from aelat.config import compose
+from aelat.data import dataset_digest
 from aelat.errors import StaleArtifactError, TrainingError
 from aelat.stages import train as train_stage
 
@@ -26,7 +27,7 @@ SMALL = ["model.hidden=[64]", "latent_dim=4"]
 
 def make_run(out: Path, *overrides: str) -> Run:
     cfg = compose([*SMALL, f"output_dir={out}", *overrides])
-    return Run(run_dir_for(cfg), cfg)
+    return Run(run_dir_for(cfg), cfg, dataset_digest)
 
 
 def weights(run_dir: Path) -> dict[str, torch.Tensor]:

@@ -3,8 +3,9 @@
 A run folder holds one configuration's artifacts::
 
     outputs/<dataset>-<model>-d<latent_dim>-s<seed>-<hash>/
-        config.yaml            resolved config (written by every stage that changes it)
-        run.json               manifest: per stage, config hash, upstream checksums, outputs' checksums, timing
+        config.yaml            resolved config (written with every stage's outputs; never with interpolations)
+        run.json               manifest: per stage, config hash, the dataset's digest, the checksums of its inputs
+                               and outputs, timing (see Run)
         model.pt               train: {"state_dict", "model" (name + config), "sample_shape", "latent_dim", ...}
         train_log.csv          train: epoch, train_loss, test_loss (the objective), test_recon_mse, seconds
         checkpoint.pt          train, while it runs: every train.checkpoint_every epochs {"train_hash", "epoch",
@@ -22,7 +23,9 @@ A run folder holds one configuration's artifacts::
         metrics.json           evaluate: representation -> metric -> value, and the config
         moments.npz            evaluate: per representation <rep>.classes, <rep>.counts (int64), <rep>.means (k, d),
                                <rep>.covariances (k, d, d), <rep>.mean (d,), <rep>.covariance (d, d) (float32)
-    outputs/latest -> the newest run folder
+        .<name>.aelat-tmp-<8 characters>   a file being written (atomic_path, Run.making); never read, and the
+                               only hidden files aelat deletes (a killed writer's leftovers; see aelat.locking)
+    outputs/latest -> the newest run folder (a symlink; aelat never replaces anything else of that name)
     outputs/.cache/scores/<hash>.json  evaluate's scores of one representation, keyed by its content,
                                settings and code (see aelat.score_cache); shared by the runs in outputs/
 """
@@ -37,19 +40,20 @@ import json
 import os
 import platform
 import re
+import stat
 import subprocess
 import tempfile
 import time
 import zipfile
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from aelat import __version__
-from aelat.config import config_hash
-from aelat.errors import ArtifactError, StaleArtifactError
+from aelat.config import STAGE_KEYS, config_hash, flatten, load_saved
+from aelat.errors import ArtifactError, ConfigError, StaleArtifactError
 
 CONFIG = "config.yaml"
 MANIFEST = "run.json"
@@ -60,12 +64,17 @@ LATENTS = "latents.npz"
 METRICS = "metrics.json"
 MOMENTS = "moments.npz"
 LATEST = "latest"
+# Marks the files aelat is writing: ``.<name>.aelat-tmp-<8 characters>`` (tempfile's random names).
+TEMPORARY = ".aelat-tmp-"
+_TEMPORARY_NAME = re.compile(r"\..+" + re.escape(TEMPORARY) + r"[a-z0-9_]{8}")
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 # Representations the encode stage writes, and the key prefix of each in latents.npz.
 REPRESENTATIONS = {"raw": "raw", "pca": "pca", "untrained": "untrained", "latent": "z"}
+# Order of the stage groups: each reads what the groups before it made.
+STAGE_ORDER = ("train", "encode", "embed", "evaluate", "report")
 
 
 def maker(stage: str) -> str:
@@ -86,9 +95,18 @@ def embedding_stage(method: str, source: str = "latent") -> str:
     return f"embed:{method}" if source == "latent" else f"embed:{method}:{source}"
 
 
+def embedding_of(stage: str) -> tuple[str, str]:
+    """(method, source) of a map's manifest entry: the inverse of :func:`embedding_stage`."""
+    _, method, *source = stage.split(":")
+    return method, source[0] if source else "latent"
+
+
 def run_name(cfg: DictConfig) -> str:
-    """Readable, deterministic folder name: dataset, model, latent size, seed, hash of what training read."""
-    dataset = cfg.dataset.name if cfg.dataset.name != "npz" else Path(cfg.dataset.path).name
+    """Readable, deterministic folder name: dataset, model, latent size, seed, hash of what training read.
+
+    A long dataset file name is shortened (the hash covers the whole path), so the name fits the file system.
+    """
+    dataset = cfg.dataset.name if cfg.dataset.name != "npz" else Path(cfg.dataset.path).name[:100]
     return f"{dataset}-{cfg.model.name}-d{cfg.latent_dim}-s{cfg.seed}-{config_hash(cfg, 'train')}"
 
 
@@ -96,43 +114,92 @@ def run_dir_for(cfg: DictConfig) -> Path:
     return Path(cfg.output_dir) / run_name(cfg)
 
 
+def is_temporary(name: str) -> bool:
+    """Whether ``name`` is one of the temporaries aelat writes artifacts through (see :data:`TEMPORARY`)."""
+    return _TEMPORARY_NAME.fullmatch(name) is not None
+
+
+def check_latest(output_dir: str | Path) -> None:
+    """Refuse an ``<output_dir>/latest`` that is not a link: aelat replaces only the link it keeps."""
+    link = Path(output_dir) / LATEST
+    try:
+        mode = os.lstat(link).st_mode
+    except OSError:  # absent, or a path that cannot exist: writing there says why
+        return
+    if not stat.S_ISLNK(mode):
+        kind = "folder" if stat.S_ISDIR(mode) else "file"
+        raise ArtifactError(
+            f"{link} is a {kind}, not the link aelat keeps to the newest run; rename or move it "
+            "(aelat never replaces it), or give another output_dir=DIR"
+        )
+
+
 def latest_run(output_dir: str | Path) -> Path:
     """The run folder ``outputs/latest`` points at."""
     link = Path(output_dir) / LATEST
-    if not link.exists():
+    check_latest(output_dir)
+    if not link.is_symlink():
         raise ArtifactError(f"no run in {output_dir} yet; start one with `aelat train` or `aelat run`")
-    return link.resolve()
+    target = Path(os.path.realpath(link))  # realpath, not resolve: a link loop is "gone", not an exception
+    if not target.is_dir():
+        raise ArtifactError(f"{link} points at {target}, which is gone; pass --run DIR or start a run with `aelat run`")
+    return target
 
 
 def mark_latest(run_dir: Path) -> None:
-    """Point ``<output_dir>/latest`` at ``run_dir`` (atomically, via a temporary symlink)."""
-    link = run_dir.parent / LATEST
-    tmp = run_dir.parent / f".{LATEST}.{os.getpid()}"
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    tmp.symlink_to(run_dir.name, target_is_directory=True)
-    os.replace(tmp, link)
+    """Point ``<output_dir>/latest`` at ``run_dir`` (atomically, via a temporary symlink); only a link is replaced."""
+    check_latest(run_dir.parent)
+    with atomic_path(run_dir.parent / LATEST) as tmp:
+        tmp.unlink()  # the temporary's unique name, now for a link
+        tmp.symlink_to(run_dir.name, target_is_directory=True)
+
+
+def _naming(exc: OSError, path: Path) -> OSError:
+    """``exc`` naming ``path`` instead of aelat's temporary (or nothing), so the CLI's line says what failed."""
+    if exc.filename is not None and not is_temporary(Path(str(exc.filename)).name):
+        return exc
+    return OSError(exc.errno, exc.strerror, str(path))
+
+
+def _temporary(path: Path) -> Path:
+    """A new empty temporary beside ``path``, with the permissions of a file made by ``open``."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{TEMPORARY}")
+        os.close(fd)
+        os.chmod(name, 0o666 & ~_UMASK)  # mkstemp makes 0600; give artifacts the usual permissions
+    except OSError as exc:
+        raise _naming(exc, path) from None
+    return Path(name)
 
 
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path in the same folder; on success it replaces ``path`` in one rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    tmp = Path(tmp)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give artifacts the usual permissions
+    """Yield a temporary path in the same folder; on success it replaces ``path`` in one rename.
+
+    On any error the temporary is deleted and ``path`` is untouched; an OSError (a full disk, a
+    read-only folder) names ``path``, not the temporary.
+    """
+    path = Path(path)
+    tmp = _temporary(path)
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as exc:
+        raise _naming(exc, path) from None
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             tmp.unlink()
 
 
 def write_text(path: Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def write_json(path: Path, obj) -> None:
@@ -160,6 +227,10 @@ def checksum(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 22), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def versions() -> dict[str, str]:
@@ -196,56 +267,279 @@ def _git_commit() -> str:
     return out.stdout.strip() if out.returncode == 0 else "unknown"
 
 
-class Run:
-    """A run folder and its manifest: what each stage read and wrote."""
+class Outputs:
+    """A stage's outputs while it writes them: one temporary beside each final name (see :meth:`Run.making`)."""
 
-    def __init__(self, path: Path, cfg: DictConfig):
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.files: dict[str, Path] = {}
+
+    def __call__(self, name: str) -> Path:
+        """Where to write the output ``name``; it takes that name when the stage is recorded."""
+        if name not in self.files:
+            self.files[name] = _temporary(self.folder / name)
+        return self.files[name]
+
+    def discard(self) -> None:
+        for tmp in self.files.values():
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+    def naming(self, exc: OSError) -> OSError:
+        """``exc`` naming the output whose temporary (or the temporary's own temporary) failed."""
+        failed = Path(str(exc.filename)).name if exc.filename is not None else None
+        for name, tmp in self.files.items():
+            if failed is not None and failed.startswith(tmp.name):
+                return OSError(exc.errno, exc.strerror, str(self.folder / name))
+        return _naming(exc, self.folder)
+
+
+class Run:
+    """A run folder and its manifest: what each stage read and wrote.
+
+    ``run.json`` holds, per stage: ``config_hash`` (the part of the config it read), ``dataset``
+    (the digest of the dataset's files, :func:`aelat.data.dataset_digest`), ``inputs`` (checksums of
+    the artifacts it read), ``outputs`` (checksums of what it wrote), ``seconds`` and ``finished``.
+    :meth:`require` checks all of them, through every stage upstream; :meth:`making` writes a
+    stage's outputs, config.yaml and its entry as one change.
+
+    Parameters
+    ----------
+    path : Path
+        The run folder.
+    cfg : DictConfig
+        The config the command works under.
+    dataset_digest : callable(dataset config) -> str or None
+        The digest of the dataset's current content (None when its files are absent).
+    """
+
+    def __init__(self, path: Path, cfg: DictConfig, dataset_digest: Callable[[DictConfig], str | None]):
         self.path = Path(path)
         self.cfg = cfg
+        self._dataset_digest = dataset_digest
+        self._digest: str | None = None
+        self._checksums: dict[tuple, str] = {}
+        self._making: frozenset[str] = frozenset()
+        self._saved: tuple[tuple, DictConfig | None] | None = None
 
     def file(self, name: str) -> Path:
         return self.path / name
 
+    def dataset_digest(self) -> str | None:
+        """The digest of the dataset's current content (kept for the command once known)."""
+        if self._digest is None:
+            self._digest = self._dataset_digest(self.cfg.dataset)
+        return self._digest
+
+    def checksum(self, name: str) -> str:
+        """``checksum`` of a file of the run, computed once per state of the file (inode, size, times)."""
+        path = self.file(name)
+        state = os.stat(path)
+        key = (name, state.st_ino, state.st_size, state.st_mtime_ns, state.st_ctime_ns)
+        if key not in self._checksums:
+            self._checksums[key] = checksum(path)
+        return self._checksums[key]
+
     def manifest(self) -> dict:
+        """run.json's content, after checking its structure (a missing run.json records no stage)."""
         path = self.file(MANIFEST)
-        if not path.exists():
-            return {"stages": {}}
         try:
-            return json.loads(path.read_text())
-        except json.JSONDecodeError:
-            raise ArtifactError(f"{path} is corrupt; delete the run folder and re-run `aelat run`") from None
+            manifest = json.loads(path.read_text())
+        except FileNotFoundError:
+            return {"stages": {}}
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ArtifactError(f"{path} is unreadable ({_first_line(exc)}); {_MANIFEST_FIX}") from None
+        problem = _manifest_problem(manifest)
+        if problem:
+            raise ArtifactError(f"{path} is damaged ({problem}); {_MANIFEST_FIX}")
+        return manifest
 
-    def save_config(self) -> None:
-        write_text(self.file(CONFIG), OmegaConf.to_yaml(self.cfg, resolve=True))
+    def saved_config(self) -> DictConfig | None:
+        """The run's config.yaml, or None when there is none or it is unreadable (the command rewrites it)."""
+        try:
+            state = os.stat(self.file(CONFIG))
+        except OSError:
+            return None
+        key = (state.st_ino, state.st_size, state.st_mtime_ns, state.st_ctime_ns)
+        if self._saved is None or self._saved[0] != key:
+            try:
+                self._saved = key, load_saved(self.file(CONFIG))
+            except (ArtifactError, ConfigError):
+                self._saved = key, None
+        return self._saved[1]
 
-    def record(self, stage: str, outputs: list[str], inputs: dict[str, str], seconds: float) -> None:
-        """Record a finished stage: its config hash, the checksums it read and wrote, its timing."""
+    def will_make(self, stages: Iterable[str]) -> None:
+        """Declare the stages the command makes, and refuse, before anything is computed or written, a
+        one-off setting that would leave another artifact out of date with the config.yaml it writes.
+
+        Raises
+        ------
+        ConfigError
+            When an override changes the settings of a map (or other artifact) of the run that the
+            command does not make again; the message names them and the fix.
+        """
+        self._making = frozenset(stages)
+        self._refuse_conflicts(self._making)
+
+    def _refuse_conflicts(self, making: frozenset[str]) -> None:
+        """The siblings of the stages made (the other maps of an embed) must keep their config hash.
+
+        Earlier stages are the command's inputs (a changed one is reported as stale when read); later
+        ones are made from what the command makes, so the next command that reads them makes them again.
+        """
+        saved = self.saved_config()
+        if saved is None or not making:
+            return
+        levels = {_order(stage) for stage in making}
+        conflicts = [
+            stage for stage, entry in self.manifest()["stages"].items()
+            if stage not in making and _order(stage) in levels
+            and entry["config_hash"] == config_hash(saved, stage) != config_hash(self.cfg, stage)
+        ]
+        if not conflicts:
+            return
+        changes = sorted({change for stage in conflicts for change in _changes(saved, self.cfg, stage)})
+        files = [next(iter(self.manifest()["stages"][stage]["outputs"]), stage) for stage in conflicts]
+        methods = sorted({stage.split(":")[1] for stage in conflicts if stage.startswith("embed:")})
+        remake = [f"`aelat embed --method {m} --of all`" for m in methods] or [f"`{maker(s)}`" for s in conflicts]
+        raise ConfigError(
+            f"{', '.join(changes)} would leave {', '.join(files)} of {self.path.name} out of date with the run's "
+            f"config: a setting tried on one artifact must not change the others; make them all with it "
+            f"({', '.join(dict.fromkeys(remake))} with the same overrides) or leave it out"
+        )
+
+    @contextlib.contextmanager
+    def making(self, stage: str, inputs: dict[str, str], started: float, save_config: bool = True
+               ) -> Iterator[Outputs]:
+        """Write a stage's outputs as one change.
+
+        The stage writes each output to ``outputs(name)``, a temporary. When the block ends without
+        error: the temporaries are checksummed, the stage's old entry is dropped from run.json, the
+        files (and config.yaml) are renamed into place, then run.json gets the new entry. On any
+        error (a full disk, a bad value) the temporaries are deleted and nothing changes. So run.json
+        never records a file other than the one in the folder, and a killed command leaves the
+        stage recorded whole or not at all.
+        """
+        outputs = Outputs(self.path)
+        try:
+            yield outputs
+            self._commit(stage, outputs, inputs, time.perf_counter() - started, save_config)
+        except OSError as exc:
+            raise outputs.naming(exc) from None
+        finally:
+            outputs.discard()
+
+    def _commit(self, stage: str, outputs: Outputs, inputs: dict[str, str], seconds: float, save_config: bool) -> None:
+        written = {name: checksum(tmp) for name, tmp in outputs.files.items()}
+        if save_config:
+            self._refuse_conflicts(self._making | {stage})
+            write_text(outputs(CONFIG), OmegaConf.to_yaml(self.cfg, resolve=True))
         manifest = self.manifest()
-        manifest["stages"][stage] = {
+        entry = {
             "config_hash": config_hash(self.cfg, stage),
+            "dataset": self.dataset_digest(),
             "inputs": inputs,
-            "outputs": {name: checksum(self.file(name)) for name in outputs},
+            "outputs": written,
             "seconds": round(seconds, 3),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
-        manifest["versions"] = versions()
-        write_json(self.file(MANIFEST), manifest)
+        before = {name: value for name, value in manifest["stages"].items() if name != stage}
+        write_json(outputs(MANIFEST), {**manifest, "stages": {**manifest["stages"], stage: entry}, "versions": versions()})
+        if stage in manifest["stages"]:  # until the renames are done, run.json records nothing of this stage
+            write_json(self.file(MANIFEST), {**manifest, "stages": before})
+        for name, tmp in outputs.files.items():  # run.json last
+            os.replace(tmp, self.file(name))
 
     def require(self, stage: str, name: str) -> dict[str, str]:
-        """Check that ``stage`` made ``name`` under the current config and that it is intact.
+        """Check that ``stage`` made ``name`` under the current config, from the current dataset and from
+        inputs that are the current files (so, through them, every stage upstream), and that it is intact.
 
         Returns ``{name: checksum}`` for the reading stage to record as its input.
+
+        Raises
+        ------
+        ArtifactError
+            ``name`` is missing or changed since it was written.
+        StaleArtifactError
+            It was made under another config, from other data, or from inputs made again since.
         """
+        self._check(stage, name, self.manifest()["stages"], set())
+        return {name: self.checksum(name)}
+
+    def _check(self, stage: str, name: str, stages: dict, checked: set[str]) -> None:
         command = maker(stage)
-        entry = self.manifest()["stages"].get(stage)
         path = self.file(name)
-        if entry is None or not path.exists():
+        entry = stages.get(stage)
+        if not path.is_file():
             raise ArtifactError(f"{path} is missing; make it with `{command}` for this run")
+        if entry is None or name not in entry["outputs"]:
+            raise ArtifactError(f"{path} is not recorded in {MANIFEST} (made by another command, or run.json was "
+                                f"replaced); make it again with `{command}` for this run")
         if entry["config_hash"] != config_hash(self.cfg, stage):
-            raise StaleArtifactError(
-                f"{path} was made under another config; re-run `{command}` with the same overrides"
-            )
-        digest = checksum(path)
-        if entry["outputs"].get(name) != digest:
+            raise StaleArtifactError(f"{path} was made under another config; re-run `{command}` with the same overrides")
+        if self.checksum(name) != entry["outputs"][name]:
             raise ArtifactError(f"{path} changed after `{command}` wrote it; re-run `{command}`")
-        return {name: digest}
+        if stage in checked:
+            return
+        for source, digest in entry["inputs"].items():
+            producer = next((s for s, e in stages.items() if source in e["outputs"]), None)
+            if producer is None:
+                raise StaleArtifactError(f"{path} was made from {source}, which run.json no longer records; "
+                                         "re-run `aelat run` to remake the run's artifacts")
+            self._check(producer, source, stages, checked)  # upstream first: the message names the earliest stage
+            if self.checksum(source) != digest:
+                raise StaleArtifactError(f"{path} was made from an earlier {source} (made again or changed since); "
+                                         f"re-run `{command}`")
+        if entry.get("dataset") is None or entry["dataset"] != self.dataset_digest():
+            raise StaleArtifactError(
+                f"{path} was made from other data: {_dataset_label(self.cfg)} changed since `{command}` read it "
+                f"(or is missing); re-run `{command}`, or `aelat run` to remake every stage"
+            )
+        checked.add(stage)
+
+
+_MANIFEST_FIX = "delete it (every stage is then made again by `aelat run`) or restore it"
+
+
+def _manifest_problem(manifest) -> str | None:
+    """What is wrong with run.json's structure, or None."""
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("stages"), dict):
+        return "no 'stages' mapping"
+    for stage, entry in manifest["stages"].items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("config_hash"), str):
+            return f"stage '{stage}' has no config_hash"
+        if stage.split(":")[0] not in STAGE_ORDER:
+            return f"unknown stage '{stage}'"
+        for key in ("inputs", "outputs"):
+            files = entry.get(key)
+            if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+                return f"stage '{stage}' has no {key} checksums"
+        if not all(name and "/" not in name and name not in (".", "..") for name in (*entry["inputs"], *entry["outputs"])):
+            return f"stage '{stage}' names a file outside the run folder"
+    for stage, entry in manifest["stages"].items():  # each input is made by an earlier stage: no cycle
+        for name in entry["inputs"]:
+            makers = [other for other, e in manifest["stages"].items() if name in e["outputs"]]
+            if any(_order(other) >= _order(stage) for other in makers):
+                return f"stage '{stage}' reads {name}, which a later stage makes"
+    return None
+
+
+def _order(stage: str) -> int:
+    return STAGE_ORDER.index(stage.split(":")[0])
+
+
+def _changes(saved: DictConfig, cfg: DictConfig, stage: str) -> list[str]:
+    """``key=new (was old)`` for the settings ``stage`` depends on that differ between two configs."""
+    group, *detail = stage.split(":")
+    keys = ("embed.max_points", f"embed.{detail[0]}") if group == "embed" else STAGE_KEYS[group]
+    old, new = (dict(flatten(OmegaConf.to_container(c, resolve=True))) for c in (saved, cfg))
+    return [f"{key}={new.get(key)} (was {old.get(key)})" for key in sorted(old.keys() | new.keys())
+            if any(key == k or key.startswith(f"{k}.") for k in keys) and old.get(key) != new.get(key)]
+
+
+def _dataset_label(cfg: DictConfig) -> str:
+    if cfg.dataset.get("path"):
+        return f"dataset.path={cfg.dataset.path}"
+    if cfg.dataset.get("root"):
+        return f"the {cfg.dataset.name} files under {cfg.dataset.root}"
+    return f"the {cfg.dataset.name} dataset"

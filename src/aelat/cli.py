@@ -6,7 +6,6 @@ code and turns aelat's errors into one line on stderr.
 
 from __future__ import annotations
 
-import errno
 import functools
 import json
 import logging
@@ -15,15 +14,16 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from aelat import artifacts
 from aelat.config import compose
 from aelat.embedders import EMBEDDERS
-from aelat.errors import AelatError
+from aelat.errors import AelatError, one_line
 from aelat.locking import run_lock
 from aelat.pipeline import evaluate_and_report, open_run, run_pipeline, sources
+from aelat.runtime import console
 from aelat.report import (
     REPORT,
     DISTRIBUTION_COLUMNS,
@@ -53,42 +53,37 @@ MULTIRUN = typer.Option(
 @app.callback()
 def main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors.")) -> None:
     state["debug"] = debug
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING)
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="aelat: %(levelname)s: %(message)s")
 
 
 def reports_errors(command):
-    """Turn aelat's exceptions into one line on stderr and exit code 1, Ctrl-C into one line and exit
-    code 130 (tracebacks with --debug)."""
+    """Turn every exception into one line on stderr (:func:`aelat.errors.one_line`) and exit code 1,
+    Ctrl-C into one line and exit code 130; ``--debug`` shows the traceback instead."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, typer.exceptions.TyperException):
+            raise
         except KeyboardInterrupt:
             if state["debug"]:
                 raise
-            Console(stderr=True).print(
-                "[bold red]aelat: interrupted[/]; finished artifacts are kept (training also in checkpoint.pt): "
-                "run the same command again to resume", highlight=False, soft_wrap=True)
+            print_error("interrupted;", "finished artifacts are kept (training also in checkpoint.pt): "
+                                       "run the same command again to resume")
             raise typer.Exit(130) from None
-        except (AelatError, OSError) as exc:
-            message = error_line(exc)
-            if state["debug"] or message is None:
+        except Exception as exc:  # noqa: BLE001 - the one place every error becomes a line
+            if state["debug"]:
                 raise
-            Console(stderr=True).print(f"[bold red]aelat: error:[/] {message}", highlight=False, soft_wrap=True)
+            print_error("error:", one_line(exc))
             raise typer.Exit(1) from None
 
     return wrapper
 
 
-def error_line(exc: Exception) -> str | None:
-    """The one-line message for an error the user can fix; None for a bug (shown with its traceback)."""
-    if isinstance(exc, AelatError):
-        return str(exc)
-    if isinstance(exc, PermissionError) or getattr(exc, "errno", None) == errno.EROFS:
-        reason = "permission denied" if isinstance(exc, PermissionError) else "read-only file system"
-        return f"cannot write {exc.filename}: {reason}; choose a writable output_dir=DIR"
-    return None
+def print_error(label: str, message: str) -> None:
+    """``aelat: <label> <message>`` on stderr; the message is plain text (brackets in paths survive)."""
+    console().print(Text.assemble((f"aelat: {label}", "bold red"), " ", message))
 
 
 @app.command()
@@ -105,6 +100,7 @@ def train(
         return sweep("train", overrides, [], "latent", force)
     run = open_run(None, overrides, new=True)
     with run_lock(run.path):
+        run.will_make(["train"])
         stage.run(run)
         artifacts.mark_latest(run.path)
 
@@ -117,6 +113,7 @@ def encode(overrides: Optional[List[str]] = OVERRIDES, run_dir: Optional[Path] =
 
     run = open_run(run_dir, overrides)
     with run_lock(run.path):
+        run.will_make(["encode"])
         stage.run(run)
         artifacts.mark_latest(run.path)
 
@@ -134,6 +131,7 @@ def embed(
 
     run = open_run(run_dir, overrides)
     with run_lock(run.path):
+        run.will_make(artifacts.embedding_stage(method, source) for source in sources(of))
         for source in sources(of):
             stage.run(run, method, source)
         artifacts.mark_latest(run.path)
@@ -145,6 +143,7 @@ def evaluate(overrides: Optional[List[str]] = OVERRIDES, run_dir: Optional[Path]
     """Score every representation: metrics.json, report.md and tables."""
     run = open_run(run_dir, overrides)
     with run_lock(run.path):
+        run.will_make(["evaluate", "report"])
         evaluate_and_report(run, show_results)
         artifacts.mark_latest(run.path)
 
@@ -185,8 +184,7 @@ def run_all(
         return sweep("run", overrides, method, of, force)
     run = open_run(None, overrides, new=True)
     if run_pipeline(run, method, of, force=force, on_report=show_results) == "skipped":
-        Console(stderr=True).print(f"skip: {run.path.name}: complete for this config; --force re-runs it",
-                                   highlight=False, soft_wrap=True)
+        console().print(f"skip: {run.path.name}: complete for this config; --force re-runs it")
         print_metrics(json.loads(run.file(artifacts.METRICS).read_text()))
         print_report_path(run.file(REPORT))
 
@@ -196,19 +194,18 @@ def sweep(command: str, overrides: Optional[List[str]], methods: List[str], of: 
     from aelat import sweep as sweeps
 
     statuses = sweeps.multirun(command, overrides or [], methods, of, force, debug=state["debug"])
-    console = Console(width=max(120, Console().width))
+    out = console(stderr=False, width=max(120, console(stderr=False).width))
     for status in statuses:
         line = f"{status['status']}: {sweeps.describe(status)}"
         if status["status"] == "skipped":
             line += ": complete for this config; --force re-runs it"
         elif status["status"] == "failed":
             line += f": {status['error']}"
-        console.print(line, highlight=False, soft_wrap=True, markup=False)
+        out.print(line)
     failed = [s for s in statuses if s["status"] == "failed"]
     counts = {key: sum(s["status"] == key for s in statuses) for key in ("done", "skipped", "failed")}
-    console.print(f"sweep: {len(statuses)} configurations, " + ", ".join(f"{n} {k}" for k, n in counts.items())
-                  + (f"; jobs' folders under {Path(statuses[0]['job']).parent}" if statuses else ""),
-                  highlight=False, soft_wrap=True, markup=False)
+    out.print(f"sweep: {len(statuses)} configurations, " + ", ".join(f"{n} {k}" for k, n in counts.items())
+              + (f"; jobs' folders under {Path(statuses[0]['job']).parent}" if statuses else ""))
     if not statuses:
         raise AelatError("the sweep ran no configuration")
     if failed:
@@ -225,7 +222,7 @@ TERMINAL_COLUMNS = {
 def print_metrics(metrics: dict) -> None:
     """The structure and distribution tables, one row per representation."""
     scores = with_summaries(metrics["representations"])
-    console = Console(width=max(120, Console().width))
+    out = console(stderr=False, width=max(120, console(stderr=False).width))
     tables = (
         ("structure", "class structure (test set)", STRUCTURE_COLUMNS),
         ("distribution", "distribution of Q", DISTRIBUTION_COLUMNS),
@@ -240,7 +237,7 @@ def print_metrics(metrics: dict) -> None:
             if kind not in row:
                 continue
             table.add_row(name, *(format_value(lookup(row, path), fmt) for _, path, fmt in shown))
-        console.print(table)
+        out.print(table)
 
 
 def show_results(metrics: dict, report_path: Path) -> None:
@@ -249,7 +246,7 @@ def show_results(metrics: dict, report_path: Path) -> None:
 
 
 def print_report_path(path: Path) -> None:
-    Console(stderr=True).print(f"report: {path}", highlight=False)
+    console().print(f"report: {path}")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+import yaml
 
 from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
@@ -15,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from aelat import schema
-from aelat.errors import ConfigError
+from aelat.errors import ArtifactError, ConfigError
 
 if TYPE_CHECKING:
     import torch
@@ -122,12 +124,75 @@ def validate(cfg: DictConfig) -> DictConfig:
 
 
 def load_saved(path: Path) -> DictConfig:
-    """A run's saved config.yaml, typed and checked like a composed config."""
+    """A run's saved config.yaml, checked as aelat wrote it, then typed and checked like a composed config.
+
+    aelat writes every key, resolved, so a file that is unreadable, not a mapping, lacks keys or holds
+    an interpolation (``${oc.env:...}``, never resolved into artifacts) was damaged or edited: an
+    ArtifactError naming it. A value the schema refuses is a ConfigError naming the file.
+    """
+    path = Path(path)
+    fix = "restore it, or delete the run folder and re-run `aelat run` with the run's overrides"
     try:
-        return validate(OmegaConf.load(path))
+        loaded = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ArtifactError(f"{path.parent} is not an aelat run (no {path.name}); pass a folder `aelat train` made") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ArtifactError(f"{path} is unreadable ({schema.one_line(exc)}); {fix}") from None
+    if not isinstance(loaded, dict) or not loaded:
+        raise ArtifactError(f"{path} holds {'nothing' if not loaded else type(loaded).__name__}, not a run's config; {fix}")
+    if _exceeds(loaded, budget=10_000):  # YAML aliases can expand a small file without bound
+        raise ArtifactError(f"{path} holds far more values than a run's config; {fix}")
+    interpolated = [(key, value) for key, value in flatten(loaded) if isinstance(value, str) and "${" in value]
+    if interpolated:
+        key, value = interpolated[0]
+        raise ArtifactError(f"{path} sets {key}={value!r}, an interpolation: aelat saves configs resolved and never "
+                            "resolves one it loads; replace it with the plain value")
+    missing = _missing_keys(loaded)
+    if missing:
+        raise ArtifactError(f"{path} lacks {', '.join(missing[:3])}{' and more' if len(missing) > 3 else ''}; {fix}")
+    try:
+        return validate(OmegaConf.create(loaded))
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}; an older aelat or an edit wrote it: fix the key, or re-run the "
                           "configuration with `aelat run OVERRIDES` into a new folder") from None
+
+
+def flatten(tree: dict, prefix: str = "") -> Iterator[tuple[str, object]]:
+    """(dotted key, value) of every leaf of a nested mapping."""
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            yield from flatten(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+def _exceeds(tree, budget: int) -> bool:
+    """Whether ``tree`` (nested dicts and lists) holds more than ``budget`` values, counting shared ones again."""
+    stack, seen = [tree], 0
+    while stack:
+        node = stack.pop()
+        seen += 1
+        if seen > budget:
+            return True
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
+def _missing_keys(saved: dict) -> list[str]:
+    """Keys of the composed config of the saved run's dataset and model that ``saved`` lacks."""
+    names = {key: saved.get(key).get("name") if isinstance(saved.get(key), dict) else None for key in ("dataset", "model")}
+    if not all(isinstance(name, str) for name in names.values()):
+        return [f"{key}.name" for key, name in names.items() if not isinstance(name, str)]
+    try:
+        reference = compose([f"dataset={names['dataset']}", f"model={names['model']}",
+                             *(["dataset.path=x.npz"] if names["dataset"] == "npz" else [])])
+    except ConfigError:  # a group aelat does not know now (say, of an unset AELAT_CONFIG_DIR): the schema decides
+        return []
+    have = dict(flatten(saved))
+    return [key for key, _ in flatten(OmegaConf.to_container(reference)) if key not in have and key != "output_dir"]
 
 
 def resolve_device(cfg: DictConfig) -> torch.device:

@@ -7,11 +7,13 @@ once per output_dir: evaluate's scores of a representation (aelat.score_cache) a
 input that recurs across a sweep (the raw pixels, PCA of one size; aelat.stages.embed).
 
 Integrity, one mechanism for every kind of entry: an entry is written to a temporary file and
-renamed into place (never half-written), holds its own name and a checksum of its content, and is
-read back only when both match; anything else (truncated, edited, renamed, forged, another format)
-counts as missing, so it is computed again and overwritten. A store whose folder cannot be made or
-written (a file in its place, no permission) turns itself off with one warning: results are then
-computed as if there were no store. Deleting the folder is always safe.
+renamed into place (never half-written), and holds its name and a checksum of the name and its
+content. It is read back only when both match and the content passes the caller's check; anything
+else (truncated, edited, copied under another name, forged, another format) counts as missing, with
+a warning, so it is computed again and overwritten: a hit is always what computing gives. A store
+whose folder is not a folder, cannot be read or cannot be written turns itself off for the command
+with one warning: results are then computed as if there were no store. Deleting the folder is
+always safe.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import zipfile
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -31,8 +34,8 @@ from aelat.errors import ArtifactError
 FOLDER = Path(".cache")  # under output_dir; hidden, so `aelat summarize` skips it
 log = logging.getLogger(__name__)
 
-# Keys of the fields an entry holds beside its content.
-_NAME, _CHECKSUM = "__entry__", "__checksum__"
+# The fields an array entry holds beside its arrays.
+_KEY, _CHECKSUM = "__key__", "__checksum__"
 
 
 def digest(arrays: Sequence[np.ndarray]) -> str:
@@ -56,63 +59,93 @@ def key(**parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def _json_checksum(value) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+def entry_checksum(name: str, value) -> str:
+    """What binds a JSON entry's value to its name: a hash of both."""
+    return hashlib.sha256(f"{name}\n{json.dumps(value, sort_keys=True)}".encode()).hexdigest()
+
+
+def arrays_checksum(name: str, arrays: dict[str, np.ndarray]) -> str:
+    """What binds an array entry's arrays (names and content) to its name."""
+    names = sorted(arrays)
+    return key(entry=name, names=names, content=digest([arrays[n] for n in names]))
 
 
 class ContentStore:
-    """One kind of entry (a sub-folder of ``<output_dir>/.cache``); ``folder=None`` never hits or stores."""
+    """The entries of one kind in a folder (e.g. ``<output_dir>/.cache/maps``).
 
-    def __init__(self, folder: Path | None):
-        self.folder = folder
+    ``label`` and ``work`` word the warnings ("score cache", "evaluating"); ``field`` is the key of a
+    JSON entry's value. ``folder=None`` gives a store that never hits or stores.
+    """
 
-    def get_json(self, name: str):
-        """The JSON value stored under ``name``, or None when absent or not intact."""
+    field = "value"
+
+    def __init__(self, folder: Path | None, label: str = "cache", work: str = "continuing"):
+        self.folder, self.label, self.work = folder, label, work
+        if folder is not None and (folder.exists() or folder.is_symlink()):
+            try:
+                if not folder.is_dir():
+                    raise NotADirectoryError(f"{folder} is not a folder")
+                with os.scandir(folder):
+                    pass
+            except OSError as exc:
+                self._off(exc)
+
+    def get_json(self, name: str, valid: Callable[[Any], bool] = lambda value: True):
+        """The JSON value stored under ``name``; None when absent, not intact or not ``valid``."""
         entry = self._read(name, ".json", lambda path: json.loads(path.read_text()))
-        if not isinstance(entry, dict) or entry.get(_NAME) != name or "value" not in entry:
+        if entry is _ABSENT:
             return None
-        return entry["value"] if entry.get(_CHECKSUM) == _json_checksum(entry["value"]) else None
+        value = entry.get(self.field) if isinstance(entry, dict) else None
+        if not isinstance(entry, dict) or entry.get("key") != name or entry.get("checksum") != entry_checksum(name, value) \
+                or not valid(value):
+            return self._mismatch(name, ".json")
+        return value
 
     def put_json(self, name: str, value) -> None:
         """Store a JSON-ready ``value`` under ``name``."""
-        entry = {_NAME: name, _CHECKSUM: _json_checksum(value), "value": value}
-        self._write(name, ".json", lambda path: artifacts.write_json(path, entry))
+        entry = {"key": name, "checksum": entry_checksum(name, value), self.field: value}
+        self._write(lambda: artifacts.write_json(self.folder / f"{name}.json", entry))
 
-    def get_arrays(self, name: str) -> dict[str, np.ndarray] | None:
-        """The arrays stored under ``name``, or None when absent or not intact."""
+    def get_arrays(self, name: str, valid: Callable[[dict], bool] = lambda arrays: True) -> dict[str, np.ndarray] | None:
+        """The arrays stored under ``name``; None when absent, not intact or not ``valid``."""
         arrays = self._read(name, ".npz", artifacts.read_npz)
-        if not arrays or str(arrays.pop(_NAME, "")) != name:
+        if arrays is _ABSENT:
             return None
-        stored = str(arrays.pop(_CHECKSUM, ""))
-        return arrays if stored == _arrays_checksum(arrays) else None
+        if not isinstance(arrays, dict) or str(arrays.pop(_KEY, "")) != name \
+                or str(arrays.pop(_CHECKSUM, "")) != arrays_checksum(name, arrays) or not valid(arrays):
+            return self._mismatch(name, ".npz")
+        return arrays
 
     def put_arrays(self, name: str, **arrays: np.ndarray) -> None:
         """Store ``arrays`` under ``name``."""
-        fields = {**arrays, _NAME: np.array(name), _CHECKSUM: np.array(_arrays_checksum(arrays))}
-        self._write(name, ".npz", lambda path: artifacts.write_npz(path, **fields))
+        fields = {**arrays, _KEY: np.array(name), _CHECKSUM: np.array(arrays_checksum(name, arrays))}
+        self._write(lambda: artifacts.write_npz(self.folder / f"{name}.npz", **fields))
 
     def _read(self, name: str, suffix: str, load):
-        if self.folder is None:
-            return None
-        path = self.folder / f"{name}{suffix}"
-        if not path.is_file():
-            return None
+        """The loaded entry, None when it cannot be read, _ABSENT when there is none (or no store)."""
+        path = None if self.folder is None else self.folder / f"{name}{suffix}"
+        if path is None or not os.path.lexists(path):
+            return _ABSENT
         try:
             return load(path)
         except (OSError, ValueError, zipfile.BadZipFile, ArtifactError):
-            log.debug("cache entry %s is unreadable; computing it again", path)
             return None
 
-    def _write(self, name: str, suffix: str, write) -> None:
+    def _mismatch(self, name: str, suffix: str) -> None:
+        log.warning("%s entry %s does not match its key and content; computing it again", self.label,
+                    self.folder / f"{name}{suffix}")
+
+    def _write(self, write: Callable[[], None]) -> None:
         if self.folder is None:
             return
         try:
-            write(self.folder / f"{name}{suffix}")
+            write()
         except OSError as exc:
-            log.warning("cache %s is not usable (%s); continuing without it", self.folder, exc.strerror or exc)
-            self.folder = None
+            self._off(exc)
+
+    def _off(self, exc: OSError) -> None:
+        log.warning("%s %s is unusable (%s); %s without it", self.label, self.folder, exc.strerror or exc, self.work)
+        self.folder = None
 
 
-def _arrays_checksum(arrays: dict[str, np.ndarray]) -> str:
-    names = sorted(arrays)
-    return key(names=names, content=digest([arrays[n] for n in names]))
+_ABSENT = object()

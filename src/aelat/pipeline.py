@@ -13,16 +13,17 @@ The CLI (:mod:`aelat.cli`) and sweeps (:mod:`aelat.sweep`) both call this module
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import Callable, Optional, Sequence
-
-from rich.console import Console
 
 from aelat import artifacts
 from aelat.artifacts import Run
 from aelat.config import STAGE_KEYS, apply_overrides, compose, load_saved
+from aelat.data import dataset_digest
 from aelat.errors import ArtifactError
 from aelat.locking import run_lock
+from aelat.runtime import console
 from aelat.report import REPORT, write_report
 
 # Called with (metrics, report path) once evaluate and report have run.
@@ -34,13 +35,14 @@ def open_run(run_dir: Optional[Path], overrides: Optional[Sequence[str]], new: b
     overrides = list(overrides or [])
     if run_dir is None and (new or names_a_run(overrides)):
         cfg = compose(overrides)
-        run = Run(artifacts.run_dir_for(cfg), cfg)
+        run = Run(artifacts.run_dir_for(cfg), cfg, dataset_digest)
     else:
-        run_dir = run_dir.resolve() if run_dir else artifacts.latest_run(compose(overrides).output_dir)
-        if not (run_dir / artifacts.CONFIG).is_file():
-            raise ArtifactError(f"{run_dir} is not an aelat run (no {artifacts.CONFIG}); pass a folder `aelat train` made")
-        run = Run(run_dir, apply_overrides(load_saved(run_dir / artifacts.CONFIG), overrides))
-    Console(stderr=True).print(f"run: {run.path}", highlight=False, markup=False)
+        run_dir = Path(os.path.realpath(run_dir)) if run_dir else artifacts.latest_run(compose(overrides).output_dir)
+        if not run_dir.is_dir():
+            raise ArtifactError(f"--run {run_dir} is not a folder; pass a run folder `aelat train` made")
+        run = Run(run_dir, apply_overrides(load_saved(run_dir / artifacts.CONFIG), overrides), dataset_digest)
+    artifacts.check_latest(run.path.parent)
+    console().print(f"run: {run.path}")
     return run
 
 
@@ -71,7 +73,11 @@ def evaluate_and_report(run: Run, on_report: OnReport | None = None) -> None:
 
 def pipeline_steps(run: Run, methods: Sequence[str], of: str, train_only: bool = False,
                    on_report: OnReport | None = None) -> list:
-    """The stages of `aelat run` in order: (name, the (manifest stage, artifact) pairs it makes, what runs it)."""
+    """The stages of `aelat run` in order: (name, the (manifest stage, artifact) pairs it makes, what runs it).
+
+    The maps are those asked for and every other map the run already records, so that evaluate,
+    which scores every map of the run, never meets one made from older latents.
+    """
     from aelat.stages import embed as embed_stage
     from aelat.stages import encode as encode_stage
     from aelat.stages import train as train_stage
@@ -84,11 +90,12 @@ def pipeline_steps(run: Run, methods: Sequence[str], of: str, train_only: bool =
     if train_only:
         return steps
     steps.append(("encode", [("encode", artifacts.LATENTS)], functools.partial(encode_stage.run, run)))
-    for name in method_names(methods):
-        for source in sources(of):
-            stage = artifacts.embedding_stage(name, source)
-            made = [(stage, f"{artifacts.embedding_stem(name, source)}.npz")]
-            steps.append((stage, made, functools.partial(embed_stage.run, run, name, source)))
+    asked = [(name, source) for name in method_names(methods) for source in sources(of)]
+    recorded = [artifacts.embedding_of(stage) for stage in run.manifest()["stages"] if stage.startswith("embed:")]
+    for name, source in dict.fromkeys([*asked, *recorded]):
+        stage = artifacts.embedding_stage(name, source)
+        made = [(stage, f"{artifacts.embedding_stem(name, source)}.npz")]
+        steps.append((stage, made, functools.partial(embed_stage.run, run, name, source)))
     made = [("evaluate", artifacts.METRICS), ("report", REPORT)]
     steps.append(("evaluate", made, functools.partial(evaluate_and_report, run, on_report)))
     return steps
@@ -102,14 +109,15 @@ def run_pipeline(run: Run, methods: Sequence[str], of: str, *, force: bool = Fal
     (``Run.require``) are kept; from the first missing, stale or changed one on, every stage runs
     again; ``force`` re-runs all. Returns "skipped" when nothing had to run, else "done".
     """
-    steps = pipeline_steps(run, methods, of, train_only=train_only, on_report=on_report)
+    artifacts.check_latest(run.path.parent)
     with run_lock(run.path):
+        steps = pipeline_steps(run, methods, of, train_only=train_only, on_report=on_report)
         start = 0 if force else first_incomplete(run, steps)
         if start == len(steps):
             return "skipped"
+        run.will_make(stage for _, made, _ in steps[start:] for stage, _ in made)
         if start > 0:
-            Console(stderr=True).print(f"resume: {run.path.name} from {steps[start][0]} "
-                                       f"(earlier stages are complete)", highlight=False, soft_wrap=True, markup=False)
+            console().print(f"resume: {run.path.name} from {steps[start][0]} (earlier stages are complete)")
         for _, _, step in steps[start:]:
             step()
         artifacts.mark_latest(run.path)

@@ -10,6 +10,7 @@ import numpy as np
 
 from aelat import artifacts
 from aelat.artifacts import Run
+from aelat.errors import StaleArtifactError
 from aelat.plots.figures import plot_heatmaps, plot_reconstructions, plot_training_curve
 from aelat.plots.scatter import plot_map_grid
 
@@ -78,45 +79,57 @@ HOW_TO_READ = """\
 
 
 def write_report(run: Run) -> Path:
-    """Render report.md and its figures next to metrics.json; returns the report's path."""
+    """Render report.md and its figures next to metrics.json; returns the report's path.
+
+    Refuses (StaleArtifactError) when metrics.json is older than a file it draws (a map made again,
+    a map made after it, latents or model made again): the maps are always titled with their own scores.
+    """
     started = time.perf_counter()
-    inputs = run.require("evaluate", artifacts.METRICS)
+    inputs = run.require("evaluate", artifacts.METRICS)  # so, through it, the latents and maps it scored
+    scored = run.manifest()["stages"]["evaluate"]["inputs"]
+    for stage in run.manifest()["stages"]:
+        if stage.startswith("embed:"):
+            name = f"{artifacts.embedding_stem(*artifacts.embedding_of(stage))}.npz"
+            if name not in scored:
+                raise StaleArtifactError(f"{run.file(artifacts.METRICS)} does not score {name}, made after it; "
+                                         "re-run `aelat evaluate`")
+            inputs |= run.require(stage, name)
+    inputs |= run.require("encode", artifacts.LATENTS) | run.require("train", artifacts.TRAIN_LOG)
     metrics = json.loads(run.file(artifacts.METRICS).read_text())
     scores = metrics["representations"]
     latents = artifacts.read_npz(run.file(artifacts.LATENTS), ["class_names", *(f"examples_{n}" for n in EXAMPLES)])
     class_names = [str(name) for name in latents["class_names"]]
     figures = []
 
-    for method in sorted({name.split("(")[0] for name, row in scores.items() if row.get("source")}):
-        maps = {}
-        for source in BASELINES:
-            name = f"{method}({source})"
-            if name in scores:
-                emb = artifacts.read_npz(run.file(f"{artifacts.embedding_stem(method, source)}.npz"))
-                accuracy = scores[name]["structure"].get("knn_accuracy_10")
-                suffix = f" — kNN@10 {accuracy:.3f}" if accuracy is not None else ""
-                maps[f"{source} ({scores[source]['dim']}-d){suffix}"] = (emb["test"], emb["y_test"])
-        figures.append((f"{method} maps of the test set, by representation", f"report_maps_{method}.png"))
-        plot_map_grid(maps, class_names, f"{method} of each representation (test points)", run.file(figures[-1][1]))
+    with run.making("report", inputs, started, save_config=False) as out:
+        for method in sorted({name.split("(")[0] for name, row in scores.items() if row.get("source")}):
+            maps = {}
+            for source in BASELINES:
+                name = f"{method}({source})"
+                if name in scores:
+                    emb = artifacts.read_npz(run.file(f"{artifacts.embedding_stem(method, source)}.npz"))
+                    accuracy = scores[name]["structure"].get("knn_accuracy_10")
+                    suffix = f" — kNN@10 {accuracy:.3f}" if accuracy is not None else ""
+                    maps[f"{source} ({scores[source]['dim']}-d){suffix}"] = (emb["test"], emb["y_test"])
+            figures.append((f"{method} maps of the test set, by representation", f"report_maps_{method}.png"))
+            plot_map_grid(maps, class_names, f"{method} of each representation (test points)", out(figures[-1][1]))
 
-    sw = {name: scores[name]["distribution"]["sliced_wasserstein"]["matrix"] for name in BASELINES
-          if "distribution" in scores[name]}
-    if sw:
-        figures.append(("Sliced Wasserstein-2 between classes (units of the pooled spread)", "report_sliced_wasserstein.png"))
-        plot_heatmaps(sw, class_names, "sliced W₂ between class-conditional distributions", run.file(figures[-1][1]))
+        sw = {name: scores[name]["distribution"]["sliced_wasserstein"]["matrix"] for name in BASELINES
+              if "distribution" in scores[name]}
+        if sw:
+            figures.append(("Sliced Wasserstein-2 between classes (units of the pooled spread)",
+                            "report_sliced_wasserstein.png"))
+            plot_heatmaps(sw, class_names, "sliced W₂ between class-conditional distributions", out(figures[-1][1]))
 
-    log = np.genfromtxt(run.file(artifacts.TRAIN_LOG), delimiter=",", names=True, ndmin=1)
-    figures.append(("Training curve", "report_training.png"))
-    plot_training_curve(log, run.path.name, run.file(figures[-1][1]))
+        log = np.genfromtxt(run.file(artifacts.TRAIN_LOG), delimiter=",", names=True, ndmin=1)
+        figures.append(("Training curve", "report_training.png"))
+        plot_training_curve(log, run.path.name, out(figures[-1][1]))
 
-    rows = {name: latents[f"examples_{name}"] for name in EXAMPLES}
-    figures.append(("Test images (top) and their reconstructions", "report_reconstructions.png"))
-    plot_reconstructions(rows, "reconstructions of test images", run.file(figures[-1][1]))
+        rows = {name: latents[f"examples_{name}"] for name in EXAMPLES}
+        figures.append(("Test images (top) and their reconstructions", "report_reconstructions.png"))
+        plot_reconstructions(rows, "reconstructions of test images", out(figures[-1][1]))
 
-    text = render_markdown(run.path.name, metrics, figures)
-    artifacts.write_text(run.file(REPORT), text)
-    outputs = [REPORT, *(file for _, file in figures)]
-    run.record("report", outputs, inputs, time.perf_counter() - started)
+        artifacts.write_text(out(REPORT), render_markdown(run.path.name, metrics, figures))
     return run.file(REPORT)
 
 

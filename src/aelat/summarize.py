@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import logging
 import os
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -36,6 +38,7 @@ KEY_METRICS = (
 )
 SKIPPED_BLOCKS = ("per_class", "settings")
 ORDER = tuple(artifacts.REPRESENTATIONS)  # raw, pca, untrained, latent; maps after them
+log = logging.getLogger(__name__)
 
 
 def find_metrics(dirs: Sequence[Path]) -> list[Path]:
@@ -64,24 +67,31 @@ def flatten(block: dict, prefix: str = "") -> dict[str, float]:
 
 
 def collect_rows(paths: Iterable[Path]) -> list[dict]:
-    """One row per run and representation (see the module docstring)."""
-    import json
-
+    """One row per run and representation (see the module docstring); a file that is not an aelat
+    metrics.json (another tool's, or damaged) is skipped with a warning."""
     rows = []
     for path in paths:
         try:
-            metrics = json.loads(path.read_text())
-            cfg, scores = metrics["config"], metrics["representations"]
-        except (ValueError, KeyError) as exc:
-            raise ArtifactError(f"{path} is not an aelat metrics.json ({exc}); re-run `aelat evaluate` there") from None
-        dataset = cfg["dataset"]["name"]
-        if dataset == "npz":
-            dataset = Path(cfg["dataset"]["path"]).name
-        ids = {"run": path.parent.name, "dataset": dataset, "model": cfg["model"]["name"],
-               "latent_dim": cfg["latent_dim"], "seed": cfg["seed"], "train.epochs": cfg["train"]["epochs"]}
-        for name, row in scores.items():
-            metrics_row = flatten({k: v for k, v in row.items() if k != "dim"})
-            rows.append({**ids, "representation": name, "dim": row.get("dim"), **metrics_row})
+            rows += run_rows(path, json.loads(path.read_text()))
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("skipping %s: not an aelat metrics.json (%s: %s)", path, type(exc).__name__, exc)
+    return rows
+
+
+def run_rows(path: Path, metrics: dict) -> list[dict]:
+    """The rows of one run's metrics.json."""
+    cfg, scores = metrics["config"], metrics["representations"]
+    dataset = cfg["dataset"]["name"]
+    if dataset == "npz":
+        dataset = Path(cfg["dataset"]["path"]).name
+    ids = {"run": path.parent.name, "dataset": str(dataset), "model": str(cfg["model"]["name"]),
+           "latent_dim": int(cfg["latent_dim"]), "seed": int(cfg["seed"]), "train.epochs": int(cfg["train"]["epochs"])}
+    rows = []
+    for name, row in scores.items():
+        metrics_row = flatten({k: v for k, v in row.items() if k != "dim"})
+        rows.append({**ids, "representation": str(name), "dim": row.get("dim"), **metrics_row})
+    if not rows:
+        raise ValueError("it scores no representation")
     return rows
 
 
@@ -154,11 +164,16 @@ def summarize(dirs: Sequence[Path], out: Path | None = None) -> list[Path]:
     for folder in dirs:
         if not folder.is_dir():
             raise ArtifactError(f"{folder} is not a folder; pass the output_dir your runs are in")
+    out = Path(out) if out is not None else dirs[0]
+    if out.exists() and not out.is_dir():
+        raise ArtifactError(f"--out {out} is a file; give a folder for summary.csv, summary.md and the plots")
     paths = find_metrics(dirs)
     if not paths:
         raise ArtifactError(f"no metrics.json under {', '.join(map(str, dirs))}; run `aelat run` first")
-    out = Path(out) if out is not None else dirs[0]
     rows = collect_rows(paths)
+    if not rows:
+        raise ArtifactError(f"no aelat metrics.json under {', '.join(map(str, dirs))} ({len(paths)} other file(s) "
+                            "of that name skipped); run `aelat run` first")
     groups = aggregate(rows)
     written = [out / CSV, out / MARKDOWN]
     artifacts.write_text(written[0], to_csv(rows))

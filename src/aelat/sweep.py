@@ -24,10 +24,13 @@ the jobs itself (a job that cannot start or dies without a result fails its conf
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -43,6 +46,8 @@ from aelat.runtime import available_cores, set_default_threads
 SETTINGS_ENV = "AELAT_SWEEP"  # how the CLI's options (command, maps, --force) reach jobs in other processes
 STATUS = "aelat_status.json"
 SWEEPS = ".multirun"  # under output_dir: one folder per sweep, one per job inside
+# Launchers whose jobs run in local child processes, which must end with the aelat process.
+LOCAL_LAUNCHERS = ("joblib", "submitit_launcher.LocalLauncher")
 
 
 @hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base=None)
@@ -51,16 +56,20 @@ def task(cfg: DictConfig) -> None:
     settings = json.loads(os.environ.get(SETTINGS_ENV) or "{}")
     hc = HydraConfig.get()
     status = {"overrides": job_name(hc.overrides.task), "run": None, "status": "failed", "error": None}
+    if os.getpid() != settings.get("parent", os.getpid()) and any(
+        name in str(hc.launcher.get("_target_", "")) for name in LOCAL_LAUNCHERS
+    ):
+        _end_with_parent()
     try:
         set_default_threads(job_threads(hc.launcher))
         status |= _run_job(cfg, settings)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # noqa: BLE001 - one failed configuration must not stop the others
-        from aelat.errors import AelatError
+        from aelat.errors import AelatError, one_line
 
-        status["error"] = str(exc) if isinstance(exc, AelatError) else f"{type(exc).__name__}: {exc}"
-        if not isinstance(exc, AelatError):
+        status["error"] = one_line(exc)
+        if not isinstance(exc, (AelatError, OSError)):
             status["traceback"] = traceback.format_exc()
         if settings.get("debug"):
             traceback.print_exc()
@@ -83,16 +92,32 @@ def record_failure(job_dir: Path, overrides: Sequence[str], error: str) -> None:
         write_json(job_dir / STATUS, {"overrides": job_name(overrides), "run": None, "status": "failed", "error": error})
 
 
+@functools.cache  # one watcher per worker process, however many jobs it runs
+def _end_with_parent() -> None:
+    """In a worker process: end it (SIGKILL) as soon as its parent, the aelat process that launched
+    the sweep, is gone. joblib's (loky's) workers otherwise outlive a killed parent, still training and
+    writing; every artifact is written atomically, so the kill leaves each old or new, whole."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:  # an orphan is re-parented to init or a subreaper
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="aelat-end-with-parent", daemon=True).start()
+
+
 def _run_job(cfg: DictConfig, settings: dict) -> dict:
     from aelat import artifacts
     from aelat.artifacts import Run
     from aelat.pipeline import run_pipeline
     from aelat.config import validate
+    from aelat.data import dataset_digest
 
     cfg = cfg.copy()
     OmegaConf.set_readonly(cfg, False)
     cfg = validate(cfg)
-    run = Run(artifacts.run_dir_for(cfg), cfg)
+    run = Run(artifacts.run_dir_for(cfg), cfg, dataset_digest)
     outcome = run_pipeline(
         run,
         settings.get("methods", ["tsne", "pca"]),
@@ -132,12 +157,13 @@ def multirun(command: str, overrides: Sequence[str], methods: Sequence[str], of:
     fixed = [o.input_line for o in parsed if not o.is_sweep_override() and not o.is_hydra_override()]
     output_dir = Path(compose(fixed).output_dir).resolve()
     sweep_dir = output_dir / SWEEPS / time.strftime("%Y-%m-%d_%H-%M-%S") / f"{time.time_ns() % 10**9:09d}"
+    sweep_dir.mkdir(parents=True, exist_ok=True)  # here, so an unwritable output_dir is aelat's one line, not Hydra's traceback
     ours = [f"hydra.sweep.dir={_quoted(str(sweep_dir))}", "hydra.job.chdir=False"]
     if not any(o.key_or_group == "hydra/job_logging" for o in parsed):
         ours.append("hydra/job_logging=none")  # aelat logs its own way; no log file per job
     varied = [o.key_or_group for o in parsed if o.is_sweep_override()]
     settings = {"command": command, "methods": list(methods), "of": of, "force": force, "debug": debug,
-                "varied": varied}
+                "varied": varied, "parent": os.getpid()}
 
     argv, env = sys.argv, os.environ.get(SETTINGS_ENV)
     root = logging.getLogger()

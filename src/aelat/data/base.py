@@ -1,13 +1,19 @@
-"""The in-memory dataset every loader returns."""
+"""The in-memory dataset every loader returns, and the checks every dataset passes."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
-import torch
 
 from aelat.errors import DataError
+
+if TYPE_CHECKING:
+    import torch
+
+MIN_PER_CLASS = 2  # class statistics (silhouette, class moments, within-class distances) need two points
 
 
 @dataclass(frozen=True)
@@ -40,22 +46,58 @@ class Dataset:
         return int(np.prod(self.sample_shape))
 
 
-def to_unit_float(x: np.ndarray, source: str) -> torch.Tensor:
-    """Scale pixels to float32 in [0, 1]: integers in [0, 255] are divided by 255, floats must lie in [0, 1]."""
-    x = np.asarray(x)
-    is_integer = np.issubdtype(x.dtype, np.integer)
-    if not (is_integer or np.issubdtype(x.dtype, np.floating)):
-        raise DataError(f"{source}: pixels have dtype {x.dtype}; expected uint8 or float")
-    x = x.astype(np.float32)
-    if x.size == 0:
-        raise DataError(f"{source}: the dataset is empty; give it at least one sample per split")
-    if not np.isfinite(x).all():
-        raise DataError(f"{source}: pixels contain NaN or inf; clean the data before loading it")
-    lo, hi = float(x.min()), float(x.max())
-    if is_integer and 0 <= lo and hi <= 255:
-        return torch.from_numpy(x / 255.0)
-    if lo < 0 or hi > 1:
+def check_dataset(dataset: Dataset, source: str) -> Dataset:
+    """Refuse data aelat cannot learn from or score fairly: identical training images (nothing to learn,
+    maps of NaN), a test class absent from train (no classifier can predict it, so accuracy would be
+    silently low), or a class with fewer than two training samples."""
+    train = Counter(dataset.y_train.tolist())
+    absent = sorted(set(dataset.y_test.tolist()) - set(train))
+    if absent:
+        names = ", ".join(dataset.class_names[label] for label in absent[:5])
         raise DataError(
-            f"{source}: pixel values span [{lo:g}, {hi:g}]; expected uint8 pixels or floats in [0, 1]"
+            f"{source}: test class(es) {names}{' ...' if len(absent) > 5 else ''} have no training samples, so "
+            "no classifier can predict them; add them to the training split or drop them from the test split"
         )
-    return torch.from_numpy(x)
+    scarce = sorted(label for label, count in train.items() if count < MIN_PER_CLASS)
+    if scarce:
+        label = scarce[0]
+        raise DataError(
+            f"{source}: class {dataset.class_names[label]} has {train[label]} training sample; every class needs "
+            f">= {MIN_PER_CLASS} (class statistics need two points): add samples or drop the class"
+        )
+    if bool((dataset.x_train == dataset.x_train[:1]).all()):
+        raise DataError(f"{source}: every training image is the same, so there is nothing to learn or map; "
+                        "check the file holds the images you meant")
+    return dataset
+
+
+def to_unit_float(arrays: Mapping[str, np.ndarray], source: str) -> list[torch.Tensor]:
+    """Scale pixels to float32 in [0, 1], every array by the same rule: integers in [0, 255] are divided
+    by 255, floats must lie in [0, 1]. Integer and float arrays together are refused, since they would
+    be scaled differently (uint8 test images beside float train images)."""
+    import torch  # here, not at the top: aelat.data.files (embed, evaluate) must not load torch
+
+    scaled, kinds = [], {}
+    for name, x in arrays.items():
+        x = np.asarray(x)
+        is_integer = np.issubdtype(x.dtype, np.integer)
+        if not (is_integer or np.issubdtype(x.dtype, np.floating)):
+            raise DataError(f"{source}: {name} pixels have dtype {x.dtype}; expected uint8 or float")
+        kinds[name] = f"{x.dtype} ({'integers' if is_integer else 'floats'})"
+        x = x.astype(np.float32)
+        if x.size == 0:
+            raise DataError(f"{source}: the dataset is empty; give it at least one sample per split")
+        if not np.isfinite(x).all():
+            raise DataError(f"{source}: {name} pixels contain NaN or inf; clean the data before loading it")
+        lo, hi = float(x.min()), float(x.max())
+        if is_integer and 0 <= lo and hi <= 255:
+            scaled.append((True, x / 255.0))
+        elif lo < 0 or hi > 1:
+            raise DataError(f"{source}: {name} pixel values span [{lo:g}, {hi:g}]; expected uint8 pixels or floats in [0, 1]")
+        else:
+            scaled.append((is_integer, x))
+    if len({divided for divided, _ in scaled}) > 1:
+        described = ", ".join(f"{name} is {kind}" for name, kind in kinds.items())
+        raise DataError(f"{source}: {described}, which would be scaled differently; store every split alike, "
+                        "as uint8 pixels or as floats in [0, 1]")
+    return [torch.from_numpy(x) for _, x in scaled]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import hashlib
 import os
 import pickle
 from pathlib import Path
@@ -11,14 +13,18 @@ import torch
 from torchvision import datasets
 
 from aelat.data.base import Dataset, to_unit_float
+from aelat.data.files import CIFAR_FILES, CIFAR_FOLDER, CIFAR_TRAIN, IDX_FILES
 from aelat.errors import DataError
 
 _IDX_CLASSES = {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST, "kmnist": datasets.KMNIST}
-_IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-_CIFAR_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
-_CIFAR_FILES = (*_CIFAR_TRAIN, "test_batch", "batches.meta")
-_CIFAR_LOOKED_FOR = f"{datasets.CIFAR10.base_folder}/data_batch_1..5, test_batch, batches.meta"
+_CIFAR_LOOKED_FOR = f"{CIFAR_FOLDER}/data_batch_1..5, test_batch, batches.meta"
 _NAMES = (*_IDX_CLASSES, "cifar10")
+# The MD5 of each file of the CIFAR-10 release, as torchvision publishes them.
+CIFAR_MD5 = {
+    **dict(datasets.CIFAR10.train_list),
+    **dict(datasets.CIFAR10.test_list),
+    datasets.CIFAR10.meta["filename"]: datasets.CIFAR10.meta["md5"],
+}
 
 
 def load_torchvision(name: str, root: str | os.PathLike, download: bool) -> Dataset:
@@ -61,34 +67,47 @@ def _load_idx(name: str, cls: type[datasets.MNIST], root: Path, download: bool) 
         test = cls(root, train=False)
     except (RuntimeError, OSError) as err:
         raw = root / cls.__name__ / "raw"
-        if all((raw / file).is_file() for file in _IDX_FILES):
+        if all((raw / file).is_file() for file in IDX_FILES):
             reason = str(err).splitlines()[0]
             raise DataError(f"{name}: the files in {raw} are unreadable ({reason}); replace them") from err
         looked_for = f"torchvision's {cls.__name__}/raw files"
         raise DataError(_no_data(name, root, looked_for, download_failed=download)) from err
+    x_train, x_test = to_unit_float({"train": train.data.numpy()[:, None], "test": test.data.numpy()[:, None]}, name)
     return Dataset(
         name=name,
-        x_train=to_unit_float(train.data.numpy()[:, None], name),
+        x_train=x_train,
         y_train=train.targets.to(torch.int64),
-        x_test=to_unit_float(test.data.numpy()[:, None], name),
+        x_test=x_test,
         y_test=test.targets.to(torch.int64),
         class_names=tuple(str(c) for c in train.classes),
     )
 
 
 def _load_cifar10(root: Path, download: bool) -> Dataset:
-    """Read the pickled batches by hand: torchvision's CIFAR10 rejects files whose md5 differs from the release."""
-    folder = root / datasets.CIFAR10.base_folder
-    if download and not all((folder / file).is_file() for file in _CIFAR_FILES):
+    """Read the pickled batches after checking each file's MD5 against the release's, with an unpickler
+    that builds only the types those files hold (so a crafted file in dataset.root runs no code)."""
+    folder = root / CIFAR_FOLDER
+    if download and not all((folder / file).is_file() for file in CIFAR_FILES):
         try:
             datasets.CIFAR10(root, train=False, download=True)
         except (RuntimeError, OSError) as err:
             raise DataError(_no_data("cifar10", root, _CIFAR_LOOKED_FOR, download_failed=True)) from err
-    if not all((folder / file).is_file() for file in _CIFAR_FILES):
+    if not all((folder / file).is_file() for file in CIFAR_FILES):
         raise DataError(_no_data("cifar10", root, _CIFAR_LOOKED_FOR, download_failed=False))
-    x_train, y_train = _read_cifar_batches(folder, _CIFAR_TRAIN)
+    for file in CIFAR_FILES:
+        with open(folder / file, "rb") as fh:
+            if hashlib.file_digest(fh, "md5").hexdigest() != CIFAR_MD5[file]:
+                raise DataError(
+                    f"cifar10: {folder / file} is not the file of the CIFAR-10 release (its MD5 differs); "
+                    f"delete {folder} and set dataset.download=true, or use dataset=npz dataset.path=FILE.npz"
+                )
+    x_train, y_train = _read_cifar_batches(folder, CIFAR_TRAIN)
     x_test, y_test = _read_cifar_batches(folder, ("test_batch",))
+    x_train, x_test = to_unit_float({"train": x_train, "test": x_test}, "cifar10")
     meta = _unpickle(folder / "batches.meta")
+    names = meta.get("label_names")
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise DataError(f"cifar10: {folder / 'batches.meta'} holds no list of label_names")
     return Dataset(
         name="cifar10",
         x_train=x_train,
@@ -99,12 +118,14 @@ def _load_cifar10(root: Path, download: bool) -> Dataset:
     )
 
 
-def _read_cifar_batches(folder: Path, files: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+def _read_cifar_batches(folder: Path, files: tuple[str, ...]) -> tuple[np.ndarray, torch.Tensor]:
     """Stack the batches as (n, 3, 32, 32); a row holds 1024 red, then green, then blue pixels, each row-major."""
     images, labels = [], []
     for file in files:
         batch = _unpickle(folder / file)
-        x, y = np.asarray(batch.get("data")), np.asarray(batch.get("labels"))
+        x, y = batch.get("data"), np.asarray(batch.get("labels"))
+        if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or not np.issubdtype(y.dtype, np.integer):
+            raise DataError(f"cifar10: {folder / file} holds no uint8 'data' array with integer 'labels'")
         if x.ndim != 2 or x.shape[1] != 3 * 32 * 32 or y.shape != (len(x),):
             raise DataError(
                 f"cifar10: {folder / file} holds 'data' of shape {x.shape} and 'labels' of shape {y.shape}; "
@@ -113,13 +134,44 @@ def _read_cifar_batches(folder: Path, files: tuple[str, ...]) -> tuple[torch.Ten
         images.append(x)
         labels.append(y)
     x = np.concatenate(images).reshape(-1, 3, 32, 32)
-    return to_unit_float(x, "cifar10"), torch.from_numpy(np.concatenate(labels).astype(np.int64))
+    return x, torch.from_numpy(np.concatenate(labels).astype(np.int64))
+
+
+# The globals a CIFAR-10 pickle may name: numpy's array reconstructors (taken from numpy itself, whatever
+# module they live in now; the release names numpy.core.multiarray) and how protocol 2 writes bytes.
+_RECONSTRUCT, _FROMBUFFER = np.zeros(1).__reduce__()[0], np.zeros(1).__reduce_ex__(5)[0]
+_CIFAR_GLOBALS = {
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
+    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
+    ("numpy.core.numeric", "_frombuffer"): _FROMBUFFER,
+    ("numpy._core.numeric", "_frombuffer"): _FROMBUFFER,
+    ("_codecs", "encode"): codecs.encode,
+}
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """An unpickler that builds only what CIFAR-10's files hold: dicts, lists, strings, bytes, numbers
+    and numpy arrays. Any other global (``os.system``, ``builtins.eval``, ...) is refused, so a
+    crafted file cannot run code (the standard library's recipe for restricting globals)."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in _CIFAR_GLOBALS:
+            return _CIFAR_GLOBALS[module, name]
+        raise pickle.UnpicklingError(f"it refers to {module}.{name}, which no CIFAR-10 file holds")
 
 
 def _unpickle(path: Path) -> dict:
-    """Load one CIFAR pickle; latin1 decodes the Python 2 strings of the official release."""
-    with open(path, "rb") as f:
-        return pickle.load(f, encoding="latin1")
+    """Load one CIFAR pickle with :class:`_CifarUnpickler`; latin1 decodes the Python 2 strings of the release."""
+    try:
+        with open(path, "rb") as f:
+            loaded = _CifarUnpickler(f, encoding="latin1").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
+        raise DataError(f"cifar10: {path} is not a CIFAR-10 batch ({exc}); replace it with the release's file") from None
+    if not isinstance(loaded, dict):
+        raise DataError(f"cifar10: {path} holds a {type(loaded).__name__}, not a CIFAR-10 batch; replace it")
+    return loaded
 
 
 def _no_data(name: str, root: Path, looked_for: str, download_failed: bool) -> str:

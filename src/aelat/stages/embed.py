@@ -13,15 +13,14 @@ import time
 
 import numpy as np
 from omegaconf import OmegaConf
-from rich.console import Console
 
 from aelat import artifacts, content_store
 from aelat.artifacts import Run
 from aelat.content_store import ContentStore
 from aelat.embedders import EMBEDDERS, map_parameters
-from aelat.errors import ConfigError
+from aelat.errors import ConfigError, DataError
 from aelat.plots.scatter import plot_map
-from aelat.runtime import progress_bar, use_threads
+from aelat.runtime import console, progress_bar, use_threads
 
 MAPS = content_store.FOLDER / "maps"  # under output_dir
 
@@ -42,21 +41,24 @@ def run(run: Run, method: str, source: str = "latent") -> None:
     rows, test = latents[f"{key}_train"], latents[f"{key}_test"]
     if method == "pca" and rows.shape[1] < 2:
         raise ConfigError(f"a pca map needs >= 2 dimensions but {source} has {rows.shape[1]}; use --method tsne")
+    if len(rows) and bool((rows == rows[:1]).all()):
+        raise DataError(f"every {source} point of the training set is the same, so a {method} map of it means "
+                        "nothing; check the data (constant images?) or map another representation")
     train_index = _fitted_subset(len(rows), cfg.embed.max_points, cfg.seed)
     section = cfg.embed.get(method)
     options = OmegaConf.to_container(section) if section is not None else {}
     fitted = rows[train_index]
-    store = ContentStore(run.path.parent / MAPS if cfg.embed.get("cache", True) else None)
+    store = ContentStore(run.path.parent / MAPS if cfg.embed.get("cache", True) else None, "map cache", "mapping")
     name = content_store.key(
         kind="map", method=method, parameters=map_parameters(method, len(fitted), options), seed=cfg.seed,
         points=content_store.digest([fitted, test]),
         code=artifacts.versions() | {"aelat_source": content_store.source_digest()},
     )
-    cached = store.get_arrays(name)
+    cached = store.get_arrays(name, lambda arrays: _is_map(arrays.get("train"), len(fitted))
+                              and _is_map(arrays.get("test"), len(test)))
     if cached is not None:
         train, test = cached["train"], cached["test"]
-        Console(stderr=True).print(f"{method} of {source}: the same map is in {run.path.parent / MAPS}; reused",
-                                   highlight=False, markup=False, soft_wrap=True)
+        console().print(f"{method} of {source}: the same map is in {run.path.parent / MAPS}; reused")
     else:
         with progress_bar() as bar:
             task = bar.add_task(f"{method} of {source}, {len(train_index)} points", total=None, status="")
@@ -68,25 +70,31 @@ def run(run: Run, method: str, source: str = "latent") -> None:
                 on_progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
             bar.update(task, completed=1, total=1)
+        if not (np.isfinite(train).all() and np.isfinite(test).all()):
+            raise DataError(f"the {method} map of {source} has coordinates that are NaN or infinite, so it was not "
+                            f"recorded; check {source} for constant or degenerate points, or try another --method")
         store.put_arrays(name, train=train, test=test)
 
     stem = artifacts.embedding_stem(method, source)
     y_train = latents["y_train"][train_index]
-    artifacts.write_npz(
-        run.file(f"{stem}.npz"), train=train, test=test, y_train=y_train, y_test=latents["y_test"], train_index=train_index
-    )
-    plot_map(
-        train,
-        y_train,
-        test,
-        latents["y_test"],
-        [str(name) for name in latents["class_names"]],
-        f"{method} of {source} ({rows.shape[1]}-d) — {run.path.name}",
-        run.file(f"{stem}.png"),
-    )
-    run.save_config()
-    stage = artifacts.embedding_stage(method, source)
-    run.record(stage, [f"{stem}.npz", f"{stem}.png"], inputs, time.perf_counter() - started)
+    with run.making(artifacts.embedding_stage(method, source), inputs, started) as out:
+        artifacts.write_npz(
+            out(f"{stem}.npz"), train=train, test=test, y_train=y_train, y_test=latents["y_test"], train_index=train_index
+        )
+        plot_map(
+            train,
+            y_train,
+            test,
+            latents["y_test"],
+            [str(name) for name in latents["class_names"]],
+            f"{method} of {source} ({rows.shape[1]}-d) — {run.path.name}",
+            out(f"{stem}.png"),
+        )
+
+
+def _is_map(points, n: int) -> bool:
+    """Whether ``points`` are n finite 2-D coordinates (what a cached map must hold)."""
+    return isinstance(points, np.ndarray) and points.shape == (n, 2) and bool(np.isfinite(points).all())
 
 
 def _fitted_subset(n: int, max_points: int | None, seed: int) -> np.ndarray:

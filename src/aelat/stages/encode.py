@@ -24,6 +24,7 @@ def run(run: Run) -> None:
     inputs = run.require("train", artifacts.MODEL)
     device = resolve_device(cfg)
     data = load_dataset(cfg)
+    run.dataset_digest()  # of the files just read, for run.json
     trained = load_checkpoint(run.file(artifacts.MODEL), device)
     seed_everything(cfg.seed)  # same seed as training: the untrained encoder is the trained one's start
     untrained = build_model(cfg.model, data.sample_shape, cfg.latent_dim).to(device)
@@ -63,9 +64,8 @@ def run(run: Run) -> None:
     for split, x in (("train", x_train), ("test", x_test)):  # e.g. a VAE's posterior log-variance
         for name, codes in extra_codes(trained, x).items():
             arrays[f"z_{name}_{split}"] = codes
-    artifacts.write_npz(run.file(artifacts.LATENTS), **arrays)
-    run.save_config()
-    run.record("encode", [artifacts.LATENTS], inputs, time.perf_counter() - started)
+    with run.making("encode", inputs, started) as out:
+        artifacts.write_npz(out(artifacts.LATENTS), **arrays)
 
 
 def example_indices(y_test: np.ndarray, limit: int = 12) -> np.ndarray:

@@ -75,10 +75,9 @@ def run(run: Run) -> dict:
         "config": OmegaConf.to_container(run.cfg, resolve=True),
         "versions": versions,
     }
-    artifacts.write_json(run.file(artifacts.METRICS), metrics)
-    artifacts.write_npz(run.file(artifacts.MOMENTS), **moments(representations))
-    run.save_config()
-    run.record("evaluate", [artifacts.METRICS, artifacts.MOMENTS], inputs, time.perf_counter() - started)
+    with run.making("evaluate", inputs, started) as out:
+        artifacts.write_json(out(artifacts.METRICS), metrics)
+        artifacts.write_npz(out(artifacts.MOMENTS), **moments(representations))
     return metrics
 
 
@@ -124,7 +123,8 @@ def map_neighbourhoods(representations: dict[str, Representation], cfg, cache: S
             kind="neighbourhood", map=digests[name], source=digests[rep.source], settings=settings, seed=cfg.seed,
             code=code,
         )
-        cached = cache.get(names_of[name])
+        cached = cache.get(names_of[name], lambda found: all(
+            f"{metric}_{k}" in found for metric in ("trustworthiness", "continuity") for k in settings["ks"]))
         if cached is not None:
             scores[name] = cached
         else:
@@ -145,7 +145,9 @@ def score(rep: Representation, cfg, cache: ScoreCache, digest: str, code: dict, 
     settings.pop("cache", None)
     settings.pop("neighbourhood")
     name = score_cache.key(kind="scores", representation=digest, settings=settings, seed=cfg.seed, code=code)
-    measured = cache.get(name)
+    measured = cache.get(name, lambda found: isinstance(found.get("structure"), dict)
+                         and all(f"knn_accuracy_{k}" in found["structure"] for k in cfg.evaluate.knn.ks)
+                         and ("distribution" in found) == (rep.train.shape[1] >= 2))
     if measured is None:
         measured = measure(rep, cfg)
         cache.put(name, measured)

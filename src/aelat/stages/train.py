@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import time
 
 import numpy as np
 import torch
-from rich.console import Console
 
 from aelat import artifacts
 from aelat.artifacts import Run
@@ -15,7 +15,7 @@ from aelat.data import load_dataset
 from aelat.errors import ConfigError, TrainingError
 from aelat.models import Autoencoder, build_model, checkpoint
 from aelat.models.inference import held_out_scores
-from aelat.runtime import progress_bar, seed_everything, use_threads
+from aelat.runtime import console, progress_bar, seed_everything, use_threads
 from aelat.stages import train_checkpoint
 
 
@@ -24,6 +24,7 @@ def run(run: Run) -> None:
     started = time.perf_counter()
     use_threads(cfg.get("threads"))
     data = load_dataset(cfg)
+    run.dataset_digest()  # of the files just read, for run.json
     if cfg.train.batch_size > len(data.x_train):
         raise ConfigError(
             f"train.batch_size={cfg.train.batch_size} exceeds the {len(data.x_train)} training samples; lower it"
@@ -40,8 +41,7 @@ def run(run: Run) -> None:
     if progress is None:
         progress = train_checkpoint.Progress(0, ["epoch,train_loss,test_loss,test_recon_mse,seconds"])
     else:
-        Console(stderr=True).print(f"resume: training from {checkpoint_path.name} after epoch {progress.epoch} "
-                                   f"of {cfg.train.epochs}", highlight=False, soft_wrap=True)
+        console().print(f"resume: training from {checkpoint_path.name} after epoch {progress.epoch} of {cfg.train.epochs}")
     loss_of = torch.compile(model.loss) if cfg.train.compile else model.loss
     every = cfg.train.checkpoint_every
 
@@ -64,11 +64,11 @@ def run(run: Run) -> None:
                 train_checkpoint.save(checkpoint_path, train_hash, progress, model, optimizer, order)
             bar.update(task, advance=1, status=f"loss train {train_loss:.4f} test {test_loss:.4f}")
 
-    with artifacts.atomic_path(run.file(artifacts.MODEL)) as tmp:
-        torch.save(checkpoint(model, cfg.model), tmp)
-    artifacts.write_text(run.file(artifacts.TRAIN_LOG), "\n".join(progress.rows) + "\n")
-    run.save_config()
-    run.record("train", [artifacts.MODEL, artifacts.TRAIN_LOG], {}, time.perf_counter() - started)
+    weights = io.BytesIO()  # serialised first: torch.save reports a full disk as a RuntimeError, a write as OSError
+    torch.save(checkpoint(model, cfg.model), weights)
+    with run.making("train", {}, started) as out:
+        artifacts.write_bytes(out(artifacts.MODEL), weights.getvalue())
+        artifacts.write_text(out(artifacts.TRAIN_LOG), "\n".join(progress.rows) + "\n")
     checkpoint_path.unlink(missing_ok=True)
 
 

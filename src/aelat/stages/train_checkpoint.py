@@ -7,6 +7,7 @@ so a resumed run ends with the same weights as one that was never stopped.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,8 +38,9 @@ def save(path: Path, train_hash: str, progress: Progress, model, optimizer, orde
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
-    with artifacts.atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    buffer = io.BytesIO()  # serialised first: torch.save reports a full disk as a RuntimeError, a write as OSError
+    torch.save(state, buffer)
+    artifacts.write_bytes(path, buffer.getvalue())
 
 
 def restore(path: Path, train_hash: str, model, optimizer, order: torch.Generator) -> Progress | None:
