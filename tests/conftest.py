@@ -41,6 +41,19 @@ def cli(out: Path, *args: str):
     return result
 
 
+@pytest.fixture(scope="session")
+def explored_run(tmp_path_factory) -> Path:
+    """A digits run with PCA maps of every representation and a t-SNE map of the latent (read-only:
+    report.html and the TensorBoard export are tested on it)."""
+    out = tmp_path_factory.mktemp("explored") / "outputs"
+    runner = CliRunner()
+    for args in (["train", *FAST], ["encode"], ["embed", "--method", "pca", "--of", "all"],
+                 ["embed", "--method", "tsne", "--of", "latent"], ["evaluate"]):
+        result = runner.invoke(app, [*args, f"output_dir={out}"], catch_exceptions=False)
+        assert result.exit_code == 0, result.stderr
+    return (out / "latest").resolve()
+
+
 @pytest.fixture
 def mnist_npz() -> Path:
     if not MNIST_NPZ.is_file():

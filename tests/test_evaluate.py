@@ -30,10 +30,11 @@ def metrics(run_dir):
     return json.loads((run_dir / "metrics.json").read_text())
 
 
-def test_every_representation_is_scored(metrics):
+def test_every_representation_is_scored(run_dir, metrics):
     scores = metrics["representations"]
-    maps = {f"{m}({s})" for m in ("tsne", "pca") for s in ("raw", "pca", "untrained", "latent")}
-    assert set(scores) == {"raw", "pca", "untrained", "latent"} | maps
+    maps = {f"{m}({s})" for m in ("tsne", "pca") for s in ("raw", "pca", "untrained", "latent")} - {"pca(pca)"}
+    assert set(scores) == {"raw", "pca", "untrained", "latent"} | maps  # pca(pca) would repeat pca(raw)
+    assert not (run_dir / "embedding_pca_pca.npz").exists()
     for name, row in scores.items():
         assert {"knn_accuracy_1", "knn_accuracy_5", "knn_accuracy_10", "probe_accuracy", "kmeans_accuracy",
                 "kmeans_nmi", "kmeans_ari", "gmm_accuracy", "gmm_nmi", "gmm_ari", "silhouette"} <= set(row["structure"])
@@ -114,7 +115,8 @@ def test_report_is_written_and_re_rendered(run_dir):
     text = report.read_text()
     for heading in ("## Class structure", "## Neighbourhoods kept by the 2-D maps", "## Distribution of Q = g#P",
                     "## How to read these numbers", "report_maps_tsne.png", "report_sliced_wasserstein.png",
-                    "report_training.png", "report_reconstructions.png"):
+                    "report_training.png", "report_reconstructions.png", "report_latent_marginals.png",
+                    "report_latent_corner.png", "report_gaussianity.png"):
         assert heading in text
     for line in text.splitlines():
         if line.startswith("!["):

@@ -14,7 +14,9 @@ from aelat.errors import ConfigError, DataError
 from aelat.metrics.structure import (
     cluster_scores,
     clustering_scores,
+    gmm_clusters,
     knn_accuracy,
+    knn_predictions,
     linear_probe_accuracy,
     matched_accuracy,
     silhouette,
@@ -234,3 +236,26 @@ def test_silhouette_sample_is_seeded_and_close_to_full():
     sampled = silhouette(Z, y, sample_size=300, seed=3)
     assert sampled == silhouette_score(Z, y, sample_size=300, random_state=3)
     assert sampled == pytest.approx(silhouette(Z, y, sample_size=None), abs=0.05)
+
+
+def test_knn_predictions_are_sklearn_predictions_and_what_knn_accuracy_scores():
+    rng = np.random.default_rng(3)
+    Z_train, Z_test = rng.normal(size=(300, 5)), rng.normal(size=(120, 5))
+    y_train, y_test = rng.integers(0, 4, 300), rng.integers(0, 4, 120)
+    for k in (1, 5, 10):
+        predicted = knn_predictions(Z_train, y_train, Z_test, k)
+        expected = KNeighborsClassifier(n_neighbors=k).fit(Z_train, y_train).predict(Z_test)
+        np.testing.assert_array_equal(predicted, expected)
+        assert np.mean(predicted == y_test) == knn_accuracy(Z_train, y_train, Z_test, y_test, ks=(k,))[k]
+
+
+def test_gmm_clusters_are_the_clusters_clustering_scores_scores():
+    rng = np.random.default_rng(4)
+    y = np.arange(900) % 3
+    Z = rng.normal(size=(900, 3)) + 4 * np.eye(3)[y]
+    for fit_size, full_max in ((None, 64), (300, 2)):
+        clusters = gmm_clusters(Z, 3, fit_size=fit_size, gmm_full_max_dim=full_max, seed=7)
+        assert clusters.shape == (900,) and set(clusters) == {0, 1, 2}
+        scores = clustering_scores(Z, y, fit_size=fit_size, gmm_full_max_dim=full_max, seed=7)
+        assert {f"gmm_{k}": v for k, v in cluster_scores(y, clusters).items()} == {
+            k: v for k, v in scores.items() if k.startswith("gmm_")}

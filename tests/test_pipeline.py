@@ -34,9 +34,10 @@ def test_aelat_run_end_to_end_on_digits(tmp_path):
     run_dir = (out / "latest").resolve()
     assert run_dir.name.startswith("digits-mlp-d16-s0-")
     maps = {f"embedding_{m}{s}.{ext}" for m in ("tsne", "pca") for s in ("", "_raw", "_pca", "_untrained")
-            for ext in ("npz", "png")}
-    report = {"report.md", "report_maps_tsne.png", "report_maps_pca.png", "report_sliced_wasserstein.png",
-              "report_training.png", "report_reconstructions.png"}
+            for ext in ("npz", "png")} - {"embedding_pca_pca.npz", "embedding_pca_pca.png"}  # pca(pca) is pca(raw)
+    report = {"report.md", "report.html", "report_maps_tsne.png", "report_maps_pca.png", "report_sliced_wasserstein.png",
+              "report_training.png", "report_reconstructions.png", "report_latent_marginals.png",
+              "report_latent_corner.png", "report_gaussianity.png"}
     assert {p.name for p in run_dir.iterdir()} == {
         "config.yaml", "run.json", "model.pt", "train_log.csv", "latents.npz", "metrics.json", "moments.npz",
         *maps, *report,
@@ -51,7 +52,7 @@ def test_aelat_run_end_to_end_on_digits(tmp_path):
     assert latents["z_train"].dtype == np.float32 and latents["y_train"].dtype == np.int64
 
     scores = json.loads((run_dir / "metrics.json").read_text())["representations"]
-    assert len(scores) == 12
+    assert len(scores) == 11  # 4 representations + 7 maps (pca of pca would repeat pca of raw)
     for name, key in artifacts.REPRESENTATIONS.items():
         expected = brute_force_knn_accuracy(
             latents[f"{key}_train"], latents["y_train"], latents[f"{key}_test"], latents["y_test"], 10
@@ -119,6 +120,7 @@ def test_stale_artifact_is_refused(aelat, out):
         (["train", "dataset=imagenet"], "unknown dataset 'imagenet'; choose one of:"),
         (["train", "latent_dim=0"], "latent_dim=0 is too small"),
         (["embed", "--method", "isomap"], "unknown embed method 'isomap'; choose one of: tsne, pca"),
+        (["embed", "--method", "pca", "--of", "pca"], "the pca map of pca is the pca map of raw (the same points); use --of raw"),
         (["train", "train.batch_size=5000"], "train.batch_size=5000 exceeds the 1347 training samples"),
     ],
 )

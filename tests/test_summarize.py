@@ -30,11 +30,13 @@ def sweep_out(tmp_path_factory):
 def test_summary_csv_has_one_row_per_run_and_representation(aelat, sweep_out):
     code, stdout, stderr = aelat("summarize", str(sweep_out), overrides=False)
     assert code == 0, stderr
-    with open(sweep_out / "summary.csv") as fh:
+    with open(sweep_out / "summary" / "summary.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 4 * len(REPRESENTATIONS)
     header = list(rows[0])
-    assert header[:8] == ["run", "dataset", "model", "latent_dim", "seed", "train.epochs", "representation", "dim"]
+    assert header[:9] == ["run", "family", "dataset", "model", "latent_dim", "seed", "train.epochs", "representation",
+                          "dim"]
+    assert len({r["family"] for r in rows}) == 1 and rows[0]["family"].startswith("digits-mlp-e2-")
     for column in ("structure.knn_accuracy_10", "distribution.between_class_variance_share",
                    "distribution.gaussianity.pooled.mmd2", "distribution.intrinsic_dimension.pooled.twonn",
                    "neighbourhood.trustworthiness_10"):
@@ -50,17 +52,17 @@ def test_summary_csv_has_one_row_per_run_and_representation(aelat, sweep_out):
 
 def test_summary_markdown_gives_mean_and_std_across_seeds(aelat, sweep_out):
     assert aelat("summarize", str(sweep_out), overrides=False)[0] == 0
-    text = (sweep_out / "summary.md").read_text()
-    table = [line for line in text.splitlines() if line.startswith("| digits |")]
+    text = (sweep_out / "summary" / "summary.md").read_text()
+    table = [line for line in text.splitlines() if line.startswith(("| 2 |", "| 4 |"))]
     assert len(table) == 2 * len(REPRESENTATIONS)
     # independent computation straight from the metrics.json files
     runs = [json.loads(p.read_text()) for p in sweep_out.glob("digits-*/metrics.json")]
     for d in (2, 4):
         for rep in ("pca", "latent"):
-            line = next(row for row in table if row.startswith(f"| digits | mlp | {d} | {rep} |"))
+            line = next(row for row in table if row.startswith(f"| {d} | {rep} |"))
             cells = [c.strip() for c in line.strip("|").split("|")]
-            assert cells[4] == "2"  # seeds
-            for (title, path, _, fmt), cell in zip(KEY_METRICS, cells[5:]):
+            assert cells[2] == "2"  # seeds
+            for (title, path, _, fmt), cell in zip(KEY_METRICS, cells[3:]):
                 values = []
                 for m in runs:
                     if m["config"]["latent_dim"] == d:
@@ -123,3 +125,52 @@ def test_summarize_out_that_is_a_file_is_one_error_line(aelat, sweep_out, tmp_pa
     assert code == 1 and "Traceback" not in stderr
     assert f"--out {target} is a file; give a folder" in stderr
     assert target.read_text() == "mine"
+
+
+def test_summarize_without_arguments_keeps_families_apart_in_one_folder(sweep_out, tmp_path, monkeypatch):
+    """A single run made under other settings beside a sweep: its own family, never averaged into
+    the sweep's rows or drawn in its plots; every file lands in outputs/summary/."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from aelat.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "outputs"
+    shutil.copytree(sweep_out, out, symlinks=True, ignore=shutil.ignore_patterns("summary"))
+    runner = CliRunner()
+    single = ["run", "--method", "pca", "--of", "latent", *FAST, "train.epochs=3", "latent_dim=4", f"output_dir={out}"]
+    assert runner.invoke(app, single, catch_exceptions=False).exit_code == 0
+    loose_before = sorted(p.name for p in out.iterdir())
+
+    result = runner.invoke(app, ["summarize"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted([*loose_before, "summary"])  # nothing loose
+    folder = out / "summary"
+    with open(folder / "summary.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    families = sorted({r["family"] for r in rows})
+    assert len(families) == 2 and {f.split("-")[2] for f in families} == {"e2", "e3"}, families
+    sweep = next(f for f in families if "-e2-" in f)
+    # the sweep's latent row at d=4 averages its own two seeds only, not the 3-epoch run
+    runs = [json.loads(p.read_text()) for p in out.glob("digits-*/metrics.json")]
+    values = [m["representations"]["latent"]["structure"]["knn_accuracy_10"] for m in runs
+              if m["config"]["latent_dim"] == 4 and m["config"]["train"]["epochs"] == 2]
+    assert len(values) == 2
+    text = (folder / "summary.md").read_text()
+    section = text.split(f"## {sweep}")[1].split("## ")[0]
+    row = next(line for line in section.splitlines() if line.startswith("| 4 | latent |"))
+    assert row.split("|")[3].strip() == "2"
+    assert row.split("|")[4].strip().startswith(format(np.mean(values), ".3f"))
+    assert "train.epochs = 2" in section
+    # figures: the README's names with the family in them; the one-size family gets none
+    names = {p.name for p in folder.glob("*.png")}
+    assert names == {f"summary_{sweep}.png"} | {f"summary_{sweep}_{stem}.png" for _, _, stem, _ in KEY_METRICS}
+    # a later summary of the sweep alone removes the figures it no longer makes, and only those
+    (folder / "notes.txt").write_text("mine")
+    shutil.rmtree(next(p for p in out.glob("digits-mlp-d4-*") if "epochs: 3" in (p / "config.yaml").read_text()))
+    assert runner.invoke(app, ["summarize"], catch_exceptions=False).exit_code == 0
+    names = {p.name for p in folder.glob("*.png")}
+    assert names == {"summary.png"} | {f"summary_{stem}.png" for _, _, stem, _ in KEY_METRICS}
+    assert (folder / "notes.txt").read_text() == "mine"

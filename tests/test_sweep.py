@@ -111,9 +111,9 @@ def test_joblib_launcher_sweeps_latent_sizes_and_seeds_then_summarize(aelat, out
     assert "10 done" in stdout and len(run_folders(out)) == 10
     code, stdout, stderr = aelat("summarize", str(out), overrides=False)
     assert code == 0, stderr
-    rows = (out / "summary.csv").read_text().splitlines()
+    rows = (out / "summary" / "summary.csv").read_text().splitlines()
     assert len(rows) == 1 + 10 * 5  # header + 10 runs x (raw, pca, untrained, latent, pca(latent))
-    assert (out / "summary.md").is_file() and len(list(out.glob("summary_*.png"))) >= 6
+    assert (out / "summary" / "summary.md").is_file() and len(list((out / "summary").glob("summary_*.png"))) >= 6
 
 
 def test_killed_sweep_resumes_with_only_the_rest(tmp_path):

@@ -23,9 +23,16 @@ A run folder holds one configuration's artifacts::
         metrics.json           evaluate: representation -> metric -> value, and the config
         moments.npz            evaluate: per representation <rep>.classes, <rep>.counts (int64), <rep>.means (k, d),
                                <rep>.covariances (k, d, d), <rep>.mean (d,), <rep>.covariance (d, d) (float32)
+        report.md, report.html report: tables, generated text and figures (report_*.png: maps by representation,
+                               sliced W₂ heatmaps, training curve, reconstructions, report_latent_marginals.png,
+                               report_latent_corner.png, report_gaussianity.png); report.html is the interactive,
+                               standalone Bokeh page (linked maps of the test points; see aelat.explorer)
+        tensorboard/           `aelat export --tensorboard`: TensorBoard projector files (see aelat.export)
         .<name>.aelat-tmp-<8 characters>   a file being written (atomic_path, Run.making); never read, and the
                                only hidden files aelat deletes (a killed writer's leftovers; see aelat.locking)
     outputs/latest -> the newest run folder (a symlink; aelat never replaces anything else of that name)
+    <first folder>/summary/     `aelat summarize`: summary.csv, summary.md, per-family overview figures and
+                               summary.json (what was summarised; see aelat.summarize)
     outputs/.cache/scores/<hash>.json  evaluate's scores of one representation, keyed by its content,
                                settings and code (see aelat.score_cache); shared by the runs in outputs/
 """

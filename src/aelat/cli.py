@@ -131,8 +131,8 @@ def embed(
 
     run = open_run(run_dir, overrides)
     with run_lock(run.path):
-        run.will_make(artifacts.embedding_stage(method, source) for source in sources(of))
-        for source in sources(of):
+        run.will_make(artifacts.embedding_stage(method, source) for source in sources(of, method))
+        for source in sources(of, method):
             stage.run(run, method, source)
         artifacts.mark_latest(run.path)
 
@@ -150,9 +150,9 @@ def evaluate(overrides: Optional[List[str]] = OVERRIDES, run_dir: Optional[Path]
 
 @app.command()
 @reports_errors
-def report(run_dir: Optional[Path] = RUN_DIR) -> None:
-    """Re-render report.md and its figures from the run's artifacts."""
-    run = open_run(run_dir, [])
+def report(overrides: Optional[List[str]] = OVERRIDES, run_dir: Optional[Path] = RUN_DIR) -> None:
+    """Re-render report.md, report.html and their figures from the run's artifacts (report.* overrides apply)."""
+    run = open_run(run_dir, overrides)
     with run_lock(run.path):
         print_report_path(write_report(run))
 
@@ -161,13 +161,33 @@ def report(run_dir: Optional[Path] = RUN_DIR) -> None:
 @reports_errors
 def summarize(
     dirs: Optional[List[Path]] = typer.Argument(None, help="Folders to search for metrics.json (default: output_dir)"),
-    out: Optional[Path] = typer.Option(None, "--out", help="Where to write the summary (default: the first folder)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder to write the summary into (default: summary/ in the first folder)"),
 ) -> None:
     """Collect every run's metrics.json into summary.csv, summary.md and plots against latent size."""
     from aelat.summarize import summarize as write_summary
 
     for path in write_summary(dirs or [Path(compose([]).output_dir)], out):
         print(path)
+
+
+@app.command()
+@reports_errors
+def export(
+    run_dir: Optional[Path] = RUN_DIR,
+    tensorboard: bool = typer.Option(False, "--tensorboard", help="TensorBoard projector files (tensors, metadata, sprite)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder to write (default: <run>/tensorboard)"),
+    max_points: int = typer.Option(10000, "--max-points", min=1, help="Test points exported (a seeded sample)"),
+) -> None:
+    """Export a run's test points: --tensorboard writes what `tensorboard --logdir OUT` shows as Projector."""
+    from aelat.export import export_tensorboard
+
+    if not tensorboard:
+        raise AelatError("name a format: aelat export --tensorboard")
+    run = open_run(run_dir, [])
+    with run_lock(run.path):
+        folder = export_tensorboard(run, out, max_points)
+    print(folder)
+    console().print(f"open it with: tensorboard --logdir {folder}  (then the Projector tab)")
 
 
 @app.command("run")

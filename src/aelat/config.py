@@ -34,7 +34,7 @@ STAGE_KEYS = {
     "encode": ("dataset", "model", "latent_dim", "seed", "train"),
     "embed": ("dataset", "model", "latent_dim", "seed", "train", "embed"),
     "evaluate": ("dataset", "model", "latent_dim", "seed", "train", "evaluate"),
-    "report": ("dataset", "model", "latent_dim", "seed", "train", "evaluate"),
+    "report": ("dataset", "model", "latent_dim", "seed", "train", "evaluate", "report"),
 }
 # Keys inside those that change how a stage runs but not what it makes.
 NOT_HASHED = {"train": ("checkpoint_every",), "embed": ("cache",), "evaluate": ("cache",)}

@@ -95,7 +95,7 @@ def _acquire(run_dir: Path, path: Path) -> int:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
         except FileNotFoundError:  # a failed command removed the folder it had made: make it again
             continue
-        except OSError as exc:
+        except OSError:
             if path.is_symlink():
                 raise ArtifactError(f"{path} is a symbolic link, which aelat never follows; delete it "
                                     "(it is aelat's lock file, remade on the next command)") from None

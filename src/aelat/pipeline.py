@@ -21,7 +21,9 @@ from aelat import artifacts
 from aelat.artifacts import Run
 from aelat.config import STAGE_KEYS, apply_overrides, compose, load_saved
 from aelat.data import dataset_digest
+from aelat.embedders import REPEATS
 from aelat.errors import ArtifactError
+from aelat.explorer import HTML
 from aelat.locking import run_lock
 from aelat.runtime import console
 from aelat.report import REPORT, write_report
@@ -52,9 +54,12 @@ def names_a_run(overrides: Sequence[str]) -> bool:
     return any(key.split(".")[0] in STAGE_KEYS["train"] for key in keys)
 
 
-def sources(of: str) -> list[str]:
-    """The representations ``--of`` names: one of them, or all."""
-    return list(artifacts.REPRESENTATIONS) if of == "all" else [of]
+def sources(of: str, method: str | None = None) -> list[str]:
+    """The representations ``--of`` names: one of them, or all (less those whose ``method`` map
+    repeats another map, e.g. pca of pca)."""
+    if of != "all":
+        return [of]
+    return [source for source in artifacts.REPRESENTATIONS if (method, source) not in REPEATS]
 
 
 def method_names(methods: Sequence[str]) -> list[str]:
@@ -90,13 +95,15 @@ def pipeline_steps(run: Run, methods: Sequence[str], of: str, train_only: bool =
     if train_only:
         return steps
     steps.append(("encode", [("encode", artifacts.LATENTS)], functools.partial(encode_stage.run, run)))
-    asked = [(name, source) for name in method_names(methods) for source in sources(of)]
+    asked = [(name, source) for name in method_names(methods) for source in sources(of, name)]
     recorded = [artifacts.embedding_of(stage) for stage in run.manifest()["stages"] if stage.startswith("embed:")]
     for name, source in dict.fromkeys([*asked, *recorded]):
+        if (name, source) in REPEATS:
+            continue  # an old run's map that is another's twin (pca(pca) = pca(raw)) is neither remade nor scored
         stage = artifacts.embedding_stage(name, source)
         made = [(stage, f"{artifacts.embedding_stem(name, source)}.npz")]
         steps.append((stage, made, functools.partial(embed_stage.run, run, name, source)))
-    made = [("evaluate", artifacts.METRICS), ("report", REPORT)]
+    made = [("evaluate", artifacts.METRICS), ("report", REPORT), ("report", HTML)]
     steps.append(("evaluate", made, functools.partial(evaluate_and_report, run, on_report)))
     return steps
 

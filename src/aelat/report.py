@@ -11,7 +11,9 @@ import numpy as np
 from aelat import artifacts
 from aelat.artifacts import Run
 from aelat.errors import StaleArtifactError
+from aelat.explorer import write_html
 from aelat.plots.figures import plot_heatmaps, plot_reconstructions, plot_training_curve
+from aelat.plots.latent import plot_corner, plot_gaussianity, plot_marginals
 from aelat.plots.scatter import plot_map_grid
 
 REPORT = "report.md"
@@ -119,7 +121,11 @@ def write_report(run: Run) -> Path:
         if sw:
             figures.append(("Sliced Wasserstein-2 between classes (units of the pooled spread)",
                             "report_sliced_wasserstein.png"))
-            plot_heatmaps(sw, class_names, "sliced W₂ between class-conditional distributions", out(figures[-1][1]))
+            plot_heatmaps(sw, class_names, "sliced W₂ between class-conditional distributions", out(figures[-1][1]),
+                          colour_label="sliced W₂ (units of the pooled spread)")
+
+        q_figures = latent_figures(run, scores, class_names, out)
+        figures += q_figures
 
         log = np.genfromtxt(run.file(artifacts.TRAIN_LOG), delimiter=",", names=True, ndmin=1)
         figures.append(("Training curve", "report_training.png"))
@@ -129,8 +135,32 @@ def write_report(run: Run) -> Path:
         figures.append(("Test images (top) and their reconstructions", "report_reconstructions.png"))
         plot_reconstructions(rows, "reconstructions of test images", out(figures[-1][1]))
 
+        write_html(run, scores, q_figures, out)
         artifacts.write_text(out(REPORT), render_markdown(run.path.name, metrics, figures))
     return run.file(REPORT)
+
+
+def latent_figures(run: Run, scores: dict, class_names: list[str], out: artifacts.Outputs) -> list[tuple[str, str]]:
+    """Figures of Q itself: marginals and corner plot of the latent's widest dimensions, and the
+    per-class Gaussianity of every representation next to the pooled one; each written to ``out(file)``."""
+    key = artifacts.REPRESENTATIONS["latent"]
+    latents = artifacts.read_npz(run.file(artifacts.LATENTS), [f"{key}_train", f"{key}_test", "y_train", "y_test"])
+    Z = np.concatenate([latents[f"{key}_train"], latents[f"{key}_test"]])
+    y = np.concatenate([latents["y_train"], latents["y_test"]])
+    figures = [(f"Q: marginals of the latent's widest dimensions, by class ({len(Z):,} points)", "report_latent_marginals.png")]
+    plot_marginals(Z, y, class_names, f"latent ({Z.shape[1]}-d): dimensions of largest variance",
+                   out(figures[-1][1]))
+    if Z.shape[1] >= 2:
+        figures.append(("Q: pairs of the latent's widest dimensions (corner plot)", "report_latent_corner.png"))
+        plot_corner(Z, y, class_names, f"latent ({Z.shape[1]}-d): widest dimensions, pairwise",
+                    out(figures[-1][1]), seed=run.cfg.seed)
+    gaussianity = {name: scores[name]["distribution"]["gaussianity"] for name in BASELINES
+                   if "distribution" in scores.get(name, {})}
+    if gaussianity:
+        figures.append(("Gaussianity of each class and of all classes pooled", "report_gaussianity.png"))
+        plot_gaussianity(gaussianity, class_names, "MMD² of each distribution to its moment-matched Gaussian",
+                         out(figures[-1][1]))
+    return figures
 
 
 def render_markdown(title: str, metrics: dict, figures: list[tuple[str, str]]) -> str:

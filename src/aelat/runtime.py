@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import random
 import sys
+import time
 
 import numpy as np
 from rich.console import Console
@@ -79,15 +80,20 @@ def console(stderr: bool = True, width: int | None = None) -> Console:
     return Console(stderr=stderr, width=width, markup=False, highlight=False, soft_wrap=True)
 
 
-def progress_bar() -> Progress:
-    """A rich progress bar that writes to stderr, so stdout stays the results (descriptions are plain text)."""
+def progress_bar() -> Progress | PlainProgress:
+    """Progress on stderr, so stdout stays the results: a rich bar on a terminal, else (a log file,
+    nohup, a SLURM job) :class:`PlainProgress` lines, which a bar redrawn in place would not give.
+    Descriptions and statuses are plain text (no markup)."""
+    stderr = console()
+    if not stderr.is_terminal:
+        return PlainProgress(stderr)
     return Progress(
         TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TextColumn("{task.fields[status]}", markup=False),
-        console=console(),
+        console=stderr,
         transient=False,
     )
 
@@ -122,3 +128,55 @@ def available_memory() -> int | None:
         if limit.isdigit() and int(limit) < 2**60:  # "max" or a huge number: no limit
             values.append(int(limit))
     return min(values) if values else None
+
+
+class PlainProgress:
+    """The part of ``rich.progress.Progress`` the stages use, printing whole lines instead of a bar.
+
+    A line when a task starts; one per ``advance`` (an epoch, a representation) with the task's
+    ``unit``, status and the seconds since the previous line; one when the block ends without an
+    error, with each task's time (a map's). ``completed=`` updates (t-SNE's iterations) print nothing.
+    """
+
+    def __init__(self, console):
+        self.console = console
+        self.tasks: list[dict] = []
+
+    def __enter__(self) -> PlainProgress:
+        return self
+
+    def __exit__(self, kind, error, trace) -> None:
+        if kind is None:
+            for state in self.tasks:
+                self._line(f"{state['description']}: done in {seconds(time.perf_counter() - state['started'])}")
+
+    def add_task(self, description: str, total: float | None = None, completed: float = 0, **fields) -> int:
+        now = time.perf_counter()
+        self.tasks.append({"description": description, "total": total, "completed": completed,
+                           "started": now, "last": now, "unit": "", "status": "", **fields})
+        self._line(f"{description}: started" + (f" after {completed:g} of {total:g}" if total and completed else ""))
+        return len(self.tasks) - 1
+
+    def update(self, task: int, *, advance: float | None = None, completed: float | None = None,
+               total: float | None = None, **fields) -> None:
+        state = self.tasks[task]
+        state.update(fields)
+        if total is not None:
+            state["total"] = total
+        if completed is not None:
+            state["completed"] = completed
+        if advance is not None:
+            now = time.perf_counter()
+            state["completed"] += advance
+            count = f"{state['completed']:g}" + (f"/{state['total']:g}" if state["total"] else "")
+            words = [state["description"] + ":", state["unit"], count, state["status"], f"({seconds(now - state['last'])})"]
+            self._line(" ".join(word for word in words if word))
+            state["last"] = now
+
+    def _line(self, text: str) -> None:
+        self.console.print(text, highlight=False, markup=False, soft_wrap=True)
+
+
+def seconds(value: float) -> str:
+    """A duration for a progress line: two decimals below a second, one above."""
+    return f"{value:.2f} s" if value < 1 else f"{value:.1f} s"

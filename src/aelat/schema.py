@@ -260,12 +260,18 @@ class EvaluateConfig:
 
 
 @dataclass
+class ReportConfig:  # report.md and report.html (aelat.report, aelat.explorer)
+    max_points: Optional[int] = setting(5000, ge=1)  # test points in each map of report.html (seeded sample); null = all
+
+
+@dataclass
 class Config:
     dataset: Any = field(default=MISSING, metadata={"schemas": DATASETS})  # schema chosen by dataset.name
     model: Any = field(default=MISSING, metadata={"schemas": MODELS})  # schema chosen by model.name
     train: TrainConfig = section(TrainConfig)
     embed: EmbedConfig = section(EmbedConfig)
     evaluate: EvaluateConfig = section(EvaluateConfig)
+    report: ReportConfig = section(ReportConfig)
     latent_dim: int = setting(16, ge=1, le=MAX_WIDTH)  # size of the autoencoder's code
     seed: int = setting(0, ge=0, le=MAX_SEED)  # fixes the split, the initial weights, batch order, maps, samples
     device: str = setting("auto", choices=("auto", "cpu", "cuda"))  # auto: CUDA when present

@@ -5,13 +5,21 @@ latent_dim, seed, train.epochs, the representation and its dim, then every scala
 dotted name (``structure.knn_accuracy_10``, ``distribution.gaussianity.pooled.mmd2``, ...). Lists,
 matrices, per-class blocks and the metrics' settings are left out.
 
-``summary.md`` gives, per (dataset, model, latent_dim, representation), the mean ± standard deviation
+Runs are grouped into *families*: runs whose configs differ only in ``latent_dim`` and ``seed``
+(the axes of a sweep), so a single run made under other settings (more epochs, another
+learning rate, other evaluate settings) is never averaged into a sweep's numbers. A family is
+named ``<dataset>-<model>-e<epochs>-<hash>``, the hash covering the rest of its config.
+
+``summary.md`` gives, per family and (latent_dim, representation), the mean ± standard deviation
 across seeds (sample standard deviation, ddof=1; 0 for one seed) of the :data:`KEY_METRICS`.
+Every file goes into one folder (default ``<first folder>/summary``); ``summary.json`` there lists
+them, so that a later summary removes the figures of families that are gone.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import logging
@@ -24,9 +32,12 @@ import numpy as np
 from aelat import artifacts
 from aelat.errors import ArtifactError
 
-CSV, MARKDOWN = "summary.csv", "summary.md"
-ID_COLUMNS = ("run", "dataset", "model", "latent_dim", "seed", "train.epochs", "representation", "dim")
-GROUP = ("dataset", "model", "latent_dim", "representation")
+CSV, MARKDOWN, RECORD = "summary.csv", "summary.md", "summary.json"
+FOLDER = "summary"  # the default output folder, inside the first folder searched
+ID_COLUMNS = ("run", "family", "dataset", "model", "latent_dim", "seed", "train.epochs", "representation", "dim")
+GROUP = ("family", "dataset", "model", "latent_dim", "representation")
+# Config keys a family does not fix: the sweep's axes, and settings that change no number.
+NOT_FAMILY = ("latent_dim", "seed", "output_dir", "device", "report", "train.checkpoint_every", "evaluate.cache")
 # (title, column, file stem, format) of the metrics the markdown table and the plots show.
 KEY_METRICS = (
     ("kNN@10", "structure.knn_accuracy_10", "knn10", ".3f"),
@@ -66,16 +77,19 @@ def flatten(block: dict, prefix: str = "") -> dict[str, float]:
     return out
 
 
-def collect_rows(paths: Iterable[Path]) -> list[dict]:
-    """One row per run and representation (see the module docstring); a file that is not an aelat
-    metrics.json (another tool's, or damaged) is skipped with a warning."""
-    rows = []
+def collect_rows(paths: Iterable[Path]) -> tuple[list[dict], dict[str, dict]]:
+    """One row per run and representation (see the module docstring), and each family's settings
+    (:func:`family_settings`); a file that is not an aelat metrics.json (another tool's, or damaged)
+    is skipped with a warning."""
+    rows, settings = [], {}
     for path in paths:
         try:
-            rows += run_rows(path, json.loads(path.read_text()))
+            metrics = json.loads(path.read_text())
+            rows += run_rows(path, metrics)
+            settings.setdefault(family(metrics["config"]), family_settings(metrics["config"]))
         except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
             log.warning("skipping %s: not an aelat metrics.json (%s: %s)", path, type(exc).__name__, exc)
-    return rows
+    return rows, settings
 
 
 def run_rows(path: Path, metrics: dict) -> list[dict]:
@@ -84,7 +98,7 @@ def run_rows(path: Path, metrics: dict) -> list[dict]:
     dataset = cfg["dataset"]["name"]
     if dataset == "npz":
         dataset = Path(cfg["dataset"]["path"]).name
-    ids = {"run": path.parent.name, "dataset": str(dataset), "model": str(cfg["model"]["name"]),
+    ids = {"run": path.parent.name, "family": family(cfg), "dataset": str(dataset), "model": str(cfg["model"]["name"]),
            "latent_dim": int(cfg["latent_dim"]), "seed": int(cfg["seed"]), "train.epochs": int(cfg["train"]["epochs"])}
     rows = []
     for name, row in scores.items():
@@ -93,6 +107,29 @@ def run_rows(path: Path, metrics: dict) -> list[dict]:
     if not rows:
         raise ValueError("it scores no representation")
     return rows
+    return rows
+
+
+def family_settings(cfg: dict) -> dict:
+    """The settings that define a run's family: its config but :data:`NOT_FAMILY`, as dotted keys."""
+    flat = dict(_flat_config(cfg))
+    return {key: value for key, value in flat.items()
+            if not any(key == skip or key.startswith(f"{skip}.") for skip in NOT_FAMILY)}
+
+
+def family(cfg: dict) -> str:
+    """``<dataset>-<model>-e<epochs>-<hash of the family's settings>``."""
+    dataset = cfg["dataset"]["name"] if cfg["dataset"]["name"] != "npz" else Path(cfg["dataset"]["path"]).name
+    digest = hashlib.sha256(json.dumps(family_settings(cfg), sort_keys=True).encode()).hexdigest()[:6]
+    return f"{dataset}-{cfg['model']['name']}-e{cfg['train']['epochs']}-{digest}"
+
+
+def _flat_config(tree: dict, prefix: str = ""):
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            yield from _flat_config(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
 
 
 def columns(rows: Sequence[dict]) -> list[str]:
@@ -121,7 +158,7 @@ def aggregate(rows: Sequence[dict], metrics: Sequence[str] = tuple(m[1] for m in
     for row in rows:
         groups.setdefault(tuple(row[key] for key in GROUP), []).append(row)
     out = []
-    for key in sorted(groups, key=lambda k: (k[0], k[1], k[2], representation_order(k[3]))):
+    for key in sorted(groups, key=lambda k: (*k[:4], representation_order(k[4]))):
         members = groups[key]
         stats = {}
         for metric in metrics:
@@ -135,59 +172,89 @@ def aggregate(rows: Sequence[dict], metrics: Sequence[str] = tuple(m[1] for m in
     return out
 
 
-def to_markdown(groups: Sequence[dict]) -> str:
-    """The mean ± std table of :data:`KEY_METRICS`, one row per group."""
-    header = ["dataset", "model", "latent_dim", "representation", "seeds", *(title for title, *_ in KEY_METRICS)]
+def to_markdown(groups: Sequence[dict], settings: dict[str, dict]) -> str:
+    """The mean ± std table of :data:`KEY_METRICS`, one section per family, one row per group.
+
+    ``settings`` maps each family to its :func:`family_settings`; a section names the settings in
+    which its family differs from the others.
+    """
+    header = ["latent_dim", "representation", "seeds", *(title for title, *_ in KEY_METRICS)]
     lines = [
         "# aelat sweep summary",
         "",
-        "Mean ± standard deviation across seeds (ddof=1); every run's values are in summary.csv.",
-        "",
-        "| " + " | ".join(header) + " |",
-        "|---|---|---:|---|---:|" + "---:|" * len(KEY_METRICS),
+        "Mean ± standard deviation across seeds (ddof=1); every run's values are in summary.csv. Runs are grouped",
+        "into families that differ only in latent_dim and seed.",
     ]
-    for group in groups:
-        cells = [str(group[key]) for key in GROUP] + [str(group["n"])]
-        for _, metric, _, fmt in KEY_METRICS:
-            stat = group["stats"].get(metric)
-            cells.append("–" if stat is None else f"{format(stat['mean'], fmt)} ± {format(stat['std'], fmt)}")
-        lines.append("| " + " | ".join(cells) + " |")
+    differing = sorted({key for a in settings.values() for b in settings.values() for key in a.keys() | b.keys()
+                        if a.get(key) != b.get(key)})
+    for name in sorted(settings):
+        mine = [g for g in groups if g["family"] == name]
+        runs = sum(g["n"] for g in mine if g["representation"] == mine[0]["representation"])
+        lines += ["", f"## {name}", "", f"{mine[0]['dataset']}, {mine[0]['model']}, {runs} runs"
+                  + "".join(f"; {key} = {settings[name].get(key)}" for key in differing), "",
+                  "| " + " | ".join(header) + " |", "|---:|---|---:|" + "---:|" * len(KEY_METRICS)]
+        for group in mine:
+            cells = [str(group["latent_dim"]), group["representation"], str(group["n"])]
+            for _, metric, _, fmt in KEY_METRICS:
+                stat = group["stats"].get(metric)
+                cells.append("–" if stat is None else f"{format(stat['mean'], fmt)} ± {format(stat['std'], fmt)}")
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def summarize(dirs: Sequence[Path], out: Path | None = None) -> list[Path]:
-    """Write summary.csv, summary.md, one overview figure of the key metrics and one plot per key metric
-    (per dataset and model) into ``out`` (default: the first of ``dirs``); returns the paths written."""
+    """Write summary.csv, summary.md and, per family with two or more latent sizes, one overview
+    figure of the key metrics and one plot per key metric into ``out`` (default: ``summary`` in
+    the first of ``dirs``); returns the paths written.
+
+    Figure names: ``summary.png`` and ``summary_<metric>.png`` when there is one family, else
+    ``summary_<family>.png`` and ``summary_<family>_<metric>.png``.
+    """
     from aelat.plots.sweep import plot_metric_vs_latent, plot_overview
 
     dirs = [Path(d) for d in dirs]
     for folder in dirs:
         if not folder.is_dir():
             raise ArtifactError(f"{folder} is not a folder; pass the output_dir your runs are in")
-    out = Path(out) if out is not None else dirs[0]
+    out = Path(out) if out is not None else dirs[0] / FOLDER
     if out.exists() and not out.is_dir():
         raise ArtifactError(f"--out {out} is a file; give a folder for summary.csv, summary.md and the plots")
     paths = find_metrics(dirs)
     if not paths:
         raise ArtifactError(f"no metrics.json under {', '.join(map(str, dirs))}; run `aelat run` first")
-    rows = collect_rows(paths)
+    rows, settings = collect_rows(paths)
     if not rows:
         raise ArtifactError(f"no aelat metrics.json under {', '.join(map(str, dirs))} ({len(paths)} other file(s) "
                             "of that name skipped); run `aelat run` first")
     groups = aggregate(rows)
     written = [out / CSV, out / MARKDOWN]
     artifacts.write_text(written[0], to_csv(rows))
-    artifacts.write_text(written[1], to_markdown(groups))
-    combos = sorted({(g["dataset"], g["model"]) for g in groups})
-    for dataset, model in combos:
-        mine = [g for g in groups if (g["dataset"], g["model"]) == (dataset, model)]
-        prefix = "summary" if len(combos) == 1 else f"summary_{dataset}-{model}"
+    artifacts.write_text(written[1], to_markdown(groups, settings))
+    plotted = sorted(name for name in settings if len({g["latent_dim"] for g in groups if g["family"] == name}) > 1)
+    for name in plotted:
+        mine = [g for g in groups if g["family"] == name]
+        prefix = "summary" if len(settings) == 1 else f"summary_{name}"
         overview = out / f"{prefix}.png"
         panels = [(title, metric) for title, metric, _, _ in KEY_METRICS]
-        if plot_overview(mine, panels, f"{dataset}, {model}", overview):
+        if plot_overview(mine, panels, name, overview):
             written.append(overview)
         for title, metric, stem, _ in KEY_METRICS:
             path = out / f"{prefix}_{stem}.png"
-            if plot_metric_vs_latent(mine, metric, title, f"{title} — {dataset}, {model}", path):
+            if plot_metric_vs_latent(mine, metric, title, f"{title} — {name}", path):
                 written.append(path)
+    _remove_gone(out, written)
+    artifacts.write_json(out / RECORD, {"files": [p.name for p in written], "families": sorted(settings),
+                                        "plotted": plotted})
     return written
+
+
+def _remove_gone(out: Path, written: Sequence[Path]) -> None:
+    """Delete the files an earlier summary in ``out`` wrote (per its summary.json) that this one did not."""
+    try:
+        before = json.loads((out / RECORD).read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    keep = {p.name for p in written} | {RECORD}
+    for name in before:
+        if name not in keep and Path(name).name == name:
+            (out / name).unlink(missing_ok=True)

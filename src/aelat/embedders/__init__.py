@@ -9,6 +9,10 @@ from aelat.embedders.umap import umap_map
 
 EMBEDDERS = {"tsne": tsne_map, "pca": pca_map, "umap": umap_map}
 
+# Maps that repeat another: the PCA map of the PCA representation is the first two principal
+# components of the raw input again (up to sign), the PCA map of raw. Neither drawn nor scored.
+REPEATS = {("pca", "pca"): ("pca", "raw")}
+
 
 def map_parameters(method: str, n_points: int, options: dict) -> dict:
     """What a map of ``n_points`` depends on besides its input and seed: ``options`` as the embedder
@@ -16,4 +20,4 @@ def map_parameters(method: str, n_points: int, options: dict) -> dict:
     return tsne.effective_options(n_points, options) if method == "tsne" else dict(options)
 
 
-__all__ = ["EMBEDDERS", "map_parameters"]
+__all__ = ["EMBEDDERS", "REPEATS", "map_parameters"]

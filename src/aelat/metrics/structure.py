@@ -31,7 +31,9 @@ from aelat.metrics.neighbourhood import smallest_k
 __all__ = [
     "cluster_scores",
     "clustering_scores",
+    "gmm_clusters",
     "knn_accuracy",
+    "knn_predictions",
     "linear_probe_accuracy",
     "matched_accuracy",
     "silhouette",
@@ -78,8 +80,35 @@ def knn_accuracy(
     dict of int to float
         Test accuracy for each k.
     """
-    Z_train, y_train = _check_labelled(Z_train, y_train, "Z_train", "y_train")
     Z_test, y_test = _check_labelled(Z_test, y_test, "Z_test", "y_test")
+    return {k: float(np.mean(predicted == y_test)) for k, predicted in _knn_votes(Z_train, y_train, Z_test, ks).items()}
+
+
+def knn_predictions(Z_train: np.ndarray, y_train: np.ndarray, Z_test: np.ndarray, k: int = 10) -> np.ndarray:
+    """Each test point's k-nearest-neighbour vote: the predictions `knn_accuracy` scores.
+
+    Parameters
+    ----------
+    Z_train : ndarray of shape (n_train, d)
+        Train representation.
+    y_train : ndarray of shape (n_train,)
+        Train labels.
+    Z_test : ndarray of shape (n_test, d)
+        Test representation.
+    k : int, default=10
+        Number of neighbours, 1 <= k <= n_train.
+
+    Returns
+    -------
+    ndarray of shape (n_test,)
+        The predicted label of each test point (ties as in `knn_accuracy`).
+    """
+    return _knn_votes(Z_train, y_train, _check_points(Z_test, "Z_test"), (k,))[int(k)]
+
+
+def _knn_votes(Z_train: np.ndarray, y_train: np.ndarray, Z_test: np.ndarray, ks: Sequence[int]) -> dict[int, np.ndarray]:
+    """For each k, every test point's vote among its k nearest train points (see `knn_accuracy`)."""
+    Z_train, y_train = _check_labelled(Z_train, y_train, "Z_train", "y_train")
     _check_same_width(Z_train, Z_test)
     ks = sorted({int(k) for k in ks})
     if not ks or ks[0] < 1 or ks[-1] > len(Z_train):
@@ -91,14 +120,13 @@ def knn_accuracy(
     neighbour_class = train_class[neighbours]
     votes = np.zeros((len(Z_test), len(classes)), dtype=np.intp)
     test_rows = np.arange(len(Z_test))
-    accuracy = {}
+    predictions = {}
     for q in range(k_max):
         votes[test_rows, neighbour_class[:, q]] += 1
         if q + 1 in ks:
             # argmax takes the first of equal counts: the smallest label, as scikit-learn does.
-            predicted = classes[votes.argmax(axis=1)]
-            accuracy[q + 1] = float(np.mean(predicted == y_test))
-    return accuracy
+            predictions[q + 1] = classes[votes.argmax(axis=1)]
+    return predictions
 
 
 def linear_probe_accuracy(
@@ -207,19 +235,52 @@ def clustering_scores(
     if not 1 <= n_clusters <= len(rows):
         raise ConfigError(f"n_clusters={n_clusters} must be between 1 and the {len(rows)} points fitted.")
     kmeans = KMeans(n_clusters=n_clusters, n_init=1, random_state=seed)
-    covariance = "full" if Z.shape[1] <= gmm_full_max_dim else "diag"
-    gmm = GaussianMixture(n_components=n_clusters, covariance_type=covariance, random_state=seed)
     # One thread: these fits are many small steps (d x d solves, 10000-point Lloyd passes);
     # measured on 2 cores that also ran other work, two threads made them 2-5x slower.
     with threadpool_limits(limits=1):
         kmeans.fit(Z[rows])
-        gmm.fit(Z[rows])
-        assigned = {"kmeans": kmeans.predict(Z), "gmm": gmm.predict(Z)}
+        assigned = {"kmeans": kmeans.predict(Z)}
+    assigned["gmm"] = _gmm_assign(Z, rows, n_clusters, gmm_full_max_dim, seed)
     scores = {}
     for name, labels in assigned.items():
         for metric, value in cluster_scores(y, labels).items():
             scores[f"{name}_{metric}"] = value
     return scores
+
+
+def gmm_clusters(
+    Z: np.ndarray, n_clusters: int, *, fit_size: int | None = 10000, gmm_full_max_dim: int = 64, seed: int = 0
+) -> np.ndarray:
+    """The Gaussian-mixture clusters `clustering_scores` scores: fitted on the same seeded
+    subsample with the same settings, assigning every point.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n, d)
+        Representation.
+    n_clusters : int
+        Number of mixture components, between 1 and the points fitted.
+    fit_size, gmm_full_max_dim, seed
+        As in `clustering_scores`.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        Each point's component, in ``range(n_clusters)``.
+    """
+    Z = _check_points(Z, "Z")
+    rows = _subsample(len(Z), fit_size, seed, "fit_size")
+    if not 1 <= n_clusters <= len(rows):
+        raise ConfigError(f"n_clusters={n_clusters} must be between 1 and the {len(rows)} points fitted.")
+    return _gmm_assign(Z, rows, n_clusters, gmm_full_max_dim, seed)
+
+
+def _gmm_assign(Z: np.ndarray, rows: np.ndarray, n_clusters: int, gmm_full_max_dim: int, seed: int) -> np.ndarray:
+    """Fit the mixture on ``Z[rows]`` (full covariances up to ``gmm_full_max_dim``), assign every row."""
+    covariance = "full" if Z.shape[1] <= gmm_full_max_dim else "diag"
+    gmm = GaussianMixture(n_components=n_clusters, covariance_type=covariance, random_state=seed)
+    with threadpool_limits(limits=1):  # one thread, as for k-means in `clustering_scores`
+        return gmm.fit(Z[rows]).predict(Z)
 
 
 def cluster_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -334,16 +395,22 @@ def _subsample(n: int, size: int | None, seed: int, name: str) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
 
 
-def _check_labelled(Z: np.ndarray, y: np.ndarray, z_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Z as a finite 2-D float array and y as 1-D labels of the same length."""
+def _check_points(Z: np.ndarray, z_name: str) -> np.ndarray:
+    """Z as a finite 2-D float array."""
     Z = np.asarray(Z)
-    y = np.asarray(y)
     if Z.ndim != 2 or len(Z) == 0:
         raise DataError(f"{z_name} must be a non-empty 2-D array (n, d); got shape {Z.shape}.")
     if not np.issubdtype(Z.dtype, np.floating):
         Z = Z.astype(np.float64)
     if not np.isfinite(Z).all():
         raise DataError(f"{z_name} contains NaN or infinite values; check the run that produced it.")
+    return Z
+
+
+def _check_labelled(Z: np.ndarray, y: np.ndarray, z_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Z as a finite 2-D float array and y as 1-D labels of the same length."""
+    Z = _check_points(Z, z_name)
+    y = np.asarray(y)
     if y.shape != (len(Z),):
         raise DataError(f"{y_name} must have shape ({len(Z)},) to match {z_name}; got {y.shape}.")
     return Z, y

@@ -8,6 +8,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from aelat.plots import plt, save
+from aelat.plots.images import as_image
 
 
 def plot_training_curve(log: np.ndarray, title: str, path: Path) -> None:
@@ -28,11 +29,13 @@ def plot_reconstructions(rows: Mapping[str, np.ndarray], title: str, path: Path)
     """A grid of images: one row per entry of ``rows`` (e.g. input, latent, pca), shape (m, C, H, W) or (m, D)."""
     names = list(rows)
     m = len(rows[names[0]])
-    fig, axes = plt.subplots(len(names), m, figsize=(0.9 * m + 1.2, 1.0 * len(names) + 0.5), squeeze=False)
+    # constrained layout makes room for the row labels, however few the columns
+    fig, axes = plt.subplots(len(names), m, figsize=(0.9 * m + 1.2, 1.0 * len(names) + 0.5), squeeze=False,
+                             layout="constrained")
     for r, name in enumerate(names):
         for c in range(m):
             ax = axes[r, c]
-            ax.imshow(_as_image(rows[name][c]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            ax.imshow(as_image(rows[name][c]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
         axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
@@ -40,7 +43,8 @@ def plot_reconstructions(rows: Mapping[str, np.ndarray], title: str, path: Path)
     save(fig, path)
 
 
-def plot_heatmaps(matrices: Mapping[str, np.ndarray], labels: Sequence[str], title: str, path: Path) -> None:
+def plot_heatmaps(matrices: Mapping[str, np.ndarray], labels: Sequence[str], title: str, path: Path,
+                  colour_label: str = "") -> None:
     """Class-by-class distance matrices side by side on one colour scale, values in the cells."""
     matrices = {name: np.asarray(m, dtype=float) for name, m in matrices.items()}
     top = max(float(m.max()) for m in matrices.values()) or 1.0
@@ -60,17 +64,6 @@ def plot_heatmaps(matrices: Mapping[str, np.ndarray], labels: Sequence[str], tit
                 colour = "white" if value < top / 2 else "black"
                 ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=6, color=colour)
         ax.set_title(name, fontsize=10)
-    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8)
+    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label=colour_label)
     fig.suptitle(title)
     save(fig, path)
-
-
-def _as_image(sample: np.ndarray) -> np.ndarray:
-    """(C, H, W) -> (H, W[, C]); flat vectors are drawn as a near-square image when they fit one."""
-    sample = np.asarray(sample)
-    if sample.ndim == 1:
-        side = int(round(np.sqrt(sample.size)))
-        return sample.reshape(side, side) if side * side == sample.size else sample[None, :]
-    if sample.shape[0] == 1:
-        return sample[0]
-    return np.clip(sample[:3].transpose(1, 2, 0), 0, 1)

@@ -10,7 +10,14 @@ import numpy as np
 
 from aelat.plots import plt, save
 
-CONSTANT = ("raw",)  # baselines that do not depend on latent_dim: drawn as horizontal lines
+# Colour by the representation drawn or mapped, line style and marker by the map method, so a
+# series reads as "<method> of <representation>" at a glance and no two look alike.
+COLOURS = {"raw": "#555555", "pca": "C1", "untrained": "C2", "latent": "C0"}
+EXTRA_COLOURS = ("C4", "C5", "C6", "C8", "C9", "C3")
+STYLES = {None: ("-", "o"), "pca": ("--", "s"), "tsne": (":", "^"), "umap": ("-.", "D")}
+EXTRA_STYLES = ((0, (5, 1, 1, 1)), "v"), ((0, (1, 2)), "P")
+CONSTANT = ("raw",)  # a representation (and its maps) that does not depend on latent_dim: horizontal lines
+LEGEND_COLUMNS = 4
 # Metrics whose values span orders of magnitude across representations (raw pixels' MMD² is ~50x
 # a 16-d latent's): a symmetric log axis, linear near 0 where unbiased estimates can be negative.
 SYMLOG = {"distribution.gaussianity.pooled.mmd2": 1e-2}
@@ -26,7 +33,7 @@ def plot_metric_vs_latent(groups: Sequence[dict], metric: str, ylabel: str, titl
         return False
     fig, ax = plt.subplots(figsize=(6.5, 4.2), layout="constrained")
     draw_metric(ax, groups, metric, ylabel)
-    ax.legend(fontsize=8)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside right center", fontsize=8)
     ax.set_title(f"{title}\n(mean across seeds; band: min–max)", fontsize=10)
     save(fig, path)
     return True
@@ -45,8 +52,11 @@ def plot_overview(groups: Sequence[dict], metrics: Sequence[tuple[str, str]], ti
         ax.set_title(label, fontsize=10)
     for ax in axes.flat[len(present):]:
         ax.set_visible(False)
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize=9)
+    legend = {}
+    for ax in axes.flat[: len(present)]:  # every series, also those only some panels have
+        legend |= dict(zip(*reversed(ax.get_legend_handles_labels())))
+    fig.legend(legend.values(), legend.keys(), loc="outside lower center", ncols=min(len(legend), LEGEND_COLUMNS),
+               fontsize=9)
     fig.suptitle(f"{title} (mean across seeds; band: min–max)", fontsize=11)
     save(fig, path)
     return True
@@ -59,18 +69,19 @@ def draw_metric(ax, groups: Sequence[dict], metric: str, ylabel: str) -> None:
         if metric in group["stats"]:
             by_rep.setdefault(group["representation"], []).append(group)
     dims = sorted({g["latent_dim"] for rows in by_rep.values() for g in rows})
-    for index, (rep, rows) in enumerate(by_rep.items()):
-        colour = f"C{index}"
-        if rep in CONSTANT:
+    for rep, rows in by_rep.items():
+        method, source = split_name(rep)
+        colour, (line, marker) = series_style(rep)
+        if source in CONSTANT:
             values = np.concatenate([g["stats"][metric]["values"] for g in rows])
-            ax.axhline(values.mean(), color=colour, ls="--", lw=1.5, label=f"{rep} (no latent)")
-            ax.axhspan(values.min(), values.max(), color=colour, alpha=0.12, lw=0)
+            ax.axhline(values.mean(), color=colour, ls=line, lw=1.5, label=f"{rep} (no latent)")
+            ax.axhspan(values.min(), values.max(), color=colour, alpha=0.10, lw=0)
             continue
         rows = sorted(rows, key=lambda g: g["latent_dim"])
         x = [g["latent_dim"] for g in rows]
         stats = [g["stats"][metric] for g in rows]
-        ax.plot(x, [s["mean"] for s in stats], marker="o", ms=4, color=colour, label=rep)
-        ax.fill_between(x, [s["min"] for s in stats], [s["max"] for s in stats], color=colour, alpha=0.18, lw=0)
+        ax.plot(x, [s["mean"] for s in stats], ls=line, marker=marker, ms=4, color=colour, label=rep)
+        ax.fill_between(x, [s["min"] for s in stats], [s["max"] for s in stats], color=colour, alpha=0.15, lw=0)
     ax.set_xscale("log", base=2)
     if metric in SYMLOG:
         ax.set_yscale("symlog", linthresh=SYMLOG[metric])
@@ -79,3 +90,19 @@ def draw_metric(ax, groups: Sequence[dict], metric: str, ylabel: str) -> None:
     ax.set_xlabel("latent_dim")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
+
+
+def split_name(rep: str) -> tuple[str | None, str]:
+    """``"tsne(latent)"`` -> ("tsne", "latent"); a representation itself -> (None, its name)."""
+    if rep.endswith(")") and "(" in rep:
+        method, source = rep[:-1].split("(", 1)
+        return method, source
+    return None, rep
+
+
+def series_style(rep: str) -> tuple[str, tuple]:
+    """(colour, (line style, marker)) of a series: colour from the representation, style from the map method."""
+    method, source = split_name(rep)
+    colour = COLOURS.get(source) or EXTRA_COLOURS[sum(map(ord, source)) % len(EXTRA_COLOURS)]
+    style = STYLES.get(method) or EXTRA_STYLES[sum(map(ord, method)) % len(EXTRA_STYLES)]
+    return colour, style

@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 from aelat import artifacts, content_store
 from aelat.artifacts import Run
 from aelat.content_store import ContentStore
-from aelat.embedders import EMBEDDERS, map_parameters
+from aelat.embedders import EMBEDDERS, REPEATS, map_parameters
 from aelat.errors import ConfigError, DataError
 from aelat.plots.scatter import plot_map
 from aelat.runtime import console, progress_bar, use_threads
@@ -31,6 +31,10 @@ def run(run: Run, method: str, source: str = "latent") -> None:
         raise ConfigError(f"unknown embed method '{method}'; choose one of: {', '.join(EMBEDDERS)}")
     if source not in artifacts.REPRESENTATIONS:
         raise ConfigError(f"unknown --of '{source}'; choose one of: {', '.join(artifacts.REPRESENTATIONS)}, all")
+    if (method, source) in REPEATS:
+        same = REPEATS[method, source]
+        raise ConfigError(f"the {method} map of {source} is the {same[0]} map of {same[1]} (the same points); "
+                          f"use --of {same[1]}")
     cfg = run.cfg
     started = time.perf_counter()
     use_threads(cfg.get("threads"))

@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 
 from aelat import artifacts, score_cache
 from aelat.artifacts import Run
-from aelat.embedders import EMBEDDERS
+from aelat.embedders import EMBEDDERS, REPEATS
 from aelat.errors import ConfigError
 from aelat.metrics.distribution import class_moments, distribution_metrics
 from aelat.metrics.neighbourhood import neighbourhood_scores_of_maps
@@ -64,7 +64,8 @@ def run(run: Run) -> dict:
     digests = {name: score_cache.digest(rep.arrays) for name, rep in representations.items()}
     scores = {}
     with progress_bar() as bar:
-        task = bar.add_task("evaluate", total=len(representations), status="neighbourhoods of the maps")
+        task = bar.add_task("evaluate", total=len(representations), status="neighbourhoods of the maps",
+                            unit="representation")
         neighbourhoods = map_neighbourhoods(representations, run.cfg, cache, digests, code)
         for name, rep in representations.items():
             bar.update(task, status=name)
@@ -96,7 +97,8 @@ def load_representations(run: Run) -> tuple[dict[str, Representation], dict[str,
         for name, key in artifacts.REPRESENTATIONS.items()
     }
     stages = run.manifest()["stages"]
-    maps = [(m, s) for m in EMBEDDERS for s in artifacts.REPRESENTATIONS if artifacts.embedding_stage(m, s) in stages]
+    maps = [(m, s) for m in EMBEDDERS for s in artifacts.REPRESENTATIONS
+            if artifacts.embedding_stage(m, s) in stages and (m, s) not in REPEATS]
     for method, source in maps:
         stage, stem = artifacts.embedding_stage(method, source), artifacts.embedding_stem(method, source)
         inputs |= run.require(stage, f"{stem}.npz")

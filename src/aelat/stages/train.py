@@ -46,7 +46,8 @@ def run(run: Run) -> None:
     every = cfg.train.checkpoint_every
 
     with progress_bar() as bar:
-        task = bar.add_task(f"train {run.path.name}", total=cfg.train.epochs, completed=progress.epoch, status="")
+        task = bar.add_task(f"train {run.path.name}", total=cfg.train.epochs, completed=progress.epoch, status="",
+                            unit="epoch")
         for epoch in range(progress.epoch + 1, cfg.train.epochs + 1):
             tic = time.perf_counter()
             try:

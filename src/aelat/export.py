@@ -1,0 +1,124 @@
+"""`aelat export --tensorboard`: a run's test points as files TensorBoard's embedding projector reads.
+
+The export folder holds, for one seeded sample of test points (the same rows report.html shows
+when the caps agree):
+
+    <name>.tsv              one tensor per representation (raw, pca, untrained, latent) and per
+                            2-D map, a row per point, tab-separated
+    metadata.tsv            a header, then per point its class name and test-set row
+    sprite.png              the points' images tiled row by row (image data only), at most
+                            8192 px a side, the projector's limit: thumbnails shrink to fit
+    projector_config.pbtxt  one embedding per tensor, naming its file, the metadata and the sprite
+    aelat_export.json       what it was made from: the run, its config hash, the checksums of the
+                            artifacts read, the rows, versions
+
+``tensorboard --logdir <folder>`` shows it under "Projector". projector_config.pbtxt is protobuf
+text format written by hand (a few fixed fields) so that exporting needs no TensorBoard install;
+the tests parse it with TensorBoard's own projector plugin.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from aelat import artifacts
+from aelat.artifacts import Run
+from aelat.config import config_hash
+from aelat.embedders import EMBEDDERS, REPEATS
+from aelat.errors import ArtifactError
+from aelat.explorer import sample_test_rows
+
+CONFIG = "projector_config.pbtxt"
+METADATA = "metadata.tsv"
+SPRITE = "sprite.png"
+RECORD = "aelat_export.json"
+MAX_SPRITE_SIDE = 8192
+DEFAULT_FOLDER = "tensorboard"
+
+
+def export_tensorboard(run: Run, out: Path | None = None, max_points: int | None = 10000) -> Path:
+    """Write the projector files of ``run`` into ``out`` (default ``<run>/tensorboard``); returns ``out``.
+
+    The folder is written whole beside ``out`` and renamed into place, replacing an earlier
+    export; a folder that holds anything but an aelat export is refused.
+    """
+    from aelat.plots.images import is_image, sprite, to_uint8
+
+    out = Path(out) if out is not None else run.file(DEFAULT_FOLDER)
+    if out.exists() and not out.is_dir():
+        raise ArtifactError(f"{out} is a file; export into a folder (--out DIR)")
+    if out.exists() and any(out.iterdir()) and not (out / RECORD).is_file():
+        raise ArtifactError(f"{out} holds other files; export into an empty or new folder (--out DIR)")
+    inputs = run.require("encode", artifacts.LATENTS)
+    stages = run.manifest()["stages"]
+    maps = [(m, s) for m in EMBEDDERS for s in artifacts.REPRESENTATIONS
+            if artifacts.embedding_stage(m, s) in stages and (m, s) not in REPEATS]
+    for method, source in maps:
+        inputs |= run.require(artifacts.embedding_stage(method, source), f"{artifacts.embedding_stem(method, source)}.npz")
+
+    keys = ["class_names", "y_test", "examples_input", *(f"{key}_test" for key in artifacts.REPRESENTATIONS.values())]
+    latents = artifacts.read_npz(run.file(artifacts.LATENTS), keys)
+    class_names = np.array([str(name) for name in latents["class_names"]], dtype=object)
+    y_test = latents["y_test"]
+    rows = sample_test_rows(len(y_test), max_points, run.cfg.seed)
+    tensors = {name: latents[f"{key}_test"][rows] for name, key in artifacts.REPRESENTATIONS.items()}
+    for method, source in maps:
+        emb = artifacts.read_npz(run.file(f"{artifacts.embedding_stem(method, source)}.npz"), ["test"])
+        tensors[f"{method}({source})"] = emb["test"][rows]
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        files = {name: f"{name.replace('(', '_').rstrip(')')}.tsv" for name in tensors}
+        for name, values in tensors.items():
+            np.savetxt(staging / files[name], values, fmt="%.7g", delimiter="\t")
+        lines = ["class\ttest_index", *(f"{class_names[y]}\t{i}" for y, i in zip(y_test[rows], rows))]
+        (staging / METADATA).write_text("\n".join(lines) + "\n")
+        sample_shape = latents["examples_input"].shape[1:]
+        thumb = None
+        if is_image(sample_shape):
+            sheet, thumb = sprite(to_uint8(latents["raw_test"][rows], sample_shape), MAX_SPRITE_SIDE)
+            sheet.save(staging / SPRITE)
+        (staging / CONFIG).write_text(projector_config(files, thumb))
+        record = {"run": str(run.path), "config_hash": config_hash(run.cfg, "encode"), "inputs": inputs,
+                  "seed": run.cfg.seed, "max_points": max_points, "points": len(rows),
+                  "tensors": {name: list(values.shape) for name, values in tensors.items()},
+                  "versions": artifacts.versions()}
+        (staging / RECORD).write_text(json.dumps(record, indent=2) + "\n")
+        _replace_folder(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out
+
+
+def projector_config(files: dict[str, str], thumb: tuple[int, int] | None) -> str:
+    """projector_config.pbtxt (protobuf text format) with one embedding per tensor file."""
+    blocks = []
+    for name, file in files.items():
+        lines = ["embeddings {", f'  tensor_name: "{name}"', f'  tensor_path: "{file}"', f'  metadata_path: "{METADATA}"']
+        if thumb is not None:
+            lines += ["  sprite {", f'    image_path: "{SPRITE}"', f"    single_image_dim: {thumb[0]}",
+                      f"    single_image_dim: {thumb[1]}", "  }"]
+        blocks.append("\n".join([*lines, "}"]))
+    return "\n".join(blocks) + "\n"
+
+
+def _replace_folder(staging: Path, out: Path) -> None:
+    """Put ``staging`` at ``out`` by renames, so ``out`` is always a whole export (old or new)."""
+    if not out.exists():
+        staging.rename(out)
+        return
+    old = out.with_name(f".{out.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    out.rename(old)
+    staging.rename(out)
+    with contextlib.suppress(OSError):
+        shutil.rmtree(old)
