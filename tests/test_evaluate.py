@@ -4,14 +4,18 @@ import json
 
 import numpy as np
 import pytest
+from sklearn.linear_model import LogisticRegression
 from sklearn.manifold import trustworthiness
 from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from typer.testing import CliRunner
 
 from aelat import artifacts
 from aelat.cli import app
 from aelat.metrics.distribution import distribution_metrics
 from aelat.metrics.neighbourhood import neighbourhood_scores
+from aelat.metrics.structure import clustering_scores
 
 FAST = ["train.epochs=3", "model.hidden=[64]", "latent_dim=4"]
 
@@ -108,6 +112,21 @@ def test_distribution_block_is_what_the_metric_function_gives(run_dir, metrics):
         seed=0, **d,
     )
     assert json.loads(json.dumps(expected)) == metrics["representations"]["pca"]["distribution"]
+
+
+def test_probe_fits_every_train_point_and_clustering_averages_seeds(run_dir, metrics):
+    """No cap on the probe's train points (a cap favours low-dimensional inputs); clustering over seeds."""
+    ev = metrics["config"]["evaluate"]
+    assert ev["probe"]["max_train"] is None and ev["clustering"]["n_seeds"] >= 5
+    for name in ("raw", "latent"):
+        rep = _representation(run_dir, name)
+        structure = metrics["representations"][name]["structure"]
+        probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, random_state=0))
+        expected = probe.fit(rep["train"], rep["y_train"]).score(rep["test"], rep["y_test"])
+        assert structure["probe_accuracy"] == pytest.approx(expected, abs=1.5 / len(rep["y_test"]))
+        clusters = clustering_scores(np.concatenate([rep["train"], rep["test"]]),
+                                     np.concatenate([rep["y_train"], rep["y_test"]]), seed=0, **ev["clustering"])
+        assert {key: structure[key] for key in clusters} == clusters
 
 
 def test_report_is_written_and_re_rendered(run_dir):

@@ -4,8 +4,10 @@ import itertools
 
 import numpy as np
 import pytest
+from sklearn.cluster import KMeans
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import silhouette_score
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
+from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -138,7 +140,7 @@ def test_linear_probe_equals_sklearn_pipeline_on_all_points():
         .fit(Z[:300], y[:300])
         .score(Z[300:], y[300:])
     )
-    ours = linear_probe_accuracy(Z[:300], y[:300], Z[300:], y[300:], max_train=None)
+    ours = linear_probe_accuracy(Z[:300], y[:300], Z[300:], y[300:])  # by default on every train point
     assert ours == expected
     assert 0.8 < ours < 1.0, ours
 
@@ -193,7 +195,8 @@ def test_cluster_scores_are_one_for_renamed_labels():
 def test_clustering_scores_recover_separated_blobs_with_permuted_labels(d):
     Z, y = _blobs(seed=8, d=d, labels=(7, 3, 9))
     scores = clustering_scores(Z, y, fit_size=120, seed=0)
-    assert scores == {f"{m}_{s}": 1.0 for m in ("kmeans", "gmm") for s in ("accuracy", "nmi", "ari")}
+    for key in (f"{m}_{s}" for m in ("kmeans", "gmm") for s in ("accuracy", "nmi", "ari")):
+        assert scores[key] == 1.0 and scores[f"{key}_sd"] == 0.0 and scores["clustering_runs"][key] == [1.0] * 5
 
 
 def test_clustering_scores_with_fewer_clusters_than_labels():
@@ -203,6 +206,33 @@ def test_clustering_scores_with_fewer_clusters_than_labels():
     assert scores["kmeans_accuracy"] == pytest.approx(2 / 3)
     assert scores["gmm_accuracy"] == pytest.approx(2 / 3)
     assert scores["kmeans_nmi"] < 1.0 and scores["kmeans_ari"] < 1.0
+
+
+def test_clustering_mean_and_spread_equal_separate_float64_fits_per_seed():
+    """Against scikit-learn fitted by hand, one seed at a time, on float64 copies of each seed's subsample."""
+    rng = np.random.default_rng(12)
+    Z = np.vstack([rng.normal(c, 1.2, size=(150, 6)) for c in range(4)]).astype(np.float32)
+    y = np.repeat([0, 1, 2, 3], 150)
+    scores = clustering_scores(Z, y, fit_size=400, seed=3, n_seeds=4)
+    runs = {key: [] for key in scores["clustering_runs"]}
+    for s in range(3, 7):
+        rows = np.sort(np.random.default_rng(s).choice(600, size=400, replace=False))
+        X = Z[rows].astype(np.float64)
+        fits = {"kmeans": KMeans(4, n_init=1, random_state=s).fit(X).labels_,
+                "gmm": GaussianMixture(4, covariance_type="full", random_state=s).fit(X).predict(X)}
+        for name, labels in fits.items():
+            runs[f"{name}_accuracy"].append(matched_accuracy(y[rows], labels))
+            runs[f"{name}_nmi"].append(normalized_mutual_info_score(y[rows], labels))
+            runs[f"{name}_ari"].append(adjusted_rand_score(y[rows], labels))
+    for key, values in runs.items():
+        np.testing.assert_allclose(scores["clustering_runs"][key], values, rtol=1e-12)
+        assert scores[key] == pytest.approx(np.mean(values), rel=1e-12)
+        assert scores[f"{key}_sd"] == pytest.approx(np.std(values, ddof=1), rel=1e-9, abs=1e-15)
+    assert len(set(scores["clustering_runs"]["gmm_accuracy"])) > 1  # overlapping blobs: the seeds differ
+    # float64 inside: a float32 or float64 input gives the same fits
+    assert clustering_scores(Z.astype(np.float64), y, fit_size=400, seed=3, n_seeds=4) == scores
+    with pytest.raises(ConfigError, match="n_seeds=0"):
+        clustering_scores(Z, y, n_seeds=0)
 
 
 def test_clustering_scores_are_seeded():
@@ -249,13 +279,15 @@ def test_knn_predictions_are_sklearn_predictions_and_what_knn_accuracy_scores():
         assert np.mean(predicted == y_test) == knn_accuracy(Z_train, y_train, Z_test, y_test, ks=(k,))[k]
 
 
-def test_gmm_clusters_are_the_clusters_clustering_scores_scores():
+def test_gmm_clusters_are_the_clusters_clustering_scores_scores_for_its_first_seed():
     rng = np.random.default_rng(4)
     y = np.arange(900) % 3
     Z = rng.normal(size=(900, 3)) + 4 * np.eye(3)[y]
     for fit_size, full_max in ((None, 64), (300, 2)):
         clusters = gmm_clusters(Z, 3, fit_size=fit_size, gmm_full_max_dim=full_max, seed=7)
         assert clusters.shape == (900,) and set(clusters) == {0, 1, 2}
-        scores = clustering_scores(Z, y, fit_size=fit_size, gmm_full_max_dim=full_max, seed=7)
-        assert {f"gmm_{k}": v for k, v in cluster_scores(y, clusters).items()} == {
-            k: v for k, v in scores.items() if k.startswith("gmm_")}
+        runs = clustering_scores(Z, y, fit_size=fit_size, gmm_full_max_dim=full_max, seed=7,
+                                 n_seeds=2)["clustering_runs"]
+        rows = np.arange(900) if fit_size is None else np.sort(np.random.default_rng(7).choice(900, 300, replace=False))
+        assert {f"gmm_{k}": v for k, v in cluster_scores(y[rows], clusters[rows]).items()} == {
+            k: values[0] for k, values in runs.items() if k.startswith("gmm_")}

@@ -38,7 +38,7 @@ AELAT = Path(sys.executable).with_name("aelat")
 ENV = {**os.environ, "COLUMNS": "120"}
 # Smaller evaluation samples: the scores are not under test here, only that they are written whole.
 EVAL_FAST = [
-    "evaluate.distribution.n_permutations=10",
+    "evaluate.distribution.n_bootstrap=10",
     "evaluate.distribution.n_directions=20",
     "evaluate.distribution.n_id_samples=500",
     "evaluate.neighbourhood.sample_size=300",

@@ -15,7 +15,7 @@ from aelat.stages import evaluate as evaluate_stage
 from conftest import FAST
 
 # Small samples: only whether a value is computed or reused is under test, not the value.
-EVAL_FAST = ["evaluate.distribution.n_permutations=10", "evaluate.neighbourhood.sample_size=200"]
+EVAL_FAST = ["evaluate.distribution.n_bootstrap=10", "evaluate.neighbourhood.sample_size=200"]
 
 
 def cli(out, *args):

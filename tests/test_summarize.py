@@ -10,7 +10,7 @@ import pytest
 
 from aelat.summarize import KEY_METRICS
 
-FAST = ["train.epochs=2", "model.hidden=[32]", "evaluate.distribution.n_permutations=20"]
+FAST = ["train.epochs=2", "model.hidden=[32]", "evaluate.distribution.n_bootstrap=20"]
 REPRESENTATIONS = ["raw", "pca", "untrained", "latent", "pca(latent)"]
 
 

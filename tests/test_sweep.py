@@ -7,7 +7,7 @@ import json
 import pytest
 
 # Small and quick: a whole digits configuration in a few seconds on 2 cores.
-FAST = ["train.epochs=2", "model.hidden=[32]", "evaluate.distribution.n_permutations=20"]
+FAST = ["train.epochs=2", "model.hidden=[32]", "evaluate.distribution.n_bootstrap=20"]
 MAPS = ["--method", "pca", "--of", "latent"]
 
 
@@ -95,7 +95,7 @@ def test_single_run_of_a_complete_configuration_is_skipped_and_force_reruns_it(s
 
 def test_a_failing_configuration_is_named_and_the_others_complete(swept):
     out, invoke, _ = swept
-    code, stdout, stderr = invoke("run", "-m", *MAPS, "train.epochs=2", "evaluate.distribution.n_permutations=20",
+    code, stdout, stderr = invoke("run", "-m", *MAPS, "train.epochs=2", "evaluate.distribution.n_bootstrap=20",
                                   "model.hidden=[32],[0]", "latent_dim=2", "seed=5")
     assert code == 1
     assert "failed: [model.hidden=[0]]: model.hidden entries=0 is too small" in stdout, stdout

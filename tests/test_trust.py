@@ -29,7 +29,7 @@ from aelat.stages import embed as embed_stage
 from conftest import write_npz
 
 TINY = ["train.epochs=2", "train.batch_size=8", "model.hidden=[16]", "latent_dim=3"]
-EVAL = ["evaluate.distribution.n_permutations=10", "evaluate.distribution.k=5", "evaluate.neighbourhood.sample_size=30"]
+EVAL = ["evaluate.distribution.n_bootstrap=10", "evaluate.distribution.k=5", "evaluate.neighbourhood.sample_size=30"]
 MAPS = ["--method", "pca", "--of", "latent"]
 
 

@@ -5,7 +5,8 @@ A run folder holds one configuration's artifacts::
     outputs/<dataset>-<model>-d<latent_dim>-s<seed>-<hash>/
         config.yaml            resolved config (written with every stage's outputs; never with interpolations)
         run.json               manifest: per stage, config hash, the dataset's digest, the checksums of its inputs
-                               and outputs, timing (see Run)
+                               and outputs, timing, environment (CPU, thread pools, torch device:
+                               artifacts.environment) (see Run); versions
         model.pt               train: {"state_dict", "model" (name + config), "sample_shape", "latent_dim", ...}
         train_log.csv          train: epoch, train_loss, test_loss (the objective), test_recon_mse, seconds
         checkpoint.pt          train, while it runs: every train.checkpoint_every epochs {"train_hash", "epoch",
@@ -20,7 +21,12 @@ A run folder holds one configuration's artifacts::
                                train_index (int64: rows of the train set the map was fitted on)
         embedding_<method>.png embed: scatter coloured by class
         embedding_<method>_<source>.npz/.png   the same for a baseline (raw, pca, untrained)
-        metrics.json           evaluate: representation -> metric -> value, and the config
+        metrics.json           evaluate: representation -> metric -> value, and the config and versions (with
+                               the environment). Clustering keys hold the mean over evaluate.clustering.n_seeds
+                               seeds, <key>_sd the spread, clustering_runs the per-seed values; distribution's
+                               gaussianity (mmd2, mmd2_se, p_value, p_floor, ...: metrics.distribution.gaussianity_mmd),
+                               sliced_wasserstein (matrix, matrix_se, mean, mean_se), intrinsic_dimension (mle is
+                               MacKay-Ghahramani, mle_levina_bickel the mean of per-point estimates; mle_variant)
         moments.npz            evaluate: per representation <rep>.classes, <rep>.counts (int64), <rep>.means (k, d),
                                <rep>.covariances (k, d, d), <rep>.mean (d,), <rep>.covariance (d, d) (float32)
         report.md, report.html report: tables, generated text and figures (report_*.png: maps by representation,
@@ -52,6 +58,7 @@ import platform
 import re
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 import zipfile
@@ -243,8 +250,9 @@ def _first_line(exc: Exception) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def versions() -> dict[str, str]:
-    """Versions of what produced a run: python, the numeric libraries, aelat and its git commit."""
+def versions() -> dict:
+    """Versions of what produced a run: python, the numeric libraries, aelat and its git commit, and
+    the :func:`environment` the numbers depend on."""
     import openTSNE
     import sklearn
 
@@ -256,7 +264,52 @@ def versions() -> dict[str, str]:
         "openTSNE": openTSNE.__version__,
         "aelat": __version__,
         "aelat_git": _git_commit(),
+        "environment": environment(),
     }
+
+
+def environment() -> dict:
+    """What a result depends on besides its inputs and library versions.
+
+    Floating-point sums are not associative, so the same seed gives the same bits only with the
+    same kernels summing in the same order: the CPU (its instruction set picks BLAS kernels), the
+    thread counts of the BLAS/OpenMP pools and of torch (they split the sums), torch's build and
+    device, and whether torch's deterministic algorithms were on. torch's entries appear when this
+    process has loaded torch (train, encode); evaluate and embed never do.
+    """
+    from threadpoolctl import threadpool_info
+
+    found = {
+        "machine": platform.machine(),
+        "cpu": _cpu_model(),
+        "cores_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "thread_pools": [
+            {key: pool.get(key) for key in ("internal_api", "version", "architecture", "threading_layer", "num_threads")}
+            for pool in threadpool_info()
+        ],
+    }
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        cuda = torch.cuda.is_available()
+        found["torch"] = {
+            "threads": torch.get_num_threads(),
+            "interop_threads": torch.get_num_interop_threads(),
+            "mkl": torch.backends.mkl.is_available(),
+            "cuda": torch.version.cuda,
+            "cudnn": torch.backends.cudnn.version() if cuda else None,
+            "gpu": torch.cuda.get_device_name() if cuda else None,
+            "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        }
+    return found
+
+
+def _cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux, else what ``platform`` knows)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
 
 
 def _torch_version() -> str:
@@ -445,6 +498,7 @@ class Run:
             self._refuse_conflicts(self._making | {stage})
             write_text(outputs(CONFIG), OmegaConf.to_yaml(self.cfg, resolve=True))
         manifest = self.manifest()
+        current = versions()
         entry = {
             "config_hash": config_hash(self.cfg, stage),
             "dataset": self.dataset_digest(),
@@ -452,9 +506,11 @@ class Run:
             "outputs": written,
             "seconds": round(seconds, 3),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            # per stage: training's torch threads and device must survive the later stages' records
+            "environment": current["environment"],
         }
         before = {name: value for name, value in manifest["stages"].items() if name != stage}
-        write_json(outputs(MANIFEST), {**manifest, "stages": {**manifest["stages"], stage: entry}, "versions": versions()})
+        write_json(outputs(MANIFEST), {**manifest, "stages": {**manifest["stages"], stage: entry}, "versions": current})
         if stage in manifest["stages"]:  # until the renames are done, run.json records nothing of this stage
             write_json(self.file(MANIFEST), {**manifest, "stages": before})
         for name, tmp in outputs.files.items():  # run.json last

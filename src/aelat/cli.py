@@ -28,8 +28,7 @@ from aelat.report import (
     REPORT,
     DISTRIBUTION_COLUMNS,
     STRUCTURE_COLUMNS,
-    format_value,
-    lookup,
+    cell,
     table_columns,
     with_summaries,
     write_report,
@@ -235,7 +234,7 @@ def sweep(command: str, overrides: Optional[List[str]], methods: List[str], of: 
 
 TERMINAL_COLUMNS = {
     "structure": ("dim", "kNN@1", "kNN@5", "kNN@10", "probe", "k-means acc", "GMM acc", "silhouette", "recon MSE"),
-    "distribution": tuple(title for title, _, _ in DISTRIBUTION_COLUMNS),
+    "distribution": tuple(column[0] for column in DISTRIBUTION_COLUMNS),
 }
 
 
@@ -251,12 +250,12 @@ def print_metrics(metrics: dict) -> None:
         shown = [c for c in table_columns(scores, columns) if c[0] in TERMINAL_COLUMNS[kind]]
         table = Table(title=f"aelat — {title}")
         table.add_column("representation")
-        for name, _, _ in shown:
-            table.add_column(name, justify="right")
+        for column in shown:
+            table.add_column(column[0], justify="right")
         for name, row in scores.items():
             if kind not in row:
                 continue
-            table.add_row(name, *(format_value(lookup(row, path), fmt) for _, path, fmt in shown))
+            table.add_row(name, *(cell(row, column) for column in shown))
         out.print(table)
 
 

@@ -20,17 +20,16 @@ REPORT = "report.md"
 BASELINES = tuple(artifacts.REPRESENTATIONS)  # raw, pca, untrained, latent
 EXAMPLES = ("input", "latent", "pca", "untrained")  # rows of the reconstruction figure, top to bottom
 
-# (column title, path into a representation's metrics, format); the table shows the columns present.
+# (column title, path into a representation's metrics, format[, companion path]); the table shows the
+# columns present. A companion is the value's spread, shown as "value ± spread", or for format "p"
+# the p-value's floor, shown as "≤ floor" when the p-value is at it.
 STRUCTURE_COLUMNS = [
     ("dim", "dim", "d"),
     *((f"kNN@{k}", f"structure.knn_accuracy_{k}", ".4f") for k in (1, 5, 10, 15, 20, 50)),
     ("probe", "structure.probe_accuracy", ".4f"),
-    ("k-means acc", "structure.kmeans_accuracy", ".3f"),
-    ("k-means NMI", "structure.kmeans_nmi", ".3f"),
-    ("k-means ARI", "structure.kmeans_ari", ".3f"),
-    ("GMM acc", "structure.gmm_accuracy", ".3f"),
-    ("GMM NMI", "structure.gmm_nmi", ".3f"),
-    ("GMM ARI", "structure.gmm_ari", ".3f"),
+    *((f"{model} {title}", f"structure.{key}_{metric}", ".3f", f"structure.{key}_{metric}_sd")
+      for model, key in (("k-means", "kmeans"), ("GMM", "gmm"))
+      for title, metric in (("acc", "accuracy"), ("NMI", "nmi"), ("ARI", "ari"))),
     ("silhouette", "structure.silhouette", ".3f"),
     ("recon MSE", "recon_mse", ".4f"),
 ]
@@ -44,21 +43,26 @@ DISTRIBUTION_COLUMNS = [
     ("dim", "dim", "d"),
     ("var share", "distribution.between_class_variance_share", ".3f"),
     ("btw/within", "distribution.pairwise_distance.ratio", ".2f"),
-    ("MMD²", "distribution.gaussianity.pooled.mmd2", ".3f"),
-    ("p", "distribution.gaussianity.pooled.p_value", ".3f"),
+    ("MMD²", "distribution.gaussianity.pooled.mmd2", ".3f", "distribution.gaussianity.pooled.mmd2_se"),
+    ("p", "distribution.gaussianity.pooled.p_value", "p", "distribution.gaussianity.pooled.p_floor"),
     ("MMD² cls", "distribution.class_mmd2_mean", ".3f"),
     ("ID 2NN", "distribution.intrinsic_dimension.pooled.twonn", ".1f"),
-    ("ID MLE", "distribution.intrinsic_dimension.pooled.mle", ".1f"),
-    ("ID MLE cls", "distribution.class_mle_mean", ".1f"),
-    ("SW₂", "distribution.sw_mean", ".2f"),
+    ("ID MLE (MG)", "distribution.intrinsic_dimension.pooled.mle", ".1f"),
+    ("ID MLE cls (MG)", "distribution.class_mle_mean", ".1f"),
+    ("SW₂", "distribution.sliced_wasserstein.mean", ".3f", "distribution.sliced_wasserstein.mean_se"),
 ]
 
 HOW_TO_READ = """\
 - **kNN@k**: test accuracy of a k-nearest-neighbour vote among the train points (the Parametric
   UMAP protocol). High means each class occupies its own neighbourhoods.
-- **probe**: test accuracy of a logistic regression on standardised train points: linear separability.
+- **probe**: test accuracy of a logistic regression on the standardised train points, all of them
+  for every representation (a cap on the train points would favour low-dimensional inputs): linear
+  separability.
 - **k-means / GMM acc, NMI, ARI**: clusters found without labels, as many as classes, scored against
   the classes (accuracy under the best one-to-one matching). High means the classes *are* the clusters.
+  Mean ± standard deviation over `evaluate.clustering.n_seeds` fits (each seed its own subsample and
+  initialisation, in float64): one fit can land in a poor local optimum, so compare means and
+  read the ± as how much a single fit varies.
 - **silhouette**: with the true labels as clusters; 1 = tight, far-apart classes, 0 = overlapping.
 - **trust@k / cont@k / kNN-kept@k** (2-D maps only, against the representation the map was made
   from, on the fitted points): trustworthiness penalises map neighbours that were far apart,
@@ -67,16 +71,26 @@ HOW_TO_READ = """\
   spread of Q that separates classes rather than varying inside them.
 - **btw/within**: mean distance between points of different classes over mean distance
   within a class; > 1 means classes are compact relative to their separation.
-- **MMD², p** (all classes pooled) and **MMD² cls** (mean over the class-conditional
-  distributions): distance from the Gaussian with the same mean and covariance (whitened, so only
-  shape counts), with a permutation p-value. ≈ 0 with a large p: indistinguishable from that
-  Gaussian at this sample size; clearly positive with p at its floor: not Gaussian (a mixture of
-  separated clusters scores high).
-- **ID 2NN / ID MLE / ID MLE cls**: intrinsic dimension (TwoNN, Facco et al. 2017; Levina–Bickel
-  with the MacKay–Ghahramani correction) of the pooled points, and the MLE averaged over classes; compare with the raw input's to see how much
-  of the data's dimension the encoder keeps.
-- **SW₂**: mean sliced Wasserstein-2 distance between class-conditional
-  distributions, in units of the pooled spread, so representations of different dimension compare.
+- **MMD² ± s.e., p** (all classes pooled) and **MMD² cls** (mean over the class-conditional
+  distributions): how far the distribution is from the Gaussian with its own mean and covariance,
+  fitted on points other than those tested (above `evaluate.distribution.gaussianity_max_dim`
+  dimensions, in the top principal subspace of that size). MMD² is an effect size: the squared
+  distance between the kernel mean embeddings of the data and of that Gaussian, as a fraction of
+  the Gaussian's own squared norm, minus what Gaussian data of the same size score; ≈ 0 (within
+  about 2 s.e.) for a Gaussian at any size and dimension, and it does not grow with the number of
+  points, so runs compare. Two separated clusters (unit Gaussians 6 s.d. apart) score 0.2–0.3 in
+  2 to 784 dimensions. p is a parametric-bootstrap p-value of the test "this is Gaussian" over
+  several kernel bandwidths; "≤ 0.005" means it is at its floor 1/(n_bootstrap + 1): no bootstrap
+  Gaussian data set looked as far from its Gaussian.
+- **ID 2NN / ID MLE (MG) / ID MLE cls (MG)**: intrinsic dimension (TwoNN, Facco et al. 2017;
+  Levina–Bickel with the MacKay–Ghahramani averaging, i.e. the inverse of the mean inverse
+  per-point estimate) of the pooled points, and the MLE averaged over classes; compare with the raw
+  input's to see how much of the data's dimension the encoder keeps. Papers often report the
+  original Levina–Bickel mean of per-point estimates, which is larger; metrics.json holds it too
+  (`mle_levina_bickel`).
+- **SW₂ ± s.e.**: mean sliced Wasserstein-2 distance between class-conditional distributions, in
+  units of the pooled spread, so representations of different dimension compare; the ± is the
+  Monte-Carlo standard error from the random directions (`evaluate.distribution.n_directions`).
 """
 
 
@@ -194,7 +208,7 @@ def render_markdown(title: str, metrics: dict, figures: list[tuple[str, str]]) -
 
 
 def with_summaries(scores: dict) -> dict:
-    """Add the per-class averages the distribution table shows (mean MMD², mean MLE, mean SW₂)."""
+    """Add the per-class averages the distribution table shows (mean MMD², mean MLE)."""
     out = {}
     for name, row in scores.items():
         row = json.loads(json.dumps(row))
@@ -203,9 +217,6 @@ def with_summaries(scores: dict) -> dict:
             per_class = dist["gaussianity"]["per_class"].values()
             dist["class_mmd2_mean"] = float(np.mean([c["mmd2"] for c in per_class]))
             dist["class_mle_mean"] = float(np.mean([c["mle"] for c in dist["intrinsic_dimension"]["per_class"].values()]))
-            matrix = np.asarray(dist["sliced_wasserstein"]["matrix"])
-            off_diagonal = ~np.eye(len(matrix), dtype=bool)
-            dist["sw_mean"] = float(matrix[off_diagonal].mean()) if off_diagonal.any() else None
         out[name] = row
     return out
 
@@ -227,13 +238,26 @@ def format_value(value, fmt: str) -> str:
     return "–" if value is None else format(value, fmt)
 
 
+def cell(row: dict, column: tuple) -> str:
+    """One table cell: the value, with its spread (``± s``) or, for a p-value at its floor, ``≤ floor``."""
+    _, path, fmt, *companion = column
+    value = lookup(row, path)
+    other = lookup(row, companion[0]) if companion else None
+    if fmt == "p":
+        if value is not None and other is not None and value <= other * (1 + 1e-9):
+            return f"≤ {other:.3g}"
+        return format_value(value, ".3f")
+    if value is not None and other is not None:
+        return f"{value:{fmt}} ± {other:{fmt}}"
+    return format_value(value, fmt)
+
+
 def markdown_table(scores: dict, columns: list) -> str:
     columns = table_columns(scores, columns)
     lines = [
-        "| representation | " + " | ".join(title for title, _, _ in columns) + " |",
+        "| representation | " + " | ".join(column[0] for column in columns) + " |",
         "|---|" + "---:|" * len(columns),
     ]
     for name, row in scores.items():
-        cells = [format_value(lookup(row, path), fmt) for _, path, fmt in columns]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append(f"| {name} | " + " | ".join(cell(row, column) for column in columns) + " |")
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""Process-wide set-up shared by the stages: seeding, threads and progress bars.
+"""Process-wide set-up shared by the stages: seeding, deterministic torch, threads and progress bars.
 
 Threads. One setting, ``threads`` (default: the cores this process may use), sizes every pool aelat
 uses: torch's, the BLAS and OpenMP pools of numpy, scipy and scikit-learn (threadpoolctl), openTSNE's
@@ -11,10 +11,13 @@ slower; on a quiet machine sleeping costs nothing measurable (bench/bench_conten
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import random
 import sys
 import time
+from typing import Iterator
 
 import numpy as np
 from rich.console import Console
@@ -34,6 +37,39 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+# cuBLAS needs a fixed workspace to reduce in a fixed order (torch refuses deterministic mode without it).
+CUBLAS_WORKSPACE = ":4096:8"
+
+
+@contextlib.contextmanager
+def deterministic_torch(enabled: bool) -> Iterator[None]:
+    """Within the block, torch computes the same bits on any machine with the same device type.
+
+    ``torch.use_deterministic_algorithms`` (an error for an op that has no deterministic version),
+    cuDNN benchmarking off, cuBLAS given a fixed workspace, and one intra-op thread: torch splits a
+    CPU sum across its threads, so two threads and one give different bits (measured here), and
+    "all cores" differs between machines. The previous settings come back afterwards. Set
+    CUBLAS_WORKSPACE_CONFIG before the process first uses CUDA; here it is set if absent, which
+    covers a process whose first CUDA work is inside this block.
+    """
+    if not enabled:
+        yield
+        return
+    import torch  # here, not at the top: embed and evaluate never load torch
+
+    before = torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark, torch.get_num_threads()
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark = False
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0])
+        torch.backends.cudnn.benchmark = before[1]
+        torch.set_num_threads(before[2])
 
 
 def available_cores() -> int:

@@ -166,6 +166,7 @@ class TrainConfig:
     weight_decay: float = setting(0.0, ge=0)  # Adam
     checkpoint_every: int = setting(5, ge=0)  # epochs between saves of checkpoint.pt (0: never); resumed from
     compile: bool = False  # torch.compile the training step (on CPU it needs a C compiler); see bench/RESULTS.md
+    deterministic: bool = False  # same bits on any machine of this CPU/GPU type: deterministic torch ops, one CPU thread (slower)
 
 
 @dataclass
@@ -215,13 +216,14 @@ class KNNConfig:  # metrics.structure.knn_accuracy: fitted on train, scored on t
 
 @dataclass
 class ProbeConfig:  # metrics.structure.linear_probe_accuracy
-    max_train: Optional[int] = setting(10000, ge=10)  # train points the logistic regression is fitted on; null = all
+    max_train: Optional[int] = setting(None, ge=10)  # train points it is fitted on; null = all (a cap favours low-dimensional inputs)
 
 
 @dataclass
 class ClusteringConfig:  # metrics.structure.clustering_scores: k-means and a Gaussian mixture
-    fit_size: Optional[int] = setting(10000, ge=10)  # points they are fitted on (then assign all); null = all
+    fit_size: Optional[int] = setting(10000, ge=10)  # points they are fitted and scored on, per seed; null = all
     gmm_full_max_dim: int = setting(64, ge=0)  # full mixture covariances up to this dimension, diagonal above
+    n_seeds: int = setting(5, ge=1)  # fits (seeds seed, seed+1, ...); metrics.json holds their mean and sd
 
 
 @dataclass
@@ -238,13 +240,14 @@ class NeighbourhoodConfig:  # metrics.neighbourhood.neighbourhood_scores_of_maps
 @dataclass
 class DistributionConfig:  # metrics.distribution.distribution_metrics, for representations of >= 2 dimensions
     n_pair_samples: int = setting(1000, ge=2)  # points for the between/within-class distance ratio
-    n_gaussianity_samples: int = setting(500, ge=2)  # points per MMD test against the moment-matched Gaussian
-    n_moments: int = setting(6000, ge=2)  # points whose mean and covariance define the reference Gaussian
-    n_permutations: int = setting(200, ge=1)  # permutations for the MMD p-value
+    n_gaussianity_samples: int = setting(500, ge=4)  # points per Gaussianity test, apart from those fitting the Gaussian
+    n_moments: int = setting(6000, ge=4)  # points whose mean and covariance define that fitted Gaussian
+    n_bootstrap: int = setting(200, ge=1)  # parametric-bootstrap data sets for its p-value (smallest p: 1/201)
+    gaussianity_max_dim: int = setting(32, ge=1)  # above this dimension, test the top principal subspace of this size
     n_id_samples: int = setting(3000, ge=3)  # points for the intrinsic-dimension estimates
     k: int = setting(20, ge=2)  # neighbours of the Levina-Bickel estimator
     discard_fraction: float = setting(0.1, gt=0, lt=1)  # largest ratios TwoNN discards
-    n_directions: int = setting(100, ge=1)  # random directions of the sliced Wasserstein distance
+    n_directions: int = setting(1000, ge=2)  # random directions (orthonormal frames) of sliced Wasserstein; s.e. ~0.002 on MNIST
     n_per_class: int = setting(2000, ge=1)  # points per class for sliced Wasserstein
 
 

@@ -26,14 +26,14 @@ __all__ = ["FOLDER", "ScoreCache", "digest", "entry_checksum", "key", "source_di
 
 def well_formed(scores) -> bool:
     """Whether ``scores`` is what evaluate stores: nested mappings of names to numbers (None for an
-    undefined one), or lists of numbers."""
+    undefined one), flags or strings, or lists of them."""
     if isinstance(scores, dict):
         return bool(scores) and all(isinstance(k, str) and well_formed(v) for k, v in scores.items())
     if isinstance(scores, list):
         return all(well_formed(v) for v in scores)
     if isinstance(scores, (int, float)) and not isinstance(scores, bool):
         return math.isfinite(scores) or math.isnan(scores)
-    return scores is None or isinstance(scores, str)
+    return scores is None or isinstance(scores, (bool, str))
 
 
 class ScoreCache(ContentStore):

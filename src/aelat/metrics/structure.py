@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from joblib import Parallel, delayed
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 from sklearn.linear_model import LogisticRegression
@@ -23,7 +24,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from aelat.errors import ConfigError, DataError
 from aelat.metrics.neighbourhood import smallest_k
@@ -135,7 +136,7 @@ def linear_probe_accuracy(
     Z_test: np.ndarray,
     y_test: np.ndarray,
     *,
-    max_train: int | None = 10000,
+    max_train: int | None = None,
     seed: int = 0,
     C: float = 1.0,
     max_iter: int = 1000,
@@ -155,11 +156,13 @@ def linear_probe_accuracy(
         Test representation.
     y_test : ndarray of shape (n_test,)
         Test labels.
-    max_train : int or None, default=10000
-        Fit on this many train points drawn with ``seed`` (all when None or >= n_train).
-        Measured on raw MNIST (60000 x 784, one core): 10000 points take 2.7 s and score
-        0.890, 20000 take 7 s (0.895), all 60000 take 22 s (0.922); a 16-d representation
-        takes 0.1 s. Keep one value across the representations compared.
+    max_train : int or None, default=None
+        Fit on this many train points drawn with ``seed``; None (or >= n_train) fits on all.
+        A cap is not neutral between representations: a probe on d inputs has d x classes
+        weights, so a high-dimensional one needs more points to reach its accuracy. On raw
+        MNIST (784-d) 10000 points score 0.890 and all 60000 0.922, while a 16-d latent moves
+        from 0.902 to 0.903: the cap alone made the latent look better than the pixels. Time on
+        one core: 22 s for raw MNIST's 60000 points, 0.1 s for a 16-d representation.
     seed : int, default=0
         Seed of the train subsample and of the regression.
     C : float, default=1.0
@@ -186,6 +189,9 @@ def linear_probe_accuracy(
         return float(probe.score(Z_test, y_test))
 
 
+CLUSTERING_KEYS = tuple(f"{model}_{metric}" for model in ("kmeans", "gmm") for metric in ("accuracy", "nmi", "ari"))
+
+
 def clustering_scores(
     Z: np.ndarray,
     y: np.ndarray,
@@ -194,18 +200,27 @@ def clustering_scores(
     fit_size: int | None = 10000,
     gmm_full_max_dim: int = 64,
     seed: int = 0,
-) -> dict[str, float]:
-    """Cluster with k-means and a Gaussian mixture, and score the clusters against the labels.
+    n_seeds: int = 5,
+) -> dict:
+    """Cluster with k-means and a Gaussian mixture under several seeds; score the clusters against the labels.
 
-    Both models (scikit-learn's KMeans, k-means++ with one initialisation, and GaussianMixture,
-    initialised by k-means) are fitted on one seeded subsample of ``fit_size`` points and then
-    assign every point. The mixture has full covariances up to ``gmm_full_max_dim`` dimensions
-    and diagonal ones above: full covariances cost O(d^3) per component and iteration and
-    need many points per component. On raw pixels the diagonal mixture gives always-blank
-    pixels variances near reg_covar (1e-6), which then dominate its likelihood: on MNIST it
-    scores NMI 0.37 against 0.50 for k-means. Measured at 70000 points and the defaults, one
-    core: 4 s for d = 784, 1.4 s for d = 50, 0.3 s for d = 16. The fits run on one thread
-    (threadpoolctl).
+    For each seed s = seed, seed + 1, ..., seed + n_seeds - 1: draw a subsample of ``fit_size``
+    points with s, cast it to float64, fit scikit-learn's KMeans (k-means++, one initialisation)
+    and GaussianMixture (initialised by k-means), both with random_state s, and score the two
+    clusterings of those points against their labels. One fit is not a result: on an MNIST
+    latent the mixture's accuracy spans 0.67–0.77 over seeds, and fitting the same points in
+    float32 instead of float64 moved it by 0.03, so the fits run in float64 and the result is
+    the mean over seeds with its spread. Scoring the fitted points (not every point) keeps the
+    cost at the fits; at 10000 points its sampling error (≈ 0.005 on an accuracy) is well below
+    that spread.
+
+    The mixture has full covariances up to ``gmm_full_max_dim`` dimensions and diagonal ones
+    above: full covariances cost O(d^3) per component and iteration and need many points per
+    component. On raw pixels the diagonal mixture gives always-blank pixels variances near
+    reg_covar (1e-6), which then dominate its likelihood: on MNIST it scores NMI 0.37 against 0.50
+    for k-means. Each fit runs on one thread (threadpoolctl: measured on 2 busy cores, two
+    threads made these many small steps 2-5x slower); the seeds run in parallel on as many
+    threads as the BLAS pool may use (all cores, or a sweep job's share).
 
     Parameters
     ----------
@@ -216,43 +231,78 @@ def clustering_scores(
     n_clusters : int or None, default=None
         Number of clusters; None for the number of distinct labels in y.
     fit_size : int or None, default=10000
-        Points the models are fitted on, drawn with ``seed``; None or >= n fits on all.
+        Points each seed's models are fitted on and scored on; None or >= n uses all (then only
+        the initialisations differ between seeds).
     gmm_full_max_dim : int, default=64
         Largest d with full mixture covariances; diagonal above.
     seed : int, default=0
-        Seed of the subsample and of both models.
+        First seed.
+    n_seeds : int, default=5
+        Number of seeds (>= 1).
 
     Returns
     -------
-    dict of str to float
+    dict
         ``kmeans_accuracy``, ``kmeans_nmi``, ``kmeans_ari``, ``gmm_accuracy``, ``gmm_nmi``,
-        ``gmm_ari``; see `cluster_scores`.
+        ``gmm_ari`` (see `cluster_scores`): the mean over seeds; each also as ``<key>_sd``, the
+        sample standard deviation over seeds (ddof=1; 0 for one seed); ``clustering_runs``:
+        key -> the list of per-seed values, seed order.
     """
     Z, y = _check_labelled(Z, y, "Z", "y")
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1:
+        raise ConfigError(f"n_seeds={n_seeds!r} must be an integer >= 1.")
     if n_clusters is None:
         n_clusters = int(np.unique(y).size)
-    rows = _subsample(len(Z), fit_size, seed, "fit_size")
-    if not 1 <= n_clusters <= len(rows):
-        raise ConfigError(f"n_clusters={n_clusters} must be between 1 and the {len(rows)} points fitted.")
-    kmeans = KMeans(n_clusters=n_clusters, n_init=1, random_state=seed)
-    # One thread: these fits are many small steps (d x d solves, 10000-point Lloyd passes);
-    # measured on 2 cores that also ran other work, two threads made them 2-5x slower.
+    size = len(Z) if fit_size is None else min(fit_size, len(Z))
+    if not 1 <= n_clusters <= size:
+        raise ConfigError(f"n_clusters={n_clusters} must be between 1 and the {size} points fitted.")
+    seeds = range(seed, seed + n_seeds)
+    # One thread per fit, the seeds side by side: numpy and scikit-learn's OpenMP release the GIL.
+    workers = min(n_seeds, _blas_threads())
     with threadpool_limits(limits=1):
-        kmeans.fit(Z[rows])
-        assigned = {"kmeans": kmeans.predict(Z)}
-    assigned["gmm"] = _gmm_assign(Z, rows, n_clusters, gmm_full_max_dim, seed)
+        runs = Parallel(n_jobs=workers, prefer="threads")(
+            delayed(_cluster_once)(Z, y, n_clusters, fit_size, gmm_full_max_dim, s) for s in seeds
+        )
     scores = {}
-    for name, labels in assigned.items():
-        for metric, value in cluster_scores(y, labels).items():
-            scores[f"{name}_{metric}"] = value
+    for key in CLUSTERING_KEYS:
+        values = np.array([run[key] for run in runs])
+        scores[key] = float(values.mean())
+        scores[f"{key}_sd"] = float(values.std(ddof=1)) if n_seeds > 1 else 0.0
+    scores["clustering_runs"] = {key: [run[key] for run in runs] for key in CLUSTERING_KEYS}
     return scores
 
 
+def _cluster_once(Z: np.ndarray, y: np.ndarray, n_clusters: int, fit_size: int | None, gmm_full_max_dim: int,
+                  seed: int) -> dict[str, float]:
+    """Scores of one seed's k-means and Gaussian-mixture fits on that seed's subsample (float64)."""
+    rows = _subsample(len(Z), fit_size, seed, "fit_size")
+    X = Z[rows].astype(np.float64)
+    assigned = {
+        "kmeans": KMeans(n_clusters=n_clusters, n_init=1, random_state=seed).fit(X).labels_,
+        "gmm": _gmm(n_clusters, Z.shape[1], gmm_full_max_dim, seed).fit_predict(X),
+    }
+    return {f"{name}_{metric}": value for name, labels in assigned.items()
+            for metric, value in cluster_scores(y[rows], labels).items()}
+
+
+def _blas_threads() -> int:
+    """Threads the BLAS pool may use now: all cores, or fewer under a threadpoolctl limit (a sweep job's share)."""
+    return max([info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"] or [1])
+
+
 def gmm_clusters(
-    Z: np.ndarray, n_clusters: int, *, fit_size: int | None = 10000, gmm_full_max_dim: int = 64, seed: int = 0
+    Z: np.ndarray,
+    n_clusters: int,
+    *,
+    fit_size: int | None = 10000,
+    gmm_full_max_dim: int = 64,
+    seed: int = 0,
+    n_seeds: int = 5,
 ) -> np.ndarray:
-    """The Gaussian-mixture clusters `clustering_scores` scores: fitted on the same seeded
-    subsample with the same settings, assigning every point.
+    """The Gaussian mixture of `clustering_scores`'s first seed, assigning every point.
+
+    Fitted as there (the subsample drawn with ``seed``, float64, the same settings), so on the
+    fitted rows these are the clusters that seed's ``gmm_*`` scores count.
 
     Parameters
     ----------
@@ -262,6 +312,9 @@ def gmm_clusters(
         Number of mixture components, between 1 and the points fitted.
     fit_size, gmm_full_max_dim, seed
         As in `clustering_scores`.
+    n_seeds : int, default=5
+        Ignored (one seed's clusters are shown); accepted so that the ``evaluate.clustering``
+        section can be passed whole.
 
     Returns
     -------
@@ -272,15 +325,15 @@ def gmm_clusters(
     rows = _subsample(len(Z), fit_size, seed, "fit_size")
     if not 1 <= n_clusters <= len(rows):
         raise ConfigError(f"n_clusters={n_clusters} must be between 1 and the {len(rows)} points fitted.")
-    return _gmm_assign(Z, rows, n_clusters, gmm_full_max_dim, seed)
+    with threadpool_limits(limits=1):  # one thread, as in `clustering_scores`
+        return _gmm(n_clusters, Z.shape[1], gmm_full_max_dim, seed).fit(Z[rows].astype(np.float64)).predict(
+            Z.astype(np.float64))
 
 
-def _gmm_assign(Z: np.ndarray, rows: np.ndarray, n_clusters: int, gmm_full_max_dim: int, seed: int) -> np.ndarray:
-    """Fit the mixture on ``Z[rows]`` (full covariances up to ``gmm_full_max_dim``), assign every row."""
-    covariance = "full" if Z.shape[1] <= gmm_full_max_dim else "diag"
-    gmm = GaussianMixture(n_components=n_clusters, covariance_type=covariance, random_state=seed)
-    with threadpool_limits(limits=1):  # one thread, as for k-means in `clustering_scores`
-        return gmm.fit(Z[rows]).predict(Z)
+def _gmm(n_clusters: int, d: int, gmm_full_max_dim: int, seed: int) -> GaussianMixture:
+    """The mixture both functions fit: full covariances up to ``gmm_full_max_dim`` dimensions, diagonal above."""
+    covariance = "full" if d <= gmm_full_max_dim else "diag"
+    return GaussianMixture(n_components=n_clusters, covariance_type=covariance, random_state=seed)
 
 
 def cluster_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:

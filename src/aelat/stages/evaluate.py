@@ -59,7 +59,8 @@ def run(run: Run) -> dict:
     use_threads(run.cfg.get("threads"))
     representations, inputs = load_representations(run)
     versions = artifacts.versions()
-    code = versions | {"aelat_source": score_cache.source_digest()}  # what the cached scores depend on
+    # what the cached scores depend on; not the thread counts, which move scores by round-off only
+    code = {k: v for k, v in versions.items() if k != "environment"} | {"aelat_source": score_cache.source_digest()}
     cache = ScoreCache(run.path.parent / score_cache.FOLDER if run.cfg.evaluate.get("cache", True) else None)
     digests = {name: score_cache.digest(rep.arrays) for name, rep in representations.items()}
     scores = {}

@@ -15,14 +15,19 @@ from aelat.data import load_dataset
 from aelat.errors import ConfigError, TrainingError
 from aelat.models import Autoencoder, build_model, checkpoint
 from aelat.models.inference import held_out_scores
-from aelat.runtime import console, progress_bar, seed_everything, use_threads
+from aelat.runtime import console, deterministic_torch, progress_bar, seed_everything, use_threads
 from aelat.stages import train_checkpoint
 
 
 def run(run: Run) -> None:
+    use_threads(run.cfg.get("threads"))  # before deterministic_torch, which runs torch on one thread
+    with deterministic_torch(run.cfg.train.get("deterministic", False)):
+        _run(run)
+
+
+def _run(run: Run) -> None:
     cfg = run.cfg
     started = time.perf_counter()
-    use_threads(cfg.get("threads"))
     data = load_dataset(cfg)
     run.dataset_digest()  # of the files just read, for run.json
     if cfg.train.batch_size > len(data.x_train):
