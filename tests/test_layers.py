@@ -10,13 +10,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "aelat"
 # report and summary they feed); the libraries the stages use; the foundation every layer shares.
 LAYERS = [
     {"aelat.cli"},
-    {"aelat.api", "aelat.sweep"},
+    {"aelat.api", "aelat.sweep", "aelat.slurm"},
     {"aelat.pipeline"},
     {"aelat.stages", "aelat.report", "aelat.report_analysis", "aelat.summarize", "aelat.export"},
     {"aelat.explorer"},
     {"aelat.data", "aelat.models", "aelat.metrics", "aelat.embedders", "aelat.plots", "aelat.baselines"},
     {"aelat", "aelat.errors", "aelat.labels", "aelat.schema", "aelat.config", "aelat.artifacts", "aelat.runtime",
-     "aelat.locking", "aelat.score_cache", "aelat.sampling"},
+     "aelat.locking", "aelat.content_store", "aelat.score_cache", "aelat.sampling"},
 ]
 
 

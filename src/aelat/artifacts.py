@@ -81,6 +81,9 @@ A run folder holds one configuration's artifacts::
                                summary.json (what was summarised; see aelat.summarize)
     outputs/.cache/scores/<hash>.json  evaluate's scores of one representation, keyed by its content,
                                settings and code (see aelat.score_cache); shared by the runs in outputs/
+    outputs/.cache/maps/<hash>.npz     embed's 2-D map (train, test) of one input, keyed by its points, the method's
+                               parameters as run, the seed and the code (see aelat.stages.embed); shared likewise.
+                               Both caches keep their entries intact through aelat.content_store
 """
 
 from __future__ import annotations
@@ -337,6 +340,12 @@ def versions() -> dict:
     }
     commit = _aelat_commit()
     return found | ({"aelat_git": commit} if commit else {})
+
+
+def code_versions() -> dict:
+    """What cached results (scores, maps) are keyed by: :func:`versions` without the environment, whose
+    thread counts move results by round-off only."""
+    return {k: v for k, v in versions().items() if k != "environment"}
 
 
 def source_digest() -> str:

@@ -199,11 +199,17 @@ class TSNEConfig:  # openTSNE.TSNE's arguments
     perplexity: float = setting(30, gt=0)  # openTSNE lowers one too high for the points, with a warning
     initialization: str = setting("pca", choices=("pca", "spectral", "random"))
     metric: str = setting("euclidean", choices=TSNE_METRICS)
-    n_jobs: int = -1  # threads; -1 = all cores
+    n_jobs: Union[int, str] = "auto"  # threads; auto = aelat's `threads`, one below 5000 points; -1 = all cores
     early_exaggeration_iter: int = setting(250, ge=0)  # iterations of the early exaggeration phase
     n_iter: int = setting(500, ge=1)  # iterations after it
     exaggeration: Optional[float] = setting(None, gt=0)  # exaggeration after the early phase; null = none (1)
     dof: float = setting(1.0, gt=0)  # degrees of freedom of the t-distribution; < 1 makes tighter clusters
+
+    @staticmethod
+    def cross_check(node: DictConfig, path: str) -> None:
+        n_jobs = node.n_jobs
+        if n_jobs != "auto" and (not isinstance(n_jobs, int) or isinstance(n_jobs, bool) or n_jobs == 0):
+            raise ConfigError(f"{path}.n_jobs={n_jobs!r} must be auto or a whole number other than 0 (-1: all cores)")
 
 
 @dataclass
@@ -218,6 +224,7 @@ class UMAPConfig:  # umap.UMAP's arguments (umap-learn); seeded, so single-threa
 @dataclass
 class EmbedConfig:
     max_points: Optional[int] = setting(None, ge=10)  # cap on the training points a map is fitted on; null = all
+    cache: bool = True  # reuse a map of the same points, parameters and seed from any run in output_dir (.cache/maps)
     tsne: TSNEConfig = section(TSNEConfig)
     umap: UMAPConfig = section(UMAPConfig)
 
@@ -330,6 +337,7 @@ class Config:
     latent_dim: int = setting(16, ge=1, le=MAX_WIDTH)  # size of the autoencoder's code
     seed: int = setting(0, ge=0, le=MAX_SEED)  # fixes the split, the initial weights, batch order, maps, samples
     device: str = setting("auto", choices=("auto", "cpu", "cuda"))  # auto: CUDA when present
+    threads: Optional[int] = setting(None, ge=1)  # CPU threads of torch, BLAS, openTSNE, numba; null = the cores it may use
     output_dir: str = "outputs"  # one folder per configuration is made inside
 
 

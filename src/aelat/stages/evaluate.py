@@ -23,7 +23,7 @@ from aelat.errors import ConfigError
 from aelat.metrics.distribution import class_moments, distribution_metrics
 from aelat.metrics.neighbourhood import neighbourhood_scores_of_maps
 from aelat.metrics.structure import clustering_scores, knn_accuracy, linear_probe_accuracy, silhouette
-from aelat.runtime import progress_bar
+from aelat.runtime import progress_bar, use_threads
 from aelat.score_cache import ScoreCache
 
 
@@ -56,11 +56,10 @@ class Representation:
 
 def run(run: Run) -> dict:
     started = time.perf_counter()
+    use_threads(run.cfg.get("threads"))
     representations, inputs = load_representations(run)
     versions = artifacts.versions()
-    # what the cached scores depend on: the libraries and aelat's source (aelat_source); not the thread
-    # counts, which move scores by round-off only
-    code = {k: v for k, v in versions.items() if k != "environment"}
+    code = artifacts.code_versions()
     cache = ScoreCache(run.path.parent / score_cache.FOLDER if run.cfg.evaluate.get("cache", True) else None)
     digests = {name: score_cache.digest(rep.arrays) for name, rep in representations.items()}
     scores = {}

@@ -18,11 +18,12 @@ from aelat.errors import ConfigError, TrainingError
 from aelat.models import Autoencoder, build_model, checkpoint
 from aelat.models.inference import held_out_scores
 from aelat.models.snapshots import snapshot_epochs, stack_snapshots, take_snapshot
-from aelat.runtime import console, deterministic_torch, progress_bar, seed_everything
+from aelat.runtime import console, deterministic_torch, progress_bar, seed_everything, use_threads
 from aelat.stages import train_checkpoint
 
 
 def run(run: Run) -> None:
+    use_threads(run.cfg.get("threads"))  # before deterministic_torch, which runs torch on one thread
     with deterministic_torch(run.cfg.train.get("deterministic", False)):
         _run(run)
 
