@@ -31,17 +31,24 @@ lint: venv
 test-fast: venv
 	$(BIN)/python -m pytest -m "not slow"
 
-# Benchmarks on real MNIST (../shared/datasets/mnist.npz), about 15 min on 2 quiet cores (five t-SNE
-# maps of 60,000 points are most of it); results are appended to bench/RESULTS.md.
-# bench_pipeline keeps its run (latent 16, 10 epochs) in $(BENCH_RUN): bench_evaluate adds the maps
-# it lacks and scores it, then bench_embed maps its latent.
+# Benchmarks on real MNIST (../shared/datasets/mnist.npz), about 50 min on 2 quiet cores (t-SNE maps
+# of 60,000 points and the two latent-size sweeps are most of it; the snapshot overhead, six 10-epoch
+# trainings, 4 min); results are appended to bench/RESULTS.md. bench_pipeline keeps its run (latent 16,
+# 10 epochs) in $(BENCH_RUN): bench_evaluate adds the maps it lacks and scores it, bench_embed maps its
+# latent, bench_contention maps and scores it again beside busy processes. bench_sweep runs a
+# latent-size sweep with the code of today and of before the map cache (on the first 20,000 points of
+# MNIST; --n 0 for all).
+# bench/gpu_check.sh is the GPU check (a machine with CUDA; not part of this target).
 BENCH_RUN := outputs/bench
 bench: venv
 	$(BIN)/python bench/bench_train.py
+	$(BIN)/python bench/bench_snapshots.py
 	rm -rf $(BENCH_RUN)
 	$(BIN)/python bench/bench_pipeline.py --keep $(BENCH_RUN)
 	$(BIN)/python bench/bench_evaluate.py --run $(BENCH_RUN)/latest
 	$(BIN)/python bench/bench_embed.py --run $(BENCH_RUN)/latest
+	$(BIN)/python bench/bench_contention.py --run $(BENCH_RUN)/latest
+	$(BIN)/python bench/bench_sweep.py
 
 clean:
 	rm -rf outputs/*/ outputs/latest outputs/.cache outputs/.multirun .pytest_cache .mypy_cache .ruff_cache

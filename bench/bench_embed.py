@@ -31,7 +31,7 @@ import numpy as np
 from aelat.artifacts import embedding_stage
 from omegaconf import OmegaConf
 
-from common import AELAT, alternate, dataset_file, is_mnist, make_run, peak_of, record, run_bare, shell, stage_seconds
+from common import AELAT, aelat_options, alternate, dataset_file, is_mnist, make_run, peak_of, record, run_bare, shell, stage_seconds
 
 METHODS = ("tsne", "umap")
 # --smoke: few optimisation steps, as only whether the benchmark runs is checked
@@ -41,7 +41,7 @@ SHORT = ["embed.tsne.early_exaggeration_iter=50", "embed.tsne.n_iter=50", "embed
 def bare_steps(run: Path, method: str, rows: int | None = None) -> dict:
     """bench/bare.py's step for ``method`` on the run's latent, with the parameters aelat uses."""
     cfg = OmegaConf.load(run / "config.yaml")
-    options = OmegaConf.to_container(cfg.embed[method], resolve=True)
+    options = aelat_options(run, method, rows)
     if method == "umap":
         options |= {"transform_seed": cfg.seed, "n_jobs": 1}
     return {method: {"latents": str(run / "latents.npz"), "seed": cfg.seed, "options": options, "rows": rows}}
@@ -49,7 +49,7 @@ def bare_steps(run: Path, method: str, rows: int | None = None) -> dict:
 
 def aelat_side(run: Path, method: str) -> dict:
     """`aelat embed` in a process of its own: wall seconds, peak GiB, and the stage's seconds from run.json."""
-    wall, gib = peak_of([AELAT, "embed", "--method", method, "--run", str(run)])
+    wall, gib = peak_of([AELAT, "embed", "--method", method, "--run", str(run), "embed.cache=false"])
     return {"wall": wall, "gib": gib, "seconds": stage_seconds(run)[embedding_stage(method)]}
 
 

@@ -28,19 +28,19 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from common import AELAT, dataset_file, is_mnist, peak_of, record, run_bare, shell, stage_seconds
+from common import AELAT, aelat_options, dataset_file, is_mnist, peak_of, record, run_bare, shell, stage_seconds
 
 # --smoke: few t-SNE steps, as only whether the benchmark runs is checked
 SHORT = ["embed.tsne.early_exaggeration_iter=50", "embed.tsne.n_iter=50"]
 NO_BARE_EQUIVALENT = ("encode", "evaluate", "report")
 
 
-def aelat_side(data: Path, epochs: int, out: Path, extra: list[str]) -> tuple[float, Path]:
-    """Wall seconds of `aelat run`, and its run folder."""
+def aelat_side(data: Path, epochs: int, out: Path, extra: list[str]) -> tuple[float, float, Path]:
+    """Wall seconds and peak GiB of `aelat run`, and its run folder."""
     command = [AELAT, "run", f"output_dir={out}", "dataset=npz", f"dataset.path={data}", f"train.epochs={epochs}",
                *extra, "--method", "tsne", "--of", "latent"]
-    wall, _ = peak_of(command)
-    return wall, (out / "latest").resolve()
+    wall, gib = peak_of(command)
+    return wall, gib, (out / "latest").resolve()
 
 
 def bare_steps(run: Path, data: Path) -> dict:
@@ -49,7 +49,7 @@ def bare_steps(run: Path, data: Path) -> dict:
     train = {"data": str(data), "hidden": list(cfg.model.hidden), "latent_dim": cfg.latent_dim,
              "batch_size": cfg.train.batch_size, "lr": cfg.train.lr, "epochs": cfg.train.epochs, "seed": cfg.seed}
     tsne = {"latents": str(run / "latents.npz"), "seed": cfg.seed,
-            "options": OmegaConf.to_container(cfg.embed.tsne, resolve=True)}
+            "options": aelat_options(run, "tsne")}
     return {"train": train, "tsne": tsne}
 
 
@@ -84,7 +84,7 @@ def main() -> None:
         tmp = Path(tmp)
         data = dataset_file(args.smoke, args.n, tmp)
         out = args.keep.resolve() if args.keep else tmp / "out"
-        aelat_wall, run = aelat_side(data, epochs, out, SHORT if args.smoke else [])
+        aelat_wall, aelat_gib, run = aelat_side(data, epochs, out, SHORT if args.smoke else [])
         stages = stage_seconds(run)
         bare_wall, _, bare = run_bare(bare_steps(run, data), tmp)
         with open(run / "train_log.csv") as fh:
@@ -103,7 +103,8 @@ def main() -> None:
         "aelat: one `aelat run` process, its parts from run.json. Bare: one process of bench/bare.py (plain PyTorch "
         "loop, same model, seed, batches and per-epoch test pass; openTSNE on aelat's latent with aelat's parameters), "
         "plus aelat's own seconds for encode, evaluate and report, which have no bare library equivalent. "
-        f"Train losses per epoch equal on both sides: {same_loss}.",
+        f"Train losses per epoch equal on both sides: {same_loss}. Peak memory of the `aelat run` process: "
+        f"{aelat_gib:.2f} GiB.",
         save=is_mnist(data),
     )
 

@@ -22,10 +22,10 @@ AELAT = str(Path(sys.executable).with_name("aelat"))
 BARE = ROOT / "bench" / "bare.py"
 
 
-def peak_of(command: list[str]) -> tuple[float, float]:
+def peak_of(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """(wall seconds, peak RSS in GiB) of one command, measured by GNU time so children do not mix."""
     started = time.perf_counter()
-    done = subprocess.run(["/usr/bin/time", "-f", "%M", *command], check=True, capture_output=True, text=True)
+    done = subprocess.run(["/usr/bin/time", "-f", "%M", *command], check=True, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - started
     return seconds, int(done.stderr.strip().splitlines()[-1]) / 2**20
 
@@ -42,19 +42,50 @@ def make_run(out: Path, dataset: list[str], epochs: int, maps: list[list[str]]) 
 
 def alternate(rounds: int, aelat: Callable[[], dict], bare: Callable[[], dict]) -> dict[str, list[dict]]:
     """Results of ``rounds`` rounds of both measurements, aelat first in even rounds, bare first in odd ones."""
-    results = {"aelat": [], "bare": []}
+    return rotate(rounds, {"aelat": aelat, "bare": bare})
+
+
+def rotate(rounds: int, sides: dict[str, Callable[[], dict]]) -> dict[str, list[dict]]:
+    """Results of ``rounds`` rounds of every measurement, each round starting one side later than the last."""
+    names = list(sides)
+    results = {name: [] for name in names}
     for index in range(rounds):
-        for side in ("aelat", "bare") if index % 2 == 0 else ("bare", "aelat"):
-            results[side].append(aelat() if side == "aelat" else bare())
+        for name in names[index % len(names):] + names[: index % len(names)]:
+            results[name].append(sides[name]())
     return results
 
 
-def run_bare(steps: dict, out: Path) -> tuple[float, float, dict]:
-    """Run bench/bare.py's ``steps`` in a fresh process: (wall seconds, peak GiB, what each step returned)."""
+def user_env(**changes: str) -> dict[str, str]:
+    """This process's environment without the OpenMP wait settings (what a user's shell has), plus ``changes``.
+
+    The benchmarks themselves run with OMP_WAIT_POLICY=PASSIVE (the machines are shared); a process
+    measured as a user would run it must not inherit that.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")}
+    return env | changes
+
+
+def run_bare(steps: dict, out: Path, env: dict[str, str] | None = None) -> tuple[float, float, dict]:
+    """Run bench/bare.py's ``steps`` in a fresh process: (wall seconds, peak GiB, what each step returned).
+
+    The process has the libraries' own defaults (:func:`user_env`) unless ``env`` is given.
+    """
     spec, result = out / "bare_steps.json", out / "bare_result.json"
     spec.write_text(json.dumps(steps))
-    seconds, gib = peak_of([sys.executable, str(BARE), str(spec), str(result)])
+    seconds, gib = peak_of([sys.executable, str(BARE), str(spec), str(result)], env=user_env() if env is None else env)
     return seconds, gib, json.loads(result.read_text())
+
+
+def aelat_options(run: Path, method: str, rows: int | None = None) -> dict:
+    """The parameters aelat's embed stage gives the library for ``method`` on the run's latent
+    (its config's section, ``n_jobs="auto"`` resolved as in this process)."""
+    from aelat.embedders import map_parameters
+    from omegaconf import OmegaConf
+
+    options = OmegaConf.to_container(OmegaConf.load(run / "config.yaml").embed[method], resolve=True)
+    with np.load(run / "latents.npz") as latents:
+        n_points = len(latents["z_train"][:rows])
+    return map_parameters(method, n_points, options)
 
 
 def stage_seconds(run: Path) -> dict[str, float]:

@@ -35,6 +35,13 @@ def aelat(out: Path):
     return invoke
 
 
+def cli(out: Path, *args: str):
+    """Invoke the CLI in-process with ``output_dir=out``; asserts it succeeds and returns the result."""
+    result = CliRunner().invoke(app, [*args, f"output_dir={out}"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
 @pytest.fixture(scope="session")
 def explored_run(tmp_path_factory) -> Path:
     """A digits run with PCA maps of every representation and a t-SNE map of the latent (read-only:

@@ -11,13 +11,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "aelat"
 # libraries the stages use; the foundation every layer shares.
 LAYERS = [
     {"aelat.cli"},
-    {"aelat.api", "aelat.sweep"},
+    {"aelat.api", "aelat.sweep", "aelat.slurm"},
     {"aelat.pipeline"},
-    {"aelat.stages", "aelat.report", "aelat.summarize", "aelat.export"},
+    {"aelat.stages", "aelat.report", "aelat.report_analysis", "aelat.summarize", "aelat.export"},
     {"aelat.explorer", "aelat.findings", "aelat.sweep_findings"},
     {"aelat.data", "aelat.models", "aelat.metrics", "aelat.embedders", "aelat.plots", "aelat.baselines"},
     {"aelat", "aelat.errors", "aelat.labels", "aelat.schema", "aelat.config", "aelat.artifacts", "aelat.runtime",
-     "aelat.locking", "aelat.score_cache", "aelat.sampling"},
+     "aelat.locking", "aelat.content_store", "aelat.score_cache", "aelat.sampling"},
 ]
 
 

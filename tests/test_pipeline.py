@@ -37,10 +37,12 @@ def test_aelat_run_end_to_end_on_digits(tmp_path):
             for ext in ("npz", "png")} - {"embedding_pca_pca.npz", "embedding_pca_pca.png"}  # pca(pca) is pca(raw)
     report = {"report.md", "report.html", "report_maps_tsne.png", "report_maps_pca.png", "report_sliced_wasserstein.png",
               "report_training.png", "report_reconstructions.png", "report_latent_marginals.png",
-              "report_latent_corner.png", "report_gaussianity.png"}
+              "report_latent_corner.png", "report_gaussianity.png", "report_dynamics.png", "report_dynamics_maps.png",
+              "report_layers.png", "report_geometry.png", "report_dynamics_maps.gif"}
+    analyses = {"snapshots.npz", "dynamics.csv", "dynamics_maps.npz", "layers.csv", "geometry.csv", "geometry.npz"}
     assert {p.name for p in run_dir.iterdir()} == {
         "config.yaml", "run.json", "model.pt", "train_log.csv", "latents.npz", "metrics.json", "moments.npz",
-        "predictions.npz", "findings.json", *maps, *report,
+        "predictions.npz", "findings.json", *maps, *report, *analyses,
     }
     log = np.genfromtxt(run_dir / "train_log.csv", delimiter=",", names=True)
     assert len(log) == 30 and log["test_loss"][-1] < log["test_loss"][0]

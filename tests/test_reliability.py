@@ -502,11 +502,14 @@ def check_artifacts(run_dir: Path) -> None:
                 load_checkpoint(path, torch.device("cpu"))
             elif name.endswith(".json"):
                 json.loads(path.read_text())
-            elif name.endswith(".png"):
+            elif name.endswith((".png", ".gif")):
                 with Image.open(path) as image:
                     image.verify()
-            elif name.endswith(".csv"):
+            elif name == artifacts.TRAIN_LOG:
                 assert len(path.read_text().splitlines()) == 4  # header + 3 epochs
+            elif name.endswith(".csv"):  # analyse's tables: a header and whole rows
+                lines = [line.split(",") for line in path.read_text().splitlines()]
+                assert len(lines) > 1 and {len(line) for line in lines} == {len(lines[0])}
             elif name.endswith(".md"):
                 assert path.read_text().strip()
     OmegaConf.load(run_dir / artifacts.CONFIG)

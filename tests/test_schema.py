@@ -69,7 +69,14 @@ SETTINGS = bounded_settings()
 
 
 def is_list(key: str, base: list) -> bool:
-    return OmegaConf.is_list(OmegaConf.select(compose(base), key))
+    """Whether the setting holds a list: its value, or for a null default (train.snapshots) its schema type."""
+    value = OmegaConf.select(compose(base), key)
+    if value is not None:
+        return OmegaConf.is_list(value)
+    cls, *parents, name = [schema.Config, *key.split(".")]
+    for part in parents:
+        cls = get_type_hints(cls)[part]
+    return "List" in str(get_type_hints(cls)[name])
 
 
 @pytest.mark.parametrize("key, rules, kind, base", SETTINGS, ids=[f"{s[0]}:{s[3][:1]}" for s in SETTINGS])

@@ -14,7 +14,14 @@ Importing aelat is cheap: the API's modules load on first use.
 from __future__ import annotations
 
 import importlib
+import os as _os
 from typing import TYPE_CHECKING, Any
+
+# Idle OpenMP threads (torch, scikit-learn and openTSNE each bring libgomp) must sleep, not spin: a
+# thread spinning for a descheduled sibling burns the core that sibling needs. A runtime reads this
+# once, as it loads, so it is set here, before aelat imports any of them; a value the user set is
+# kept (see aelat.runtime).
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from aelat.errors import AelatError, ArtifactError, ConfigError, DataError, StaleArtifactError
 

@@ -41,7 +41,7 @@ Config = DictConfig | Sequence[str]
 
 def run(config: Config = (), *, methods: Sequence[str] = ("tsne", "pca"), of: str = "all",
         force: bool = False) -> RunResults:
-    """Train, encode, map and evaluate one configuration, as ``aelat run`` does, and open its results.
+    """Train, encode, map, analyse and evaluate one configuration, as ``aelat run`` does, and open its results.
 
     Parameters
     ----------

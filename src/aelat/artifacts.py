@@ -10,16 +10,23 @@ A run folder holds one configuration's artifacts::
         model.pt               train: {"state_dict", "model" (name + config), "sample_shape", "latent_dim",
                                "unit_range" (decoder ends in a sigmoid), ...}
         train_log.csv          train: epoch, train_loss, test_loss (the objective), test_recon_mse, seconds
+        snapshots.npz          train (unless train.snapshots=[]): the codes of a fixed seeded sample at each snapshot
+                               epoch: epochs (int64, (s,), ascending; 0 = untrained), train_index, test_index (int64:
+                               rows of the train and test sets), y_train, y_test (int64, their labels), train, test
+                               (float32, (s, n, latent_dim): codes; a VAE's posterior mean), recon_mse (float64, (s,):
+                               per-pixel reconstruction MSE of the sample's test points)
         checkpoint.pt          train, while it runs: every train.checkpoint_every epochs {"train_hash", "epoch",
-                               "rows", "model", "optimizer", "order_rng", "torch_rng", "cuda_rng"}; an interrupted
-                               `aelat train` resumes from it; removed once model.pt is recorded
+                               "rows", "snapshots", "model", "optimizer", "order_rng", "torch_rng", "cuda_rng"}; an
+                               interrupted `aelat train` resumes from it; removed once model.pt is recorded
         latents.npz            encode: per representation <key>_train, <key>_test (float32, (n, d)),
                                y_train, y_test (int64), class_names (str), recon_mse_<rep> (float64 scalars),
                                examples_index (int64, test rows), examples_input and examples_<pca|untrained|latent>
                                (float32, (m, *sample_shape): those rows and their reconstructions);
-                               for a VAE also z_logvar_train, z_logvar_test (posterior log-variance; z_* is its mean)
+                               for a VAE also z_logvar_train, z_logvar_test (posterior log-variance; z_* is its mean);
+                               pca_components (float32, (k, D)) and pca_mean (float32, (D,)): pca = (raw - mean) @ components.T
                                `aelat score FILE` (model external, no model.pt or train_log.csv): z_*, y_*, class_names
-                               from FILE; raw_*, pca_*, recon_mse_raw, recon_mse_pca only with --raw; no examples_*
+                               from FILE; raw_*, pca_* (also pca_components, pca_mean), recon_mse_raw, recon_mse_pca
+                               only with --raw; no examples_*
         embedding_<method>.npz embed: map of the latent: train, test (float32, (n, 2)), y_train, y_test,
                                train_index (int64: rows of the train set the map was fitted on)
         embedding_<method>.png embed: scatter coloured by class
@@ -41,9 +48,37 @@ A run folder holds one configuration's artifacts::
         findings.json          report: one object per claim of report.md's Findings (see aelat.findings)
         moments.npz            evaluate: per representation <rep>.classes, <rep>.counts (int64), <rep>.means (k, d),
                                <rep>.covariances (k, d, d), <rep>.mean (d,), <rep>.covariance (d, d) (float32)
+        dynamics.csv           analyse (with snapshots.npz): one row per representation and epoch on the sample:
+                               representation (raw, pca, untrained: baselines, epoch empty; latent: one row per
+                               snapshot epoch), epoch, knn_accuracy (kNN@analyse.profile.knn_k, train -> test
+                               sample), probe_accuracy, between_class_variance_share, sw_between_classes (mean normalised
+                               sliced W2 between classes), twonn_dimension, gmm_nmi, recon_mse (test sample)
+        dynamics_maps.npz      analyse (with snapshots.npz): aligned 2-D maps of every snapshot: epochs (int64, (s,)),
+                               train, test (float32, (s, n, 2)), y_train, y_test (int64)
+        layers.csv             analyse: one row per encoder (trained, untrained) and layer (0 = raw input, last =
+                               latent): encoder, layer, name, dim, twonn_dimension, knn_accuracy,
+                               between_class_variance_share, sw_between_classes, sw_to_next (normalised sliced W2 to
+                               the next layer's distribution; empty on the last)
+        geometry.csv           analyse: the Jacobian of g at analyse.geometry_points sample points, one row per encoder
+                               (trained, untrained, pca) and class (and "all"): encoder, class, n, log_volume (mean of
+                               sum log sigma_i over the latent_dim largest), stretch_same, stretch_other (geometric
+                               means of |J u| towards the nearest same-class / other-class neighbour), stretch_ratio
+                               (other / same) with its 95% interval stretch_ratio_low, stretch_ratio_high
+        geometry.npz           analyse: per encoder <encoder>.singular_values (float64, (n, r), descending),
+                               <encoder>.log_volume, <encoder>.stretch_same, <encoder>.stretch_other (float64, (n,));
+                               y (int64, (n,)), index (int64: train rows of the points)
+        holes.json             analyse, model=vae: share (share_low, share_high: 95% interval) of n_prior N(0, I)
+                               draws farther from every one of the n_codes encoded train points than the quantile
+                               (analyse.holes.quantile) of their nearest-neighbour distances (threshold);
+                               held_out_share: the test codes beyond it; dim; "active": the same in the
+                               active_dimensions (mean posterior variance < active_variance), null when none
+        holes.npz              analyse, model=vae: hole_decodings, covered_decodings (float32, (m, *sample_shape)):
+                               decoded prior draws from holes and from covered regions
         report.md, report.html report: tables, generated text and figures (report_*.png: maps by representation,
                                sliced W₂ heatmaps, training curve, reconstructions, report_latent_marginals.png,
-                               report_latent_corner.png, report_gaussianity.png); report.html is the interactive,
+                               report_latent_corner.png, report_gaussianity.png; with analyse's artifacts also
+                               report_dynamics.png, report_dynamics_maps.png/.gif, report_layers.png,
+                               report_geometry.png, report_vae_holes.png); report.html is the interactive,
                                standalone Bokeh page (linked maps of the test points; see aelat.explorer)
         tensorboard/           `aelat export --tensorboard`: TensorBoard projector files (see aelat.export)
         .<name>.aelat-tmp-<8 characters>   a file being written (atomic_path, Run.making); never read, and the
@@ -59,7 +94,10 @@ A run folder holds one configuration's artifacts::
     outputs/.cache/scores/<hash>.json  evaluate's scores of one representation, keyed by its content,
                                settings and code (see aelat.score_cache); shared by the runs in outputs/;
                                <hash>.npz beside it: that representation's arrays for predictions.npz,
-                               bound to the entry by their digest
+                               bound to the entry by their checksum
+    outputs/.cache/maps/<hash>.npz     embed's 2-D map (train, test) of one input, keyed by its points, the method's
+                               parameters as run, the seed and the code (see aelat.stages.embed); shared likewise.
+                               Both caches keep their entries intact through aelat.content_store
 """
 
 from __future__ import annotations
@@ -99,6 +137,14 @@ METRICS = "metrics.json"
 MOMENTS = "moments.npz"
 PREDICTIONS = "predictions.npz"
 FINDINGS = "findings.json"
+SNAPSHOTS = "snapshots.npz"
+DYNAMICS = "dynamics.csv"
+DYNAMICS_MAPS = "dynamics_maps.npz"
+LAYERS = "layers.csv"
+GEOMETRY = "geometry.csv"
+GEOMETRY_ARRAYS = "geometry.npz"
+HOLES = "holes.json"
+HOLES_ARRAYS = "holes.npz"
 LATEST = "latest"
 # Marks the files aelat is writing: ``.<name>.aelat-tmp-<8 characters>`` (tempfile's random names).
 TEMPORARY = ".aelat-tmp-"
@@ -110,7 +156,7 @@ os.umask(_UMASK)
 # Representations the encode stage writes, and the key prefix of each in latents.npz.
 REPRESENTATIONS = {"raw": "raw", "pca": "pca", "untrained": "untrained", "latent": "z"}
 # Order of the stage groups: each reads what the groups before it made.
-STAGE_ORDER = ("train", "encode", "embed", "evaluate", "report")
+STAGE_ORDER = ("train", "encode", "embed", "analyse", "evaluate", "report")
 
 
 def maker(stage: str) -> str:
@@ -310,6 +356,12 @@ def versions() -> dict:
     }
     commit = _aelat_commit()
     return found | ({"aelat_git": commit} if commit else {})
+
+
+def code_versions() -> dict:
+    """What cached results (scores, maps) are keyed by: :func:`versions` without the environment, whose
+    thread counts move results by round-off only."""
+    return {k: v for k, v in versions().items() if k != "environment"}
 
 
 def source_digest() -> str:

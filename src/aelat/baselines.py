@@ -9,7 +9,8 @@ from aelat.data import Dataset
 
 
 def raw_and_pca(data: Dataset, dim: int, seed: int) -> tuple[dict[str, np.ndarray], PCA]:
-    """latents.npz's labels, class names, raw and pca arrays (and their reconstruction MSEs), with the PCA.
+    """latents.npz's labels, class names, raw and pca arrays (their reconstruction MSEs, the PCA's components
+    and mean), with the PCA.
 
     PCA keeps ``dim`` components, at most as many as the input has dimensions and training samples.
     """
@@ -27,5 +28,7 @@ def raw_and_pca(data: Dataset, dim: int, seed: int) -> tuple[dict[str, np.ndarra
         "pca_test": pca_test.astype(np.float32),
         "recon_mse_raw": np.float64(0.0),
         "recon_mse_pca": np.float64(np.mean((pca.inverse_transform(pca_test) - raw_test) ** 2)),
+        "pca_components": pca.components_.astype(np.float32),
+        "pca_mean": pca.mean_.astype(np.float32),
     }
     return arrays, pca

@@ -22,7 +22,7 @@ from aelat.config import compose
 from aelat.embedders import EMBEDDERS
 from aelat.errors import AelatError, one_line
 from aelat.locking import run_lock
-from aelat.pipeline import evaluate_and_report, open_run, run_pipeline, run_steps, score_pipeline, scored_run, sources
+from aelat.pipeline import evaluate_and_report, open_run, refresh_report, run_pipeline, run_steps, score_pipeline, scored_run, sources
 from aelat.report import REPORT, terminal_tables, write_report
 from aelat.runtime import console
 
@@ -130,6 +130,23 @@ def embed(
 
 @app.command()
 @reports_errors
+def analyse(overrides: Optional[List[str]] = OVERRIDES, run_dir: Optional[Path] = RUN_DIR) -> None:
+    """Why Q looks as it does: dynamics.csv (over training), layers.csv (layer by layer), geometry.csv
+    (the encoder's Jacobian), holes.json (model=vae); report.md gains their sections when it exists."""
+    from aelat.stages import analyse as stage
+
+    def analyse_and_report(run: artifacts.Run) -> None:
+        for name in stage.run(run):
+            print(run.file(name))
+        report = refresh_report(run)
+        if report is not None:
+            print_report_path(report)
+
+    run_steps(open_run(run_dir, overrides), [analyse_and_report], ["analyse", "report"])
+
+
+@app.command()
+@reports_errors
 def evaluate(overrides: Optional[List[str]] = OVERRIDES, run_dir: Optional[Path] = RUN_DIR) -> None:
     """Score every representation: metrics.json, report.md and tables."""
     run_steps(open_run(run_dir, overrides), [functools.partial(evaluate_and_report, on_report=show_results)],
@@ -211,7 +228,7 @@ def run_all(
     multirun: bool = MULTIRUN,
     force: bool = typer.Option(False, "--force", help="Re-run every stage, even of complete configurations"),
 ) -> None:
-    """Train, encode, embed and evaluate one configuration (skipped when complete; -m: a sweep)."""
+    """Train, encode, embed, analyse and evaluate one configuration (skipped when complete; -m: a sweep)."""
     if multirun:
         return sweep("run", overrides, method, of, force)
     run = open_run(None, overrides, new=True)

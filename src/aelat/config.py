@@ -34,10 +34,11 @@ STAGE_KEYS = {
     "encode": ("dataset", "model", "latent_dim", "seed", "train"),
     "embed": ("dataset", "model", "latent_dim", "seed", "train", "embed"),
     "evaluate": ("dataset", "model", "latent_dim", "seed", "train", "evaluate"),
-    "report": ("dataset", "model", "latent_dim", "seed", "train", "evaluate", "report"),
+    "analyse": ("dataset", "model", "latent_dim", "seed", "train", "analyse"),
+    "report": ("dataset", "model", "latent_dim", "seed", "train", "evaluate", "analyse", "report"),
 }
 # Keys inside those that change how a stage runs but not what it makes.
-NOT_HASHED = {"train": ("checkpoint_every",), "evaluate": ("cache",)}
+NOT_HASHED = {"train": ("checkpoint_every",), "embed": ("cache",), "evaluate": ("cache",)}
 
 
 def compose(overrides: Sequence[str] = ()) -> DictConfig:

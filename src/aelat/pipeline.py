@@ -81,6 +81,15 @@ def evaluate_and_report(run: Run, on_report: OnReport | None = None) -> None:
         on_report(metrics, path)
 
 
+def refresh_report(run: Run) -> Path | None:
+    """Re-render report.md (e.g. after `aelat analyse`) when the scores it shows are current; its path, else None."""
+    try:
+        run.require("evaluate", artifacts.METRICS)
+    except ArtifactError:
+        return None
+    return write_report(run)
+
+
 def pipeline_steps(run: Run, methods: Sequence[str], of: str, train_only: bool = False,
                    on_report: OnReport | None = None) -> list:
     """The stages of `aelat run` in order: (name, the (manifest stage, artifact) pairs it makes, what runs it).
@@ -88,6 +97,7 @@ def pipeline_steps(run: Run, methods: Sequence[str], of: str, train_only: bool =
     The maps are those asked for and every other map the run already records, so that evaluate,
     which scores every map of the run, never meets one made from older latents.
     """
+    from aelat.stages import analyse as analyse_stage
     from aelat.stages import embed as embed_stage
     from aelat.stages import encode as encode_stage
     from aelat.stages import train as train_stage
@@ -108,6 +118,7 @@ def pipeline_steps(run: Run, methods: Sequence[str], of: str, train_only: bool =
         stage = artifacts.embedding_stage(name, source)
         made = [(stage, f"{artifacts.embedding_stem(name, source)}.npz")]
         steps.append((stage, made, functools.partial(embed_stage.run, run, name, source)))
+    steps.append(("analyse", [("analyse", artifacts.LAYERS)], functools.partial(analyse_stage.run, run)))
     made = [("evaluate", artifacts.METRICS), ("report", REPORT), ("report", HTML)]
     steps.append(("evaluate", made, functools.partial(evaluate_and_report, run, on_report)))
     return steps

@@ -18,6 +18,7 @@ from aelat.plots.figures import plot_heatmaps, plot_reconstructions, plot_traini
 from aelat.plots.images import pictured
 from aelat.plots.latent import plot_corner, plot_gaussianity, plot_marginals
 from aelat.plots.scatter import plot_map_grid
+from aelat.report_analysis import analysis_inputs, analysis_sections
 
 REPORT = "report.md"
 BASELINES = tuple(artifacts.REPRESENTATIONS)  # raw, pca, untrained, latent
@@ -168,6 +169,8 @@ def write_report(run: Run) -> Path:
     trained = "train" in run.manifest()["stages"]  # not so for embeddings made outside aelat
     if trained:
         inputs |= run.require("train", artifacts.TRAIN_LOG)
+    analysed = analysis_inputs(run)
+    inputs |= analysed
     metrics = json.loads(run.file(artifacts.METRICS).read_text())
     scores = metrics["representations"]
     stored = artifacts.npz_keys(run.file(artifacts.LATENTS))
@@ -213,7 +216,9 @@ def write_report(run: Run) -> Path:
             plot_reconstructions(rows, "reconstructions of test images", out(figures[-1][1]))
 
         write_html(run, scores, q_figures, out)
-        artifacts.write_text(out(REPORT), render_markdown(run.path.name, metrics, figures, findings))
+        analysis = analysis_sections(run, analysed, class_names, out)
+        text = render_markdown(run.path.name, metrics, figures, findings) + ("\n" + analysis if analysis else "")
+        artifacts.write_text(out(REPORT), text)
     return run.file(REPORT)
 
 

@@ -1,16 +1,33 @@
-"""Process-wide set-up shared by the stages: seeding, deterministic torch, cores and progress bars."""
+"""Process-wide set-up shared by the stages: seeding, deterministic torch, threads and progress bars.
+
+Threads. One setting, ``threads`` (default: the cores this process may use), sizes every pool aelat
+uses: torch's, the BLAS and OpenMP pools of numpy, scipy and scikit-learn (threadpoolctl), openTSNE's
+``n_jobs`` and numba's (umap-learn). Idle OpenMP threads sleep instead of spin-waiting
+(``OMP_WAIT_POLICY=PASSIVE``, set in ``aelat/__init__.py`` before any OpenMP runtime loads, unless the
+user set it): on a machine where other processes compete for the cores, a thread spinning at a
+barrier for a descheduled sibling burns the core that sibling needs, which made training 10-20x
+slower; on a quiet machine sleeping costs nothing measurable (bench/bench_contention.py).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import random
+import sys
 import time
 from typing import Iterator
 
 import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+log = logging.getLogger(__name__)
+
+# The thread count of this process once use_threads has run; a sweep job sets the default for
+# configurations that leave ``threads`` unset (jobs side by side share the cores).
+_state: dict[str, int | None] = {"threads": None, "default": None}
 
 
 def seed_everything(seed: int) -> None:
@@ -56,8 +73,41 @@ def deterministic_torch(enabled: bool) -> Iterator[None]:
 
 
 def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity: taskset, SLURM, cgroups cpusets)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    """The cores this process may use: its CPU affinity (taskset, SLURM, cpusets), a cgroup CPU quota
+    (containers) and ``LOKY_MAX_CPU_COUNT``, whichever is smallest (joblib's ``cpu_count``)."""
+    from joblib import cpu_count
+
+    return max(1, cpu_count())
+
+
+def set_default_threads(threads: int | None) -> None:
+    """The thread count for configurations whose ``threads`` is unset (None: the available cores)."""
+    _state["default"] = threads
+
+
+def use_threads(threads: int | None) -> int:
+    """Size torch's, the BLAS/OpenMP pools' and numba's threads to ``threads`` (None: the default).
+
+    Libraries loaded later (a stage imports torch or umap-learn on demand) are sized when the next
+    stage calls this again; openTSNE reads :func:`current_threads` when it runs. Returns the count.
+    """
+    count = int(threads or _state["default"] or available_cores())
+    _state["threads"] = count
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=count)  # every BLAS and OpenMP library loaded so far, process-wide
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(count)
+    if "numba" in sys.modules:
+        numba = sys.modules["numba"]
+        numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))
+    log.debug("threads: %d", count)
+    return count
+
+
+def current_threads() -> int:
+    """The thread count :func:`use_threads` set (the default before it has run)."""
+    return _state["threads"] or _state["default"] or available_cores()
 
 
 def console(stderr: bool = True, width: int | None = None) -> Console:

@@ -1,9 +1,9 @@
 """aelat's config schema: every key with its type, default and allowed range, checked at compose time.
 
 Hydra composes ``conf/config.yaml``. Its first default, ``aelat_schema``, holds :class:`Config`'s
-defaults, stored in Hydra's ConfigStore with those of the groups ``train``, ``embed`` and
-``evaluate`` (option ``default``): their keys, defaults and ranges live only here. ``dataset`` and
-``model`` take their values from ``conf/dataset/<option>.yaml`` and ``conf/model/<option>.yaml``
+defaults, stored in Hydra's ConfigStore with those of the groups ``train``, ``embed``,
+``evaluate``, ``analyse`` and ``report`` (option ``default``): their keys, defaults and ranges live
+only here. ``dataset`` and ``model`` take their values from ``conf/dataset/<option>.yaml`` and ``conf/model/<option>.yaml``
 (or a user's folder, see ``AELAT_CONFIG_DIR``), plus the keys every option has (:class:`DatasetConfig`:
 scale, class_names); their schema is chosen by the section's ``name``, so a user's own option
 file is checked like a shipped one.
@@ -180,6 +180,18 @@ class TrainConfig:
     checkpoint_every: int = setting(5, ge=0)  # epochs between saves of checkpoint.pt (0: never); resumed from
     compile: bool = False  # torch.compile the training step (on CPU it needs a C compiler); see bench/RESULTS.md
     deterministic: bool = False  # same bits on any machine of this CPU/GPU type: deterministic torch ops, one CPU thread (slower)
+    # Training dynamics: the epochs at which the codes of one fixed seeded sample are saved (snapshots.npz)
+    # for `aelat analyse`; null: 0, 1, 2, 4, 8, ... and the last epoch; []: none; 0 is the untrained net.
+    snapshots: Optional[List[int]] = setting(None, ge=0, item="epoch")
+    snapshot_train: Optional[int] = setting(None, ge=1)  # train points in that sample; null: 5000, or all when fewer
+    snapshot_test: Optional[int] = setting(None, ge=1)  # test points in it; null: 2000, or all when fewer
+
+    @staticmethod
+    def cross_check(node: DictConfig, path: str) -> None:
+        late = [epoch for epoch in node.snapshots or [] if epoch > node.epochs]
+        if late:
+            raise ConfigError(f"{path}.snapshots has epoch {late[0]} but training stops after {path}.epochs="
+                              f"{node.epochs}; drop it or raise {path}.epochs")
 
 
 @dataclass
@@ -187,11 +199,17 @@ class TSNEConfig:  # openTSNE.TSNE's arguments
     perplexity: float = setting(30, gt=0)  # openTSNE lowers one too high for the points, with a warning
     initialization: str = setting("pca", choices=("pca", "spectral", "random"))
     metric: str = setting("euclidean", choices=TSNE_METRICS)
-    n_jobs: int = -1  # threads; -1 = all cores
+    n_jobs: Union[int, str] = "auto"  # threads; auto = aelat's `threads`, one below 5000 points; -1 = all cores
     early_exaggeration_iter: int = setting(250, ge=0)  # iterations of the early exaggeration phase
     n_iter: int = setting(500, ge=1)  # iterations after it
     exaggeration: Optional[float] = setting(None, gt=0)  # exaggeration after the early phase; null = none (1)
     dof: float = setting(1.0, gt=0)  # degrees of freedom of the t-distribution; < 1 makes tighter clusters
+
+    @staticmethod
+    def cross_check(node: DictConfig, path: str) -> None:
+        n_jobs = node.n_jobs
+        if n_jobs != "auto" and (not isinstance(n_jobs, int) or isinstance(n_jobs, bool) or n_jobs == 0):
+            raise ConfigError(f"{path}.n_jobs={n_jobs!r} must be auto or a whole number other than 0 (-1: all cores)")
 
 
 @dataclass
@@ -206,6 +224,7 @@ class UMAPConfig:  # umap.UMAP's arguments (umap-learn); seeded, so single-threa
 @dataclass
 class EmbedConfig:
     max_points: Optional[int] = setting(None, ge=10)  # cap on the training points a map is fitted on; null = all
+    cache: bool = True  # reuse a map of the same points, parameters and seed from any run in output_dir (.cache/maps)
     tsne: TSNEConfig = section(TSNEConfig)
     umap: UMAPConfig = section(UMAPConfig)
 
@@ -311,6 +330,39 @@ class EvaluateConfig:
     cache: bool = True  # reuse scores of identical representations across runs in output_dir (.cache/scores)
 
 
+# What `aelat analyse` measures on train's seeded sample (train.snapshot_train + train.snapshot_test
+# points): dynamics.csv, layers.csv, geometry.csv and, for model=vae, holes.json.
+
+
+@dataclass
+class ProfileConfig:  # metrics.profile.separation_profile: each snapshot (dynamics.csv) and each layer (layers.csv)
+    knn_k: int = setting(10, ge=1)  # kNN@k, fitted on the sample's train points, scored on its test points
+    n_directions: int = setting(1000, ge=2)  # directions (orthonormal frames) of the sliced W2 between classes, as evaluate
+    id_samples: int = setting(3000, ge=3)  # points of the TwoNN intrinsic dimension
+
+
+@dataclass
+class LayerDistanceConfig:  # metrics.layers.layer_distance: sliced W2 from each layer to the next
+    n_components: int = setting(64, ge=1)  # principal components two layers are compared in
+    n_directions: int = setting(100, ge=1)  # random directions of the sliced W2
+    n_samples: int = setting(3000, ge=3)  # points the comparison uses
+
+
+@dataclass
+class HolesConfig:  # metrics.holes.prior_holes (model=vae)
+    n_prior: int = setting(10000, ge=1)  # draws from N(0, I)
+    quantile: float = setting(0.99, gt=0, lt=1)  # of the codes' nearest-neighbour distances: beyond it, a hole
+
+
+@dataclass
+class AnalyseConfig:
+    # sample train points where the Jacobian of g is taken; null: 1000, or all when fewer
+    geometry_points: Optional[int] = setting(None, ge=1)
+    profile: ProfileConfig = section(ProfileConfig)
+    layer_distance: LayerDistanceConfig = section(LayerDistanceConfig)
+    holes: HolesConfig = section(HolesConfig)
+
+
 @dataclass
 class ReportConfig:  # report.md and report.html (aelat.report, aelat.explorer)
     max_points: Optional[int] = setting(5000, ge=1)  # test points in each map of report.html (seeded sample); null = all
@@ -323,15 +375,17 @@ class Config:
     train: TrainConfig = section(TrainConfig)
     embed: EmbedConfig = section(EmbedConfig)
     evaluate: EvaluateConfig = section(EvaluateConfig)
+    analyse: AnalyseConfig = section(AnalyseConfig)
     report: ReportConfig = section(ReportConfig)
     latent_dim: int = setting(16, ge=1, le=MAX_WIDTH)  # size of the autoencoder's code
     seed: int = setting(0, ge=0, le=MAX_SEED)  # fixes the split, the initial weights, batch order, maps, samples
     device: str = setting("auto", choices=("auto", "cpu", "cuda"))  # auto: CUDA when present
+    threads: Optional[int] = setting(None, ge=1)  # CPU threads of torch, BLAS, openTSNE, numba; null = the cores it may use
     output_dir: str = "outputs"  # one folder per configuration is made inside
 
 
 def register() -> None:
-    """Store the defaults of the root and of each section's group (train, embed, evaluate) in Hydra's ConfigStore.
+    """Store the defaults of the root and of each section's group (train, embed, evaluate, ...) in Hydra's ConfigStore.
 
     They are stored as plain values, not typed nodes: Hydra composes them with the overrides as
     written, and :func:`typed` and :func:`check` judge the result in one place (a message shows

@@ -2,56 +2,30 @@
 
 A representation's scores are a function of its arrays, the evaluate settings, the seed and the
 code that computes them (library versions, aelat's own source files, so that an uncommitted edit
-counts too); an entry's key hashes all of them. So
-the raw input, the same in every run of a latent-size sweep, is scored once per sweep, and
-`aelat evaluate` after `aelat embed` adds a map scores only that map. Entries are JSON files
-written atomically and never changed. Each entry holds its key and a checksum of the key and the
-scores; an entry whose key or checksum does not match, or whose scores are not the numbers
-evaluate writes, counts as missing and is computed again (with a warning), so a copied, edited or
-forged entry is never reported as measured. A cache folder that is not a folder, cannot be read
-or cannot be written turns the cache off for the command, with one warning. ``evaluate.cache=false``
-turns it off. The per-point arrays the paired comparisons need (test predictions, clusterings)
-lie beside an entry in an .npz of the same name; the entry holds their digest, so arrays that do not
-match it count as missing too.
+counts too); an entry's key hashes all of them. So the raw input, the same in every run of a
+latent-size sweep, is scored once per sweep, and `aelat evaluate` after `aelat embed` adds a map
+scores only that map. Entries are kept intact by aelat.content_store (each holds its key and a
+checksum of the key and the scores; a copied, edited or forged entry is computed again, with a
+warning; an unusable folder turns the cache off with one warning); beyond that, scores must be the
+numbers evaluate writes (:func:`well_formed`). ``evaluate.cache=false`` turns it off. The per-point
+arrays the paired comparisons need (test predictions, clusterings) lie beside an entry in an .npz of
+the same name; the entry holds their checksum, so arrays that do not match it count as missing too.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
 import math
-import os
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 
-from aelat import artifacts
-from aelat.errors import ArtifactError
+from aelat.content_store import FOLDER as STORE
+from aelat.content_store import ContentStore, arrays_checksum, digest, entry_checksum, key
 
-FOLDER = Path(".cache") / "scores"  # under output_dir; hidden, so `aelat summarize` skips it
-log = logging.getLogger(__name__)
+FOLDER = STORE / "scores"  # under output_dir
 
-
-def digest(arrays: Sequence[np.ndarray]) -> str:
-    """A hash of the arrays' dtypes, shapes and values."""
-    h = hashlib.sha256()
-    for array in arrays:
-        array = np.ascontiguousarray(array)
-        h.update(f"{array.dtype.str}{array.shape}".encode())
-        h.update(memoryview(array).cast("B"))
-    return h.hexdigest()
-
-
-def key(**parts) -> str:
-    """The entry name for a computation described by JSON-ready ``parts``."""
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
-
-
-def entry_checksum(name: str, scores) -> str:
-    """What binds an entry's scores to its key: a hash of both."""
-    return hashlib.sha256(f"{name}\n{json.dumps(scores, sort_keys=True)}".encode()).hexdigest()
+__all__ = ["FOLDER", "ScoreCache", "digest", "entry_checksum", "key", "well_formed"]
 
 
 def well_formed(scores) -> bool:
@@ -66,73 +40,29 @@ def well_formed(scores) -> bool:
     return scores is None or isinstance(scores, (bool, str))
 
 
-class ScoreCache:
-    """The cache folder of one output_dir; ``folder=None`` gives a cache that never hits or stores."""
+class ScoreCache(ContentStore):
+    """The score entries of one output_dir; ``folder=None`` gives a cache that never hits or stores."""
+
+    field = "scores"
 
     def __init__(self, folder: Path | None):
-        self.folder = folder
-        if folder is not None and (folder.exists() or folder.is_symlink()):
-            try:
-                if not folder.is_dir():
-                    raise NotADirectoryError(f"{folder} is not a folder")
-                with os.scandir(folder):
-                    pass
-            except OSError as exc:
-                self._off(exc)
-
-    def _off(self, exc: OSError) -> None:
-        log.warning("score cache %s is unusable (%s); evaluating without it", self.folder,
-                    exc.strerror or exc)
-        self.folder = None
+        super().__init__(folder, label="score cache", work="evaluating")
 
     def get(self, name: str, valid: Callable[[dict], bool] = lambda scores: True) -> dict | None:
         """The scores stored under ``name``, or None when absent, unreadable or not bound to ``name``."""
-        if self.folder is None:
-            return None
-        path = self.folder / f"{name}.json"
-        try:
-            entry = json.loads(path.read_text())
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError):
-            entry = None
-        scores = entry.get("scores") if isinstance(entry, dict) else None
-        if (not isinstance(entry, dict) or entry.get("key") != name or entry.get("checksum") != entry_checksum(name, scores)
-                or not well_formed(scores) or not isinstance(scores, dict) or not valid(scores)):
-            log.warning("score cache entry %s does not match its key and content; computing it again", path)
-            return None
-        return scores
+        return self.get_json(name, lambda scores: isinstance(scores, dict) and well_formed(scores) and valid(scores))
 
     def put(self, name: str, scores: dict) -> None:
-        if self.folder is None:
-            return
-        entry = {"key": name, "checksum": entry_checksum(name, scores), "scores": scores}
-        try:
-            artifacts.write_json(self.folder / f"{name}.json", entry)
-        except OSError as exc:
-            self._off(exc)
+        self.put_json(name, scores)
 
-    def get_arrays(self, name: str, expected: str | None) -> dict[str, np.ndarray] | None:
-        """The arrays stored under ``name`` if their :func:`arrays_digest` is ``expected``, else None."""
-        if self.folder is None or expected is None:
+    def get_bound_arrays(self, name: str, expected: str | None) -> dict[str, np.ndarray] | None:
+        """The arrays stored under ``name`` when they are those a scores entry names by ``expected`` (their
+        :func:`~aelat.content_store.arrays_checksum`); None otherwise."""
+        if expected is None:
             return None
-        try:
-            arrays = artifacts.read_npz(self.folder / f"{name}.npz")
-        except (OSError, ArtifactError):
-            return None
-        return arrays if arrays_digest(arrays) == expected else None
+        return self.get_arrays(name, lambda arrays: arrays_checksum(name, arrays) == expected)
 
-    def put_arrays(self, name: str, arrays: dict[str, np.ndarray]) -> str:
-        """Store ``arrays`` under ``name``; their :func:`arrays_digest`, for the scores' entry to hold."""
-        if self.folder is not None:
-            try:
-                artifacts.write_npz(self.folder / f"{name}.npz", **arrays)
-            except OSError as exc:
-                self._off(exc)
-        return arrays_digest(arrays)
-
-
-def arrays_digest(arrays: dict[str, np.ndarray]) -> str:
-    """A hash of named arrays (names, dtypes, shapes, values)."""
-    return digest([np.frombuffer(name.encode(), np.uint8) for name in sorted(arrays)]
-                  + [arrays[name] for name in sorted(arrays)])
+    def put_bound_arrays(self, name: str, arrays: dict[str, np.ndarray]) -> str:
+        """Store ``arrays`` under ``name``; their checksum, for the scores' entry to hold."""
+        self.put_arrays(name, **arrays)
+        return arrays_checksum(name, arrays)

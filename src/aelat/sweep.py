@@ -11,19 +11,19 @@ its Hydra job folder ``<output_dir>/.multirun/<timestamp>/<job number>/``. After
 returns, :func:`multirun` reads them all, prints one line per configuration and fails (exit 1)
 when any configuration failed, naming each.
 
-Threads: jobs that run side by side must not each use every core. Under ``hydra/launcher=joblib``
-a job uses ``cores // n_jobs`` threads (torch and the BLAS pools, via threadpoolctl), so the
-plugin's default ``n_jobs: -1`` (one job per core) runs one thread per job and
+Threads: jobs that run side by side must not each use every core. Unless the config sets
+``threads``, under ``hydra/launcher=joblib`` a job uses ``cores // n_jobs`` threads (aelat.runtime),
+so the plugin's default ``n_jobs: -1`` (one job per core) runs one thread per job and
 ``hydra.launcher.n_jobs=2`` on 16 cores runs two jobs of 8 threads (less memory: each job holds its
 dataset). aelat ships no ``conf/hydra/launcher/joblib.yaml``: a file of that name would shadow
 the plugin's config through Hydra's deprecated schema matching (a warning in every job); under submitit a job uses
 ``cpus_per_task`` threads, or 1 when that is unset (``submitit_local`` starts every job at once).
-The basic launcher runs one job at a time with the usual threads.
+The basic launcher runs one job at a time with the usual threads. On SLURM, aelat.slurm watches
+the jobs itself (a job that cannot start or dies without a result fails its configuration).
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import logging
@@ -34,14 +34,14 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from aelat.config import CONFIG_DIR
-from aelat.runtime import available_cores
+from aelat.runtime import available_cores, set_default_threads
 
 SETTINGS_ENV = "AELAT_SWEEP"  # how the CLI's options (command, maps, --force) reach jobs in other processes
 STATUS = "aelat_status.json"
@@ -55,16 +55,14 @@ def task(cfg: DictConfig) -> None:
     """Hydra task function: one configuration of a sweep; records its outcome instead of raising."""
     settings = json.loads(os.environ.get(SETTINGS_ENV) or "{}")
     hc = HydraConfig.get()
-    varied = tuple(settings.get("varied", ()))  # name a job by the values the sweep varies
-    overrides = [o for o in hc.overrides.task if o.split("=")[0].lstrip("+~") in varied] or list(hc.overrides.task)
-    status = {"overrides": overrides, "run": None, "status": "failed", "error": None}
+    status = {"overrides": job_name(hc.overrides.task), "run": None, "status": "failed", "error": None}
     if os.getpid() != settings.get("parent", os.getpid()) and any(
         name in str(hc.launcher.get("_target_", "")) for name in LOCAL_LAUNCHERS
     ):
         _end_with_parent()
     try:
-        with _thread_limit(hc.launcher):
-            status |= _run_job(cfg, settings)
+        set_default_threads(job_threads(hc.launcher))
+        status |= _run_job(cfg, settings)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # noqa: BLE001 - one failed configuration must not stop the others
@@ -78,6 +76,20 @@ def task(cfg: DictConfig) -> None:
     from aelat.artifacts import write_json
 
     write_json(Path(hc.runtime.output_dir) / STATUS, status)
+
+
+def job_name(overrides: Sequence[str]) -> list[str]:
+    """The overrides that name a job: those of the values the sweep varies (all when it varies none)."""
+    varied = tuple(json.loads(os.environ.get(SETTINGS_ENV) or "{}").get("varied", ()))
+    return [o for o in overrides if o.split("=")[0].lstrip("+~") in varied] or list(overrides)
+
+
+def record_failure(job_dir: Path, overrides: Sequence[str], error: str) -> None:
+    """The status of a job that could not record its own (a launcher saw it fail: never started, killed)."""
+    from aelat.artifacts import write_json
+
+    if not (job_dir / STATUS).is_file():
+        write_json(job_dir / STATUS, {"overrides": job_name(overrides), "run": None, "status": "failed", "error": error})
 
 
 @functools.cache  # one watcher per worker process, however many jobs it runs
@@ -116,30 +128,16 @@ def _run_job(cfg: DictConfig, settings: dict) -> dict:
     return {"run": run.path.name, "status": outcome}
 
 
-@contextlib.contextmanager
-def _thread_limit(launcher: DictConfig) -> Iterator[None]:
-    """Cap torch's and the BLAS pools' threads for jobs that run side by side (see the module docstring)."""
+def job_threads(launcher: DictConfig) -> int | None:
+    """Threads of one job when jobs run side by side (see the module docstring); None: all cores."""
     target = str(launcher.get("_target_", ""))
-    cores = available_cores()
     if "joblib" in target:
         n_jobs = int(launcher.get("n_jobs") or -1)
-        jobs = n_jobs if n_jobs > 0 else max(1, cores + 1 + n_jobs)
-        threads = max(1, cores // jobs)
-    elif "submitit" in target:
-        threads = int(launcher.get("cpus_per_task") or 1)
-    else:
-        yield
-        return
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        with threadpool_limits(limits=threads):
-            yield
-    finally:
-        torch.set_num_threads(before)
+        jobs = n_jobs if n_jobs > 0 else max(1, available_cores() + 1 + n_jobs)
+        return max(1, available_cores() // jobs)
+    if "submitit" in target.lower() or "slurm" in target.lower():
+        return int(launcher.get("cpus_per_task") or 1)
+    return None
 
 
 def multirun(command: str, overrides: Sequence[str], methods: Sequence[str], of: str, force: bool,
@@ -193,7 +191,7 @@ def multirun(command: str, overrides: Sequence[str], methods: Sequence[str], of:
 
 def collect(sweep_dir: Path) -> list[dict]:
     """The status of every job of a sweep, in job order; a job that left none (crashed, killed) failed."""
-    jobs = [p for p in sweep_dir.iterdir() if (p / ".hydra").is_dir()] if sweep_dir.is_dir() else []
+    jobs = [p for p in sweep_dir.iterdir() if (p / ".hydra").is_dir() or (p / STATUS).is_file()] if sweep_dir.is_dir() else []
     statuses = []
     for job in sorted(jobs, key=lambda p: (len(p.name), p.name)):
         path = job / STATUS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aelat.embedders import tsne
 from aelat.embedders.pca import pca_map
 from aelat.embedders.tsne import tsne_map
 from aelat.embedders.umap import umap_map
@@ -12,4 +13,11 @@ EMBEDDERS = {"tsne": tsne_map, "pca": pca_map, "umap": umap_map}
 # components of the raw input again (up to sign), the PCA map of raw. Neither drawn nor scored.
 REPEATS = {("pca", "pca"): ("pca", "raw")}
 
-__all__ = ["EMBEDDERS", "REPEATS"]
+
+def map_parameters(method: str, n_points: int, options: dict) -> dict:
+    """What a map of ``n_points`` depends on besides its input and seed: ``options`` as the embedder
+    resolves them (t-SNE's ``n_jobs="auto"`` becomes a thread count)."""
+    return tsne.effective_options(n_points, options) if method == "tsne" else dict(options)
+
+
+__all__ = ["EMBEDDERS", "REPEATS", "map_parameters"]

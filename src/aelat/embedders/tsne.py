@@ -8,7 +8,13 @@ from typing import Callable
 import numpy as np
 from openTSNE import TSNE
 
+from aelat.runtime import current_threads
+
 CALLBACK_EVERY = 25
+# n_jobs="auto": below this many points one thread. Such a map takes seconds; a second thread gains
+# little there, while every one of openTSNE's ~750 iterations waits for all threads, so on a busy
+# machine (a thread descheduled) small maps ran 5x slower with all cores than with one.
+PARALLEL_FROM = 5000
 logger = logging.getLogger(__name__)
 
 
@@ -28,7 +34,8 @@ def tsne_map(
     seed : int
         openTSNE's ``random_state``.
     options : dict
-        Keyword arguments for ``openTSNE.TSNE`` (perplexity, initialization, metric, n_jobs, ...).
+        Keyword arguments for ``openTSNE.TSNE`` (perplexity, initialization, metric, n_jobs, ...);
+        ``n_jobs="auto"`` (the default) is :func:`auto_n_jobs`.
     on_progress : callable(done, total), optional
         Called as the optimisation advances.
 
@@ -41,6 +48,7 @@ def tsne_map(
         # PCA cannot give a 1-d input two initial coordinates; openTSNE would raise
         logger.warning("t-SNE initialization pca -> spectral: the input has %d dimension", train.shape[1])
         options["initialization"] = "spectral"
+    options = effective_options(len(train), options)
     tsne = TSNE(n_components=2, random_state=seed, verbose=False, **options)
     total = tsne.early_exaggeration_iter + tsne.n_iter
     if on_progress is not None:
@@ -56,3 +64,12 @@ def tsne_map(
     embedding = tsne.fit(np.ascontiguousarray(train, dtype=np.float64))
     placed = embedding.transform(np.ascontiguousarray(test, dtype=np.float64))
     return np.asarray(embedding, dtype=np.float32), np.asarray(placed, dtype=np.float32)
+
+
+def effective_options(n_points: int, options: dict) -> dict:
+    """``options`` with ``n_jobs="auto"`` (or absent) resolved for a map of ``n_points``: aelat's
+    thread count, or 1 below :data:`PARALLEL_FROM` points. openTSNE's numbers depend on n_jobs."""
+    options = dict(options)
+    if options.get("n_jobs", "auto") == "auto":
+        options["n_jobs"] = current_threads() if n_points >= PARALLEL_FROM else 1
+    return options

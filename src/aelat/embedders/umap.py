@@ -12,6 +12,7 @@ from typing import Callable
 import numpy as np
 
 from aelat.errors import ConfigError
+from aelat.runtime import current_threads, use_threads
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ def umap_map(
         # aelat has no use for ParametricUMAP, so its "Tensorflow not installed" notice is noise.
         warnings.filterwarnings("ignore", message="Tensorflow not installed", category=ImportWarning)
         import umap
+    use_threads(current_threads())  # size numba's pool, loaded with umap-learn just now
 
     options = dict(options or {})
     train = np.ascontiguousarray(train, dtype=np.float32)

@@ -16,7 +16,7 @@ def class_colours(n_classes: int) -> np.ndarray:
     return cmap(np.arange(n_classes) % cmap.N)
 
 
-def _scatter(ax, points: np.ndarray, labels: np.ndarray, colours: np.ndarray, title: str) -> None:
+def scatter_panel(ax, points: np.ndarray, labels: np.ndarray, colours: np.ndarray, title: str) -> None:
     size = float(np.clip(2e4 / max(len(points), 1), 0.5, 20))  # dense maps need small markers
     ax.scatter(points[:, 0], points[:, 1], c=colours[labels], s=size, linewidths=0, rasterized=True)
     ax.set_title(title, fontsize=10)
@@ -24,7 +24,7 @@ def _scatter(ax, points: np.ndarray, labels: np.ndarray, colours: np.ndarray, ti
     ax.set_yticks([])
 
 
-def _legend(fig, colours: np.ndarray, class_names: Sequence[str]) -> None:
+def class_legend(fig, colours: np.ndarray, class_names: Sequence[str]) -> None:
     handles = [
         plt.Line2D([], [], marker="o", linestyle="", color=colours[i], label=name) for i, name in enumerate(class_names)
     ]
@@ -43,9 +43,9 @@ def plot_map(
     """Two panels, fitted train points and transformed test points, with a class legend."""
     colours = class_colours(len(class_names))
     fig, axes = plt.subplots(1, 2, figsize=(12, 6), sharex=True, sharey=True, layout="constrained")
-    _scatter(axes[0], train, y_train, colours, f"train (fitted), n={len(train)}")
-    _scatter(axes[1], test, y_test, colours, f"test (placed), n={len(test)}")
-    _legend(fig, colours, class_names)
+    scatter_panel(axes[0], train, y_train, colours, f"train (fitted), n={len(train)}")
+    scatter_panel(axes[1], test, y_test, colours, f"test (placed), n={len(test)}")
+    class_legend(fig, colours, class_names)
     fig.suptitle(title)
     save(fig, path)
 
@@ -55,7 +55,7 @@ def plot_map_grid(maps: Mapping[str, tuple[np.ndarray, np.ndarray]], class_names
     colours = class_colours(len(class_names))
     fig, axes = plt.subplots(1, len(maps), figsize=(4.2 * len(maps) + 1, 4.6), layout="constrained", squeeze=False)
     for ax, (panel, (points, labels)) in zip(axes[0], maps.items()):
-        _scatter(ax, points, labels, colours, panel)
-    _legend(fig, colours, class_names)
+        scatter_panel(ax, points, labels, colours, panel)
+    class_legend(fig, colours, class_names)
     fig.suptitle(title)
     save(fig, path)

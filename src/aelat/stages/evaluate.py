@@ -39,7 +39,7 @@ from aelat.metrics.structure import (
     linear_probe_predictions,
     silhouette,
 )
-from aelat.runtime import progress_bar
+from aelat.runtime import progress_bar, use_threads
 from aelat.score_cache import ScoreCache
 
 # Representation pairs compared on the same points (a, b): what training adds beyond PCA and the
@@ -79,11 +79,10 @@ class Representation:
 
 def run(run: Run) -> dict:
     started = time.perf_counter()
+    use_threads(run.cfg.get("threads"))
     representations, inputs = load_representations(run)
     versions = artifacts.versions()
-    # what the cached scores depend on: the libraries and aelat's source (aelat_source); not the thread
-    # counts, which move scores by round-off only
-    code = {k: v for k, v in versions.items() if k != "environment"}
+    code = artifacts.code_versions()
     cache = ScoreCache(run.path.parent / score_cache.FOLDER if run.cfg.evaluate.get("cache", True) else None)
     digests = {name: score_cache.digest(rep.arrays) for name, rep in representations.items()}
     scores, predictions = {}, {}
@@ -196,11 +195,11 @@ def score(rep: Representation, cfg, cache: ScoreCache, digest: str, code: dict,
     measured = cache.get(name, lambda found: isinstance(found.get("structure"), dict)
                          and all(f"knn_accuracy_{k}" in found["structure"] for k in cfg.evaluate.knn.ks)
                          and ("distribution" in found) == (rep.train.shape[1] >= 2))
-    arrays = cache.get_arrays(name, measured.get("predictions_digest")) if measured is not None else None
+    arrays = cache.get_bound_arrays(name, measured.get("predictions_digest")) if measured is not None else None
     if arrays is None:
         measured = measure(rep, cfg)
         arrays = measured.pop("predictions")
-        measured["predictions_digest"] = cache.put_arrays(name, arrays)
+        measured["predictions_digest"] = cache.put_bound_arrays(name, arrays)
         cache.put(name, measured)
     result = {"dim": int(rep.train.shape[1]), "source": rep.source, "recon_mse": rep.recon_mse}
     result["structure"] = measured["structure"]
@@ -277,11 +276,11 @@ def n2d(rep: Representation, cfg, cache: ScoreCache, digest: str, code: dict) ->
     settings = {key: value for key, value in OmegaConf.to_container(cfg.evaluate.n2d).items() if key != "of"}
     name = score_cache.key(kind="n2d", representation=digest, settings=settings, seed=cfg.seed, code=code)
     scores = cache.get(name)
-    arrays = cache.get_arrays(name, scores.pop("clusters_digest", None)) if scores is not None else None
+    arrays = cache.get_bound_arrays(name, scores.pop("clusters_digest", None)) if scores is not None else None
     if arrays is None:
         scores, clusters = n2d_clustering(rep.points, rep.labels, seed=cfg.seed, **settings)
         arrays = {"clusters": clusters}
-        cache.put(name, scores | {"clusters_digest": cache.put_arrays(name, arrays)})
+        cache.put(name, scores | {"clusters_digest": cache.put_bound_arrays(name, arrays)})
     conf = cfg.evaluate.confidence
     replicates, _ = paired_clustering_replicates(rep.labels, arrays["clusters"], arrays["clusters"],
                                                  n_resamples=conf.n_resamples, seed=cfg.seed)

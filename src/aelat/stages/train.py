@@ -1,4 +1,5 @@
-"""Stage 1: train the autoencoder; writes model.pt and train_log.csv."""
+"""Stage 1: train the autoencoder; writes model.pt, train_log.csv and snapshots.npz (the codes of a fixed
+sample at the epochs train.snapshots names, epoch 0 being the untrained network)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,17 @@ from aelat import artifacts
 from aelat.artifacts import Run
 from aelat.config import config_hash, resolve_device
 from aelat.data import load_dataset
+from aelat.data.sample import draw_sample
 from aelat.errors import ConfigError, TrainingError
 from aelat.models import Autoencoder, build_model, checkpoint
 from aelat.models.inference import held_out_scores
-from aelat.runtime import console, deterministic_torch, progress_bar, seed_everything
+from aelat.models.snapshots import snapshot_epochs, stack_snapshots, take_snapshot
+from aelat.runtime import console, deterministic_torch, progress_bar, seed_everything, use_threads
 from aelat.stages import train_checkpoint
 
 
 def run(run: Run) -> None:
+    use_threads(run.cfg.get("threads"))  # before deterministic_torch, which runs torch on one thread
     with deterministic_torch(run.cfg.train.get("deterministic", False)):
         _run(run)
 
@@ -33,6 +37,7 @@ def _run(run: Run) -> None:
         raise ConfigError(
             f"train.batch_size={cfg.train.batch_size} exceeds the {len(data.x_train)} training samples; lower it"
         )
+    sample = draw_sample(cfg, len(data.x_train), len(data.x_test))  # refuses sample sizes the data cannot give
     if cfg.latent_dim >= data.n_features:
         console().print(
             f"warning: latent_dim={cfg.latent_dim} >= the {data.n_features} input dimensions: nothing forces the "
@@ -53,6 +58,10 @@ def _run(run: Run) -> None:
         console().print(f"resume: training from {checkpoint_path.name} after epoch {progress.epoch} of {cfg.train.epochs}")
     loss_of = torch.compile(model.loss) if cfg.train.compile else model.loss
     every = cfg.train.checkpoint_every
+    snap_at = snapshot_epochs(cfg.train.snapshots, cfg.train.epochs)
+    snap_x = (x_train[torch.from_numpy(sample.train).to(device)], x_test[torch.from_numpy(sample.test).to(device)])
+    if 0 in snap_at and progress.epoch == 0:
+        progress.snapshots[0] = take_snapshot(model, *snap_x)
 
     with progress_bar() as bar:
         task = bar.add_task(f"train {run.path.name}", total=cfg.train.epochs, completed=progress.epoch, status="",
@@ -70,6 +79,8 @@ def _run(run: Run) -> None:
                 f"{epoch},{train_loss:.6g},{test_loss:.6g},{test_mse:.6g},{time.perf_counter() - tic:.3f}"
             )
             progress.epoch = epoch
+            if epoch in snap_at:
+                progress.snapshots[epoch] = take_snapshot(model, *snap_x)
             if every and epoch % every == 0 and epoch < cfg.train.epochs:
                 train_checkpoint.save(checkpoint_path, train_hash, progress, model, optimizer, order)
             bar.update(task, advance=1, status=f"loss train {train_loss:.4f} test {test_loss:.4f}")
@@ -79,6 +90,10 @@ def _run(run: Run) -> None:
     with run.making("train", {}, started) as out:
         artifacts.write_bytes(out(artifacts.MODEL), weights.getvalue())
         artifacts.write_text(out(artifacts.TRAIN_LOG), "\n".join(progress.rows) + "\n")
+        if snap_at:
+            labels = {"y_train": data.y_train[sample.train].numpy(), "y_test": data.y_test[sample.test].numpy()}
+            artifacts.write_npz(out(artifacts.SNAPSHOTS), train_index=sample.train, test_index=sample.test,
+                                **labels, **stack_snapshots(progress.snapshots))
     checkpoint_path.unlink(missing_ok=True)
 
 

@@ -2,13 +2,14 @@
 
 It holds everything the remaining epochs depend on — weights, Adam's moments, the batch-order
 generator and torch's global generator (dropout-free aelat models draw their noise from it) —
-so a resumed run ends with the same weights as one that was never stopped.
+so a resumed run ends with the same weights as one that was never stopped, and the snapshots
+taken so far, so its snapshots.npz equals an uninterrupted run's too.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -20,10 +21,11 @@ from aelat.models import unreadable_torch_file
 
 @dataclass
 class Progress:
-    """How far training got: the last finished epoch and the train_log.csv rows so far."""
+    """How far training got: the last finished epoch, the train_log.csv rows and the snapshots so far."""
 
     epoch: int
     rows: list[str]
+    snapshots: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
 
 
 def save(path: Path, train_hash: str, progress: Progress, model, optimizer, order: torch.Generator) -> None:
@@ -32,6 +34,7 @@ def save(path: Path, train_hash: str, progress: Progress, model, optimizer, orde
         "train_hash": train_hash,
         "epoch": progress.epoch,
         "rows": progress.rows,
+        "snapshots": progress.snapshots,
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "order_rng": order.get_state(),
@@ -58,4 +61,4 @@ def restore(path: Path, train_hash: str, model, optimizer, order: torch.Generato
         torch.set_rng_state(state["torch_rng"])
         if state["cuda_rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
-        return Progress(state["epoch"], list(state["rows"]))
+        return Progress(state["epoch"], list(state["rows"]), dict(state["snapshots"]))

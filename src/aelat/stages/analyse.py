@@ -1,0 +1,213 @@
+"""Stage: why Q looks as it does — over training, layer by layer, and in the encoder's Jacobian.
+
+Works on the seeded sample of train and test points train drew for its snapshots
+(:func:`aelat.data.sample.draw_sample`). Writes:
+
+* dynamics.csv, dynamics_maps.npz (when train took snapshots): per snapshot epoch the class
+  structure of the sample's codes (:func:`aelat.metrics.profile.separation_profile`), with the raw
+  input, PCA and the untrained encoder on the same sample as baselines; the aligned 2-D maps
+  (:func:`aelat.metrics.alignment.aligned_maps`);
+* layers.csv: every hidden layer of the trained and the untrained encoder, raw input first and
+  latent last, with the distance of each layer's distribution to the next one's
+  (:func:`aelat.metrics.layers.layer_distance`);
+* geometry.csv, geometry.npz: the Jacobian of g (trained, untrained) and PCA's projection at
+  analyse.geometry_points sample points (:mod:`aelat.metrics.geometry`);
+* holes.json, holes.npz (model=vae): prior draws in holes of Q (:func:`aelat.metrics.holes.prior_holes`)
+  and decodings from holes and from covered regions.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+
+import numpy as np
+import torch
+
+from aelat import artifacts
+from aelat.artifacts import Run
+from aelat.config import resolve_device
+from aelat.data import load_dataset
+from aelat.data.sample import Sample, draw_sample
+from aelat.errors import ArtifactError
+from aelat.metrics.alignment import aligned_maps
+from aelat.metrics.geometry import GEOMETRY_COLUMNS, geometry_summary, local_geometry, neighbour_directions
+from aelat.metrics.holes import prior_holes
+from aelat.metrics.layers import layer_distance
+from aelat.metrics.profile import PROFILE_METRICS, separation_profile
+from aelat.models import Autoencoder, build_model, load_checkpoint
+from aelat.models.inference import reconstruction_mse
+from aelat.models.probes import encoder_layers, jacobians, layer_names
+from aelat.runtime import progress_bar, seed_everything, use_threads
+
+DYNAMICS_COLUMNS = ("representation", "epoch", *PROFILE_METRICS, "recon_mse")
+LAYER_METRICS = ("knn_accuracy", "between_class_variance_share", "sw_between_classes", "twonn_dimension")
+LAYER_COLUMNS = ("encoder", "layer", "name", "dim", *LAYER_METRICS, "sw_to_next")
+HOLE_EXAMPLES = 8  # decodings shown from holes and from covered regions each
+ACTIVE_VARIANCE = 0.5  # a latent dimension whose posterior variance averages above this carries little about x
+
+
+def run(run: Run) -> list[str]:
+    """Compute and write the analyses; returns the names of the artifacts written."""
+    cfg = run.cfg
+    started = time.perf_counter()
+    use_threads(cfg.get("threads"))
+    inputs = run.require("train", artifacts.MODEL) | run.require("encode", artifacts.LATENTS)
+    with_snapshots = artifacts.SNAPSHOTS in run.manifest()["stages"]["train"]["outputs"]
+    if with_snapshots:
+        inputs |= run.require("train", artifacts.SNAPSHOTS)
+    data = load_dataset(cfg)
+    run.dataset_digest()  # of the files just read, for run.json
+    sample = draw_sample(cfg, len(data.x_train), len(data.x_test))
+    device = resolve_device(cfg)
+    trained = load_checkpoint(run.file(artifacts.MODEL), device)
+    seed_everything(cfg.seed)  # as in train and encode: the network training started from
+    untrained = build_model(cfg.model, data.sample_shape, cfg.latent_dim).to(device)
+    x = {"train": data.x_train[sample.train].to(device), "test": data.x_test[sample.test].to(device)}
+    y = {"train": data.y_train[sample.train].numpy(), "test": data.y_test[sample.test].numpy()}
+    latents = artifacts.read_npz(run.file(artifacts.LATENTS), ["raw_train", "raw_test", "pca_train", "pca_test",
+                                                              "untrained_train", "untrained_test", "pca_components",
+                                                              "pca_mean", "z_train", "z_test"])
+    if cfg.model.name == "vae":
+        latents |= artifacts.read_npz(run.file(artifacts.LATENTS), ["z_logvar_train"])
+    encoders = {"trained": trained, "untrained": untrained}
+    with run.making("analyse", inputs, started) as out, progress_bar() as bar:
+        task = bar.add_task(f"analyse {run.path.name}", total=4, status="dynamics")
+        if with_snapshots:
+            write_dynamics(run, sample, latents, untrained, x["test"], y, out)
+        bar.update(task, advance=1, status="layers")
+        _write_csv(out(artifacts.LAYERS), LAYER_COLUMNS, layer_profile(cfg, encoders, x, y))
+        bar.update(task, advance=1, status="geometry")
+        summaries, arrays = geometry(cfg, encoders, sample, x["train"], y["train"], latents["pca_components"])
+        rows = [{"encoder": encoder, "class": name, **values}
+                for encoder, per_class in summaries.items() for name, values in per_class.items()]
+        _write_csv(out(artifacts.GEOMETRY), ("encoder", "class", *GEOMETRY_COLUMNS), rows)
+        artifacts.write_npz(out(artifacts.GEOMETRY_ARRAYS), **arrays)
+        bar.update(task, advance=1, status="holes" if cfg.model.name == "vae" else "")
+        if cfg.model.name == "vae":
+            holes, decodings = prior_holes_of(cfg, trained, latents["z_train"], latents["z_test"],
+                                              latents["z_logvar_train"], device)
+            artifacts.write_json(out(artifacts.HOLES), holes)
+            artifacts.write_npz(out(artifacts.HOLES_ARRAYS), **decodings)
+        bar.update(task, advance=1, status="")
+        written = list(out.files)
+    return written
+
+
+def write_dynamics(run: Run, sample: Sample, latents: dict, untrained: Autoencoder, x_test: torch.Tensor,
+                   y: dict, out: artifacts.Outputs) -> None:
+    """dynamics.csv and dynamics_maps.npz, written to ``out(name)``, from train's snapshots.npz."""
+    snapshots = artifacts.read_npz(run.file(artifacts.SNAPSHOTS))
+    if not (np.array_equal(snapshots["train_index"], sample.train) and np.array_equal(snapshots["test_index"], sample.test)):
+        raise ArtifactError(f"{run.file(artifacts.SNAPSHOTS)} holds another sample than this config draws; "
+                            "re-run `aelat train`")
+    _write_csv(out(artifacts.DYNAMICS), DYNAMICS_COLUMNS,
+               dynamics(run.cfg, snapshots, sample, latents, untrained, x_test, y))
+    n_train = len(sample.train)
+    maps = aligned_maps([np.concatenate(codes) for codes in zip(snapshots["train"], snapshots["test"])],
+                        fit_rows=np.arange(n_train))
+    artifacts.write_npz(out(artifacts.DYNAMICS_MAPS), epochs=snapshots["epochs"],
+                        train=maps[:, :n_train].astype(np.float32), test=maps[:, n_train:].astype(np.float32),
+                        y_train=y["train"], y_test=y["test"])
+
+
+def dynamics(cfg, snapshots: dict, sample: Sample, latents: dict, untrained: Autoencoder, x_test: torch.Tensor,
+             y: dict) -> list[dict]:
+    """dynamics.csv's rows: the raw, PCA and untrained baselines on the sample, then the latent at each snapshot."""
+    def profile(z_train: np.ndarray, z_test: np.ndarray) -> dict:
+        return separation_profile(z_train, y["train"], z_test, y["test"], **cfg.analyse.profile, seed=cfg.seed)
+
+    raw_test = latents["raw_test"][sample.test]
+    pca_test = latents["pca_test"][sample.test]
+    pca_recon = pca_test @ latents["pca_components"] + latents["pca_mean"]
+    recon = {"raw": 0.0, "pca": float(np.mean((pca_recon - raw_test) ** 2)),
+             "untrained": reconstruction_mse(untrained, x_test)}
+    rows = [{"representation": name, "epoch": "", **profile(latents[f"{name}_train"][sample.train],
+                                                            latents[f"{name}_test"][sample.test]),
+             "recon_mse": recon[name]} for name in ("raw", "pca", "untrained")]
+    for index, epoch in enumerate(snapshots["epochs"]):
+        rows.append({"representation": "latent", "epoch": int(epoch),
+                     **profile(snapshots["train"][index], snapshots["test"][index]),
+                     "recon_mse": float(snapshots["recon_mse"][index])})
+    return rows
+
+
+def layer_profile(cfg, encoders: dict[str, Autoencoder], x: dict, y: dict) -> list[dict]:
+    """layers.csv's rows: every layer of each encoder on the sample; the raw input (layer 0) is scored once."""
+    n_train = len(x["train"])
+    rows, input_scores = [], None
+    for encoder, model in encoders.items():
+        layers = encoder_layers(model, torch.cat([x["train"], x["test"]]))
+        for index, (name, Z) in enumerate(zip(layer_names(model), layers)):
+            scores = input_scores if index == 0 and input_scores is not None else separation_profile(
+                Z[:n_train], y["train"], Z[n_train:], y["test"], metrics=LAYER_METRICS, **cfg.analyse.profile,
+                seed=cfg.seed)
+            if index == 0:
+                input_scores = scores
+            to_next = "" if index == len(layers) - 1 else layer_distance(
+                Z, layers[index + 1], **cfg.analyse.layer_distance, seed=cfg.seed)
+            rows.append({"encoder": encoder, "layer": index, "name": name, "dim": Z.shape[1], **scores,
+                         "sw_to_next": to_next})
+    return rows
+
+
+def geometry(cfg, encoders: dict[str, Autoencoder], sample: Sample, x_train: torch.Tensor, y_train: np.ndarray,
+             pca_components: np.ndarray) -> tuple[dict, dict]:
+    """Per encoder (and PCA) the per-class summaries of the Jacobian at the geometry points, and geometry.npz's arrays."""
+    flat = x_train.reshape(len(x_train), -1).cpu().numpy()
+    u_same, u_other = neighbour_directions(flat, y_train, sample.geometry)
+    points, labels = x_train[torch.from_numpy(sample.geometry).to(x_train.device)], y_train[sample.geometry]
+    per_point = {}
+    for encoder, model in encoders.items():
+        parts, start = [], 0
+        for J in jacobians(model, points):
+            rows = slice(start, start + len(J))
+            parts.append(local_geometry(J, u_same[rows], u_other[rows]))
+            start += len(J)
+        per_point[encoder] = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+    per_point["pca"] = local_geometry(pca_components, u_same, u_other)  # PCA's Jacobian: its projection, everywhere
+    arrays = {"y": labels, "index": sample.train[sample.geometry]}
+    for encoder, values in per_point.items():
+        arrays |= {f"{encoder}.{key}": value for key, value in values.items()}
+    return {encoder: geometry_summary(values, labels) for encoder, values in per_point.items()}, arrays
+
+
+def prior_holes_of(cfg, vae: Autoencoder, codes: np.ndarray, held_out: np.ndarray, logvar: np.ndarray,
+                   device) -> tuple[dict, dict]:
+    """holes.json's summary and holes.npz's decodings of a few prior draws from holes and from covered regions.
+
+    The summary adds the same measure restricted to the active dimensions (mean posterior variance
+    below ACTIVE_VARIANCE): in a collapsed dimension every posterior is ≈ N(0, 1) and every mean ≈ 0,
+    so a prior draw is far from all means there, though the decoder ignores that dimension.
+    """
+    found = prior_holes(codes, held_out=held_out, **cfg.analyse.holes, seed=cfg.seed)
+    active = np.exp(logvar).mean(axis=0) < ACTIVE_VARIANCE
+    in_active = (prior_holes(codes[:, active], held_out=held_out[:, active], **cfg.analyse.holes, seed=cfg.seed)
+                 if active.any() else None)
+    rng = np.random.default_rng([cfg.seed, 4])
+    decodings = {}
+    for name, members in (("hole", found["in_hole"]), ("covered", ~found["in_hole"])):
+        rows = np.flatnonzero(members)
+        chosen = np.sort(rng.choice(rows, size=min(HOLE_EXAMPLES, len(rows)), replace=False))
+        with torch.inference_mode():
+            z = torch.as_tensor(found["prior"][chosen], dtype=torch.float32, device=device)
+            decodings[f"{name}_decodings"] = vae.eval().decode(z).cpu().numpy()
+    summary = {key: value for key, value in found.items() if not isinstance(value, np.ndarray)}
+    summary["active_dimensions"] = int(active.sum())
+    summary["active_variance"] = ACTIVE_VARIANCE
+    summary["active"] = None if in_active is None else {
+        key: value for key, value in in_active.items() if not isinstance(value, np.ndarray)}
+    return summary, decodings
+
+
+def _write_csv(path, columns: tuple[str, ...], rows: list[dict]) -> None:
+    """Rows to CSV with floats at full precision (repr), so equal numbers give equal files."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows([{key: repr(float(value)) if isinstance(value, (float, np.floating)) else value
+                       for key, value in row.items()}
+                      for row in rows])
+    artifacts.write_text(path, buffer.getvalue())
+

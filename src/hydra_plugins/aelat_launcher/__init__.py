@@ -1,0 +1,1 @@
+"""aelat's Hydra launcher plugins (Hydra finds launchers only in the ``hydra_plugins`` namespace)."""
