@@ -189,7 +189,8 @@ def score(train: np.ndarray, y_train: np.ndarray, test: np.ndarray, y_test: np.n
         made_from = _rows(source, "source", len(labels_train))
         neighbourhood = metric_call(neighbourhood_scores_of_maps, cfg, "evaluate.neighbourhood", made_from,
                                     {"map": rep.train}, seed=cfg.seed)["map"]
-    return score_representation(rep, cfg, ScoreCache(None), "", {}, neighbourhood)
+    scores, _predictions = score_representation(rep, cfg, ScoreCache(None), "", {}, neighbourhood)
+    return scores
 
 
 def _rows(x: np.ndarray, name: str, n: int) -> np.ndarray:
