@@ -13,7 +13,7 @@ identical.
 
 --n: the full sweep takes ~35 min per side on 2 cores (20 t-SNE maps of 60,000 points today), beyond
 the bench's budget, so `make bench` runs the first 20,000 points of MNIST (17,143 train) by default;
---n 0 runs all of it. --baseline none: today is this checkout with embed.cache=false.
+--n 0 runs all of it. --baseline none (and --smoke): today is this checkout with embed.cache=false.
 """
 
 from __future__ import annotations
@@ -63,12 +63,15 @@ def sweep(command: list[str], out: Path, overrides: list[str], env: dict) -> flo
 
 
 def runs(out: Path) -> dict[str, Path]:
-    return {p.name: p for p in out.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")}
+    """The sweep's run folders by configuration (the name without its config hash, which settings that
+    change no number, such as embed.cache, also move)."""
+    return {p.name.rsplit("-", 1)[0]: p for p in out.iterdir()
+            if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")}
 
 
 def totals(out: Path) -> dict[str, float]:
-    """Stage seconds summed over the sweep's configurations: train, encode, t-SNE maps, evaluate + report."""
-    sums = {"train": 0.0, "encode": 0.0, "t-SNE": 0.0, "evaluate": 0.0}
+    """Stage seconds summed over the sweep's configurations: train, encode, t-SNE maps, analyse, evaluate + report."""
+    sums = {"train": 0.0, "encode": 0.0, "t-SNE": 0.0, "analyse": 0.0, "evaluate": 0.0}
     for run in runs(out).values():
         for stage, seconds in stage_seconds(run).items():
             part = "t-SNE" if stage.startswith("embed:") else "evaluate" if stage == "report" else stage
@@ -108,7 +111,9 @@ def main() -> None:
         overrides = ["dataset=npz", f"dataset.path={data}", *(SMOKE if args.smoke else
                                                                [f"latent_dim={LATENT_SIZES}", "train.epochs=10"])]
         short = SMOKE_TSNE if args.smoke else []
-        source = None if args.baseline == "none" else baseline_source(args.baseline, tmp)
+        # the smoke run checks the comparison itself, against this checkout with the map cache off: an
+        # older baseline's numbers differ wherever a metric's method changed since
+        source = None if args.baseline == "none" or args.smoke else baseline_source(args.baseline, tmp)
         if source is None and args.baseline != "none" and not args.smoke:
             sys.exit(f"this clone lacks commit {args.baseline}; fetch it, or pass --baseline none")
         if source is None:
