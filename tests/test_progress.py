@@ -29,8 +29,9 @@ def test_run_redirected_to_a_file_prints_a_line_per_epoch_map_and_representation
     assert re.search(r"^pca of latent, 1347 points: done in [\d.]+ s$", text, re.M)
 
     scored = json.loads((out / "latest" / "metrics.json").read_text())["representations"]
-    lines = re.findall(r"^evaluate: representation (\d+)/(\d+) (\S+) \([\d.]+ s\)$", text, re.M)
-    assert [name for _, _, name in lines] == list(scored), text
-    assert [(int(i), int(n)) for i, n, _ in lines] == [(i + 1, len(scored)) for i in range(len(scored))]
+    # one step per representation, then the paired comparisons between them
+    lines = re.findall(r"^evaluate: step (\d+)/(\d+) (.+) \([\d.]+ s\)$", text, re.M)
+    assert [name for _, _, name in lines] == [*scored, "paired comparisons"], text
+    assert [(int(i), int(n)) for i, n, _ in lines] == [(i + 1, len(scored) + 1) for i in range(len(scored) + 1)]
     # every line arrives whole, as it happens: the epochs come before the maps, the maps before evaluate
-    assert text.index("epoch 3/3") < text.index("pca of latent") < text.index("evaluate: representation 1/")
+    assert text.index("epoch 3/3") < text.index("pca of latent") < text.index("evaluate: step 1/")
