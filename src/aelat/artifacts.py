@@ -388,10 +388,12 @@ def environment() -> dict:
         "machine": platform.machine(),
         "cpu": _cpu_model(),
         "cores_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "thread_pools": [
-            {key: pool.get(key) for key in ("internal_api", "version", "architecture", "threading_layer", "num_threads")}
-            for pool in threadpool_info()
-        ],
+        # sorted: the order threadpoolctl lists them in is the order the libraries happened to load
+        "thread_pools": sorted(
+            ({key: pool.get(key) for key in ("internal_api", "version", "architecture", "threading_layer", "num_threads")}
+             for pool in threadpool_info()),
+            key=lambda pool: json.dumps(pool, sort_keys=True),
+        ),
     }
     torch = sys.modules.get("torch")
     if torch is not None:
