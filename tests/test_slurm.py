@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-FAST = ["train.epochs=2", "model.hidden=[32]", "evaluate.distribution.n_permutations=20", "--method", "pca",
+FAST = ["train.epochs=2", "model.hidden=[32]", "evaluate.distribution.n_bootstrap=20", "evaluate.n2d.of=[]", "--method", "pca",
         "--of", "latent"]
 AELAT = str(Path(sys.executable).with_name("aelat"))
 
