@@ -3,13 +3,14 @@
 Model mlp, hidden [512, 256], latent 16, batch 256, Adam lr 1e-3, on the CPU. Every side runs in a
 fresh process, as a user would run it: --rounds rounds of --epochs epochs per side, the order rotated
 every round. aelat: `aelat train`, its seconds per epoch read from the run's train_log.csv (aelat sets
-OMP_WAIT_POLICY=PASSIVE itself). Bare: the plain PyTorch loop of bench/bare_torch.py with the
-libraries' defaults (OpenMP threads spin a while before they sleep), and the same loop with
-OMP_WAIT_POLICY=PASSIVE, which isolates what the wait policy alone costs on a quiet machine. The loop
+GOMP_SPINCOUNT=10000 itself), and the same with OMP_WAIT_POLICY=PASSIVE (threads sleep at once), which
+shows what that wait policy would cost on a quiet machine. Bare: the plain PyTorch loop of
+bench/bare_torch.py with the libraries' defaults (OpenMP threads spin a while before they sleep). The loop
 times the same work as aelat: a seeded permutation of index-sliced batches, forward, loss, backward and
 Adam step, then one inference pass over the test set (aelat's test objective and reconstruction MSE).
-It starts from the same seed, so all sides give the same losses. The first epoch of each process
-(thread pools and allocator starting) is left out of the per-epoch figures.
+It starts from the same seed, so all sides give the same losses up to round-off (aelat's Adam is fused, and
+aelat flushes subnormal floats to zero). The first epoch of each process (thread pools and allocator
+starting) is left out of the per-epoch figures.
 
 Achieved GFLOP/s count the Linear layers only: 6·n_train·Σ in·out per epoch for training (forward
 2·b·in·out, backward 4·b·in·out per layer and step) plus 2·n_test·Σ in·out for the test pass. They
@@ -42,7 +43,7 @@ LR = 1e-3
 SEED = 0
 
 
-def aelat_round(data: Path, epochs: int, tmp: Path, compiled: bool = False) -> dict:
+def aelat_round(data: Path, epochs: int, tmp: Path, compiled: bool = False, **env: str) -> dict:
     """`aelat train` on ``data`` in a new folder under ``tmp``, in a process of its own.
 
     Returns seconds and train loss per epoch (train_log.csv) and the stage's seconds (run.json).
@@ -52,7 +53,7 @@ def aelat_round(data: Path, epochs: int, tmp: Path, compiled: bool = False) -> d
         AELAT, "train", f"output_dir={out}", "dataset=npz", f"dataset.path={data}", "model=mlp",
         f"model.hidden=[{','.join(map(str, HIDDEN))}]", f"latent_dim={LATENT_DIM}", f"train.batch_size={BATCH_SIZE}",
         f"train.lr={LR}", f"train.epochs={epochs}", f"seed={SEED}", "device=cpu", f"train.compile={compiled}".lower(),
-    ], env=user_env())
+    ], env=user_env(**env))
     run = (out / "latest").resolve()
     with open(run / "train_log.csv") as fh:
         rows = list(csv.DictReader(fh))
@@ -90,11 +91,11 @@ def epoch_flops(sizes: list[tuple[int, int]], n_train: int, n_test: int) -> floa
     return 6 * n_train * weights + 2 * n_test * weights
 
 
-def same_losses(runs: dict[str, list[dict]]) -> bool:
-    """Whether every epoch's train loss agrees between all sides (to train_log.csv's 6 digits)."""
+def loss_gap(runs: dict[str, list[dict]]) -> float:
+    """The largest relative difference between any side's train loss and aelat's, over all epochs."""
     reference = runs["aelat"]
-    return all(
-        abs(a - b) <= 1e-4 * abs(b)
+    return max(
+        abs(a - b) / abs(b)
         for results in runs.values()
         for ra, rb in zip(results, reference)
         for a, b in zip(ra["train_loss"], rb["train_loss"])
@@ -116,15 +117,15 @@ def table(runs: dict[str, list[dict]], compiled: dict, flops: float, epochs: int
     layer_shaped, square = sgemm_gflops(BATCH_SIZE, 784, 512), sgemm_gflops(2048, 2048, 2048)
 
     def row(name: str, values: dict, fmt: str) -> tuple[str, ...]:
-        cells = [fmt.format(values[side]) for side in ("aelat", "bare", "bare_passive")]
+        cells = [fmt.format(values[side]) for side in ("aelat", "bare", "aelat_passive")]
         return (name, *cells, f"{values['aelat'] / values['bare']:.3f}",
-                f"{values['bare_passive'] / values['bare']:.3f}")
+                f"{values['aelat_passive'] / values['bare']:.3f}")
 
     return [
         row("s per epoch, median (target aelat / bare ≤ 1.05)", median, "{:.2f}"),
         row("s per epoch, best", {side: min(seconds) for side, seconds in per_epoch.items()}, "{:.2f}"),
         row(f"s per epoch with train.compile=true, median after the first (which compiles: {first:.1f} s)",
-            {"aelat": statistics.median(rest), "bare": median["bare"], "bare_passive": median["bare_passive"]},
+            {"aelat": statistics.median(rest), "bare": median["bare"], "aelat_passive": median["aelat_passive"]},
             "{:.2f}"),
         row(f"s per run of {epochs} epochs (aelat: its stage, with loading and model.pt; bare: loading + epochs)",
             {side: statistics.median(r["seconds"] for r in results) for side, results in runs.items()}, "{:.2f}"),
@@ -151,13 +152,13 @@ def main() -> None:
         runs = rotate(rounds, {
             "aelat": lambda: aelat_round(data, epochs, tmp),
             "bare": lambda: bare_round(data, epochs, tmp),
-            "bare_passive": lambda: bare_round(data, epochs, tmp, OMP_WAIT_POLICY="PASSIVE"),
+            "aelat_passive": lambda: aelat_round(data, epochs, tmp, OMP_WAIT_POLICY="PASSIVE"),
         })
         compiled = None if args.smoke else aelat_round(data, epochs + 1, tmp, compiled=True)
     if args.smoke:
         seconds = {side: statistics.median(timed_epochs(r)) for side, r in runs.items()}
         print(f"smoke: train on digits, aelat {seconds['aelat']:.3f} s/epoch, bare {seconds['bare']:.3f} s/epoch, "
-              f"bare passive {seconds['bare_passive']:.3f} s/epoch, same losses {same_losses(runs)}")
+              f"aelat passive {seconds['aelat_passive']:.3f} s/epoch, largest relative loss gap {loss_gap(runs):.1e}")
         return
     sizes = bare_torch.linear_sizes(bare_torch.autoencoder(tuple(x_train.shape[1:]), HIDDEN, LATENT_DIM))
     flops = epoch_flops(sizes, len(x_train), len(x_test))
@@ -167,11 +168,12 @@ def main() -> None:
         f"Adam {LR})",
         shell(["python", "bench/bench_train.py", *sys.argv[1:]]),
         table(runs, compiled, flops, epochs),
-        ("", "aelat", "bare PyTorch", "bare, OMP_WAIT_POLICY=PASSIVE", "aelat / bare", "bare passive / bare"),
+        ("", "aelat", "bare PyTorch", "aelat, OMP_WAIT_POLICY=PASSIVE", "aelat / bare", "aelat passive / bare"),
         f"Every side a fresh process with {torch.get_num_threads()} torch threads, CPU, {rounds} rotating rounds × "
         f"{epochs} epochs each, the first epoch of each process not timed. An epoch is training on {len(x_train)} "
         f"points plus one pass over the {len(x_test)} test points (aelat's per-epoch seconds from train_log.csv). "
-        f"Train losses per epoch equal on all sides: {same_losses(runs)}. FLOPs per epoch: 6·n_train·Σ in·out + "
+        f"Train losses per epoch agree between the sides within a relative {loss_gap(runs):.1e} (aelat's Adam is fused and it "
+        f"flushes subnormal floats to zero: the same update, rounded differently). FLOPs per epoch: 6·n_train·Σ in·out + "
         f"2·n_test·Σ in·out = {flops / 1e9:.1f} GFLOP (Σ in·out = {sum(a * b for a, b in sizes)}).",
         save=is_mnist(data),
     )

@@ -10,5 +10,4 @@ PY=.venv/bin/python
 [[ -x $PY ]] || PY=python3
 "$PY" -c "import aelat, torch; assert torch.cuda.is_available(), 'torch sees no CUDA device'" \
     || { echo "gpu_check: needs aelat installed and a CUDA device (see the lines above)" >&2; exit 2; }
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 exec "$PY" bench/gpu_check.py "$@"

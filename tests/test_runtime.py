@@ -28,14 +28,36 @@ def spin_counts(code: str, env: dict) -> list[str]:
     return [line.split("=")[1].strip(" '") for line in done.stderr.splitlines() if "GOMP_SPINCOUNT" in line]
 
 
-def test_openmp_threads_sleep_when_idle_in_every_runtime():
-    env = {key: value for key, value in os.environ.items() if key != "OMP_WAIT_POLICY"}
-    assert spin_counts(LOAD_RUNTIMES, env) == ["0", "0"]  # scikit-learn's and openTSNE's libgomp, torch's
-    assert spin_counts("import torch; torch.ones(64).sum()", env) == ["300000"]  # libgomp's default: spin
+def test_openmp_threads_spin_briefly_in_every_runtime():
+    env = {key: value for key, value in os.environ.items() if key not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    assert spin_counts(LOAD_RUNTIMES, env) == ["10000", "10000"]  # scikit-learn's and openTSNE's libgomp, torch's
+    assert spin_counts("import torch; torch.ones(64).sum()", env) == ["300000"]  # libgomp's default
 
 
-def test_a_wait_policy_the_user_set_is_kept():
-    assert set(spin_counts(LOAD_RUNTIMES, {**os.environ, "OMP_WAIT_POLICY": "ACTIVE"})) == {"30000000000"}
+@pytest.mark.parametrize("setting, spin", [({"OMP_WAIT_POLICY": "ACTIVE"}, "30000000000"),
+                                           ({"OMP_WAIT_POLICY": "PASSIVE"}, "0"), ({"GOMP_SPINCOUNT": "500"}, "500")])
+def test_a_wait_setting_the_user_made_is_kept(setting, spin):
+    env = {key: value for key, value in os.environ.items() if key not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    assert set(spin_counts(LOAD_RUNTIMES, {**env, **setting})) == {spin}
+
+
+def test_subnormal_floats_flush_to_zero_in_torch_worker_threads():
+    """A product landing in the subnormal range is zero after flush_denormals, also where torch splits
+    the work over its threads (each thread has its own setting)."""
+    code = (
+        "import torch\n"
+        "from aelat.runtime import flush_denormals, use_threads\n"
+        "flush_denormals()\n"
+        "use_threads(2)\n"
+        "x = torch.full((4_000_000,), 1e-20) * torch.full((4_000_000,), 1e-20)\n"
+        "print(torch.get_num_threads(), int(torch.count_nonzero(x)), int(torch.count_nonzero(torch.full((8,), 1e-39))))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2", "0", "0"]
+    unflushed = code.replace("flush_denormals()\n", "")
+    done = subprocess.run([sys.executable, "-c", unflushed], capture_output=True, text=True, timeout=300)
+    assert done.stdout.split() == ["2", "4000000", "8"]  # without it, torch keeps them
 
 
 def test_threads_sizes_torch_blas_and_openmp_alike():

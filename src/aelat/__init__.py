@@ -17,11 +17,15 @@ import importlib
 import os as _os
 from typing import TYPE_CHECKING, Any
 
-# Idle OpenMP threads (torch, scikit-learn and openTSNE each bring libgomp) must sleep, not spin: a
-# thread spinning for a descheduled sibling burns the core that sibling needs. A runtime reads this
-# once, as it loads, so it is set here, before aelat imports any of them; a value the user set is
-# kept (see aelat.runtime).
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Idle OpenMP threads (torch, scikit-learn and openTSNE each bring libgomp) spin for 10,000 iterations
+# (tens of microseconds) before they sleep, not libgomp's default 300,000 (about a millisecond): long
+# enough to catch the next parallel region of a training step, short enough that a thread waiting for a
+# descheduled sibling does not burn the core that sibling needs (with the default, training beside
+# other busy processes ran 5-20x slower; sleeping at once, OMP_WAIT_POLICY=PASSIVE, costs 1.7x on a
+# quiet machine: bench/RESULTS.md). A runtime reads this once, as it loads, so it is set here, before
+# aelat imports any of them; a wait policy or spin count the user set is kept (see aelat.runtime).
+if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
+    _os.environ["GOMP_SPINCOUNT"] = "10000"
 
 from aelat.errors import AelatError, ArtifactError, ConfigError, DataError, StaleArtifactError
 

@@ -2,11 +2,12 @@
 
 Threads. One setting, ``threads`` (default: the cores this process may use), sizes every pool aelat
 uses: torch's, the BLAS and OpenMP pools of numpy, scipy and scikit-learn (threadpoolctl), openTSNE's
-``n_jobs`` and numba's (umap-learn). Idle OpenMP threads sleep instead of spin-waiting
-(``OMP_WAIT_POLICY=PASSIVE``, set in ``aelat/__init__.py`` before any OpenMP runtime loads, unless the
-user set it): on a machine where other processes compete for the cores, a thread spinning at a
-barrier for a descheduled sibling burns the core that sibling needs, which made training 10-20x
-slower; on a quiet machine sleeping costs nothing measurable (bench/bench_contention.py).
+``n_jobs`` and numba's (umap-learn). Idle OpenMP threads spin only briefly before they sleep
+(``GOMP_SPINCOUNT=10000``, set in ``aelat/__init__.py`` before any OpenMP runtime loads, unless the
+user set it or ``OMP_WAIT_POLICY``): on a machine where other processes compete for the cores, a
+thread spinning at a barrier for a descheduled sibling burns the core that sibling needs, which made
+training 5-20x slower with libgomp's default; sleeping at once instead costs 1.7x on a quiet machine
+(bench/bench_contention.py, bench/bench_train.py).
 """
 
 from __future__ import annotations
@@ -37,6 +38,20 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def flush_denormals() -> None:
+    """Make torch's CPU arithmetic treat subnormal floats (below 1.2e-38 in float32) as zero.
+
+    Gradients and Adam's moments of a trained autoencoder drift into that range, where x86 cores
+    compute tens of times slower: with it, MNIST training epochs after the first took 1.7x as long.
+    Values that small move no loss or score aelat reports (the losses agree to print precision).
+    The setting is per thread and torch's worker threads copy it when they start, so a stage calls
+    this before torch computes anything.
+    """
+    import torch
+
+    torch.set_flush_denormal(True)
 
 
 # cuBLAS needs a fixed workspace to reduce in a fixed order (torch refuses deterministic mode without it).

@@ -39,7 +39,7 @@ from aelat.metrics.profile import PROFILE_METRICS, separation_profile
 from aelat.models import Autoencoder, build_model, load_checkpoint
 from aelat.models.inference import reconstruction_mse
 from aelat.models.probes import encoder_layers, jacobians, layer_names
-from aelat.runtime import progress_bar, seed_everything, use_threads
+from aelat.runtime import flush_denormals, progress_bar, seed_everything, use_threads
 
 DYNAMICS_COLUMNS = ("representation", "epoch", *PROFILE_METRICS, "recon_mse")
 LAYER_METRICS = ("knn_accuracy", "between_class_variance_share", "sw_between_classes", "twonn_dimension")
@@ -52,6 +52,7 @@ def run(run: Run) -> list[str]:
     """Compute and write the analyses; returns the names of the artifacts written."""
     cfg = run.cfg
     started = time.perf_counter()
+    flush_denormals()  # first: torch's threads copy the setting when they start
     use_threads(cfg.get("threads"))
     inputs = run.require("train", artifacts.MODEL) | run.require("encode", artifacts.LATENTS)
     with_snapshots = artifacts.SNAPSHOTS in run.manifest()["stages"]["train"]["outputs"]
