@@ -35,7 +35,8 @@ test-fast: venv
 # of 60,000 points and the two latent-size sweeps are most of it; the snapshot overhead, six 10-epoch
 # trainings, 4 min); results are appended to bench/RESULTS.md. bench_pipeline keeps its run (latent 16,
 # 10 epochs) in $(BENCH_RUN): bench_evaluate adds the maps it lacks and scores it, bench_embed maps its
-# latent, bench_contention maps and scores it again beside busy processes. bench_sweep runs a
+# latent, bench_torchdr maps 2,000 and 5,000 of its points with torchdr and openTSNE, bench_contention maps
+# and scores it again beside busy processes. bench_sweep runs a
 # latent-size sweep with the code of today and of before the map cache (on the first 20,000 points of
 # MNIST; --n 0 for all).
 # bench/gpu_check.sh is the GPU check (a machine with CUDA; not part of this target).
@@ -47,6 +48,7 @@ bench: venv
 	$(BIN)/python bench/bench_pipeline.py --keep $(BENCH_RUN)
 	$(BIN)/python bench/bench_evaluate.py --run $(BENCH_RUN)/latest
 	$(BIN)/python bench/bench_embed.py --run $(BENCH_RUN)/latest
+	$(BIN)/python bench/bench_torchdr.py --run $(BENCH_RUN)/latest
 	$(BIN)/python bench/bench_contention.py --run $(BENCH_RUN)/latest
 	$(BIN)/python bench/bench_sweep.py
 
