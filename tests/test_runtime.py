@@ -28,6 +28,13 @@ def spin_counts(code: str, env: dict) -> list[str]:
     return [line.split("=")[1].strip(" '") for line in done.stderr.splitlines() if "GOMP_SPINCOUNT" in line]
 
 
+def python_output(code: str) -> str:
+    """What ``python -c code`` prints, in a fresh process (the runtimes' settings are read as they load)."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def test_openmp_threads_spin_briefly_in_every_runtime():
     env = {key: value for key, value in os.environ.items() if key not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
     assert spin_counts(LOAD_RUNTIMES, env) == ["10000", "10000"]  # scikit-learn's and openTSNE's libgomp, torch's
@@ -52,12 +59,9 @@ def test_subnormal_floats_flush_to_zero_in_torch_worker_threads():
         "x = torch.full((4_000_000,), 1e-20) * torch.full((4_000_000,), 1e-20)\n"
         "print(torch.get_num_threads(), int(torch.count_nonzero(x)), int(torch.count_nonzero(torch.full((8,), 1e-39))))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["2", "0", "0"]
+    assert python_output(code).split() == ["2", "0", "0"]
     unflushed = code.replace("flush_denormals()\n", "")
-    done = subprocess.run([sys.executable, "-c", unflushed], capture_output=True, text=True, timeout=300)
-    assert done.stdout.split() == ["2", "4000000", "8"]  # without it, torch keeps them
+    assert python_output(unflushed).split() == ["2", "4000000", "8"]  # without it, torch keeps them
 
 
 def test_threads_sizes_torch_blas_and_openmp_alike():
@@ -68,9 +72,7 @@ def test_threads_sizes_torch_blas_and_openmp_alike():
         "use_threads(1)\n"
         "print(json.dumps([torch.get_num_threads(), sorted({p['num_threads'] for p in threadpool_info()})]))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    torch_threads, pools = json.loads(done.stdout)
+    torch_threads, pools = json.loads(python_output(code))
     assert torch_threads == 1 and pools == [1]
 
 
