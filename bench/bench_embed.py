@@ -31,11 +31,9 @@ import numpy as np
 from aelat.artifacts import embedding_stage
 from omegaconf import OmegaConf
 
-from common import AELAT, aelat_options, alternate, dataset_file, is_mnist, make_run, peak_of, record, run_bare, shell, stage_seconds
+from common import AELAT, SMOKE, aelat_options, alternate, dataset_file, is_mnist, make_run, peak_of, record, run_bare, shell, stage_seconds
 
 METHODS = ("tsne", "umap")
-# --smoke: few optimisation steps, as only whether the benchmark runs is checked
-SHORT = ["embed.tsne.early_exaggeration_iter=50", "embed.tsne.n_iter=50", "embed.umap.n_epochs=20"]
 
 
 def bare_steps(run: Path, method: str, rows: int | None = None) -> dict:
@@ -74,7 +72,7 @@ def latent_run(args: argparse.Namespace, tmp: Path) -> Path:
     if args.run:
         return args.run.resolve()
     data = dataset_file(args.smoke, args.n, tmp)
-    dataset = ["dataset=npz", f"dataset.path={data}", *(SHORT if args.smoke else [])]
+    dataset = ["dataset=npz", f"dataset.path={data}", *(SMOKE if args.smoke else [])]
     return make_run(tmp / "out", dataset, 1 if args.smoke else args.epochs, [])
 
 

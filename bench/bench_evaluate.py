@@ -19,7 +19,7 @@ from pathlib import Path
 
 from aelat.artifacts import embedding_stage
 
-from common import AELAT, MNIST, make_run, peak_of, record, shell, stage_seconds, subset
+from common import AELAT, MNIST, SMOKE, make_run, peak_of, record, shell, stage_seconds, subset
 
 SOURCES = ("raw", "pca", "untrained", "latent")
 # The maps scored: PCA of every representation and t-SNE of the latent (what `aelat run --method tsne
@@ -48,7 +48,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if args.smoke:
-            run = make_run(tmp / "out", [], 2, [["--method", "pca", "--of", "all"]])
+            run = make_run(tmp / "out", SMOKE, 2, [["--method", "pca", "--of", "all"]])
             seconds, gib = peak_of([AELAT, "evaluate", "--run", str(run), NO_CACHE])
             print(f"smoke: evaluate on digits {seconds:.1f} s, peak {gib:.2f} GiB")
             return

@@ -28,10 +28,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from common import AELAT, aelat_options, dataset_file, is_mnist, peak_of, record, run_bare, shell, stage_seconds
+from common import AELAT, SMOKE, aelat_options, dataset_file, is_mnist, peak_of, record, run_bare, shell, stage_seconds
 
-# --smoke: few t-SNE steps, as only whether the benchmark runs is checked
-SHORT = ["embed.tsne.early_exaggeration_iter=50", "embed.tsne.n_iter=50"]
 NO_BARE_EQUIVALENT = ("encode", "evaluate", "report")
 
 
@@ -84,7 +82,7 @@ def main() -> None:
         tmp = Path(tmp)
         data = dataset_file(args.smoke, args.n, tmp)
         out = args.keep.resolve() if args.keep else tmp / "out"
-        aelat_wall, aelat_gib, run = aelat_side(data, epochs, out, SHORT if args.smoke else [])
+        aelat_wall, aelat_gib, run = aelat_side(data, epochs, out, SMOKE if args.smoke else [])
         stages = stage_seconds(run)
         bare_wall, _, bare = run_bare(bare_steps(run, data), tmp)
         with open(run / "train_log.csv") as fh:

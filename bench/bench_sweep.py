@@ -31,14 +31,13 @@ from pathlib import Path
 
 import numpy as np
 
-from common import AELAT, MNIST, ROOT, digits_npz, record, shell, stage_seconds, subset, user_env
+from common import AELAT, MNIST, ROOT, SMOKE, digits_npz, record, shell, stage_seconds, subset, user_env
 
 BASELINE = "0a63d41"  # main when issue 17 was filed
 LATENT_SIZES = "2,4,8,16,32"
-# --smoke: two sizes, one epoch, few t-SNE steps: only whether the benchmark runs is checked. Digits have
-# fewer points than embed.tsne.n_jobs=auto runs in parallel, so both sides are given today's default.
-SMOKE = ["latent_dim=2,4", "train.epochs=1", "embed.tsne.n_jobs=-1"]
-SMOKE_TSNE = ["embed.tsne.early_exaggeration_iter=25", "embed.tsne.n_iter=25"]  # keys today's config adds with +
+# --smoke: two sizes, one epoch, common.SMOKE's short settings. Digits have fewer points than
+# embed.tsne.n_jobs=auto runs in parallel, so both sides are given today's default.
+SMOKE_SWEEP = ["latent_dim=2,4", "train.epochs=1", "embed.tsne.n_jobs=-1", *SMOKE]
 
 
 def baseline_source(revision: str, tmp: Path) -> Path | None:
@@ -108,9 +107,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         data = digits_npz(tmp) if args.smoke else subset(MNIST, args.n, tmp) if args.n else MNIST
-        overrides = ["dataset=npz", f"dataset.path={data}", *(SMOKE if args.smoke else
+        overrides = ["dataset=npz", f"dataset.path={data}", *(SMOKE_SWEEP if args.smoke else
                                                                [f"latent_dim={LATENT_SIZES}", "train.epochs=10"])]
-        short = SMOKE_TSNE if args.smoke else []
         # the smoke run checks the comparison itself, against this checkout with the map cache off: an
         # older baseline's numbers differ wherever a metric's method changed since
         source = None if args.baseline == "none" or args.smoke else baseline_source(args.baseline, tmp)
@@ -118,14 +116,14 @@ def main() -> None:
             sys.exit(f"this clone lacks commit {args.baseline}; fetch it, or pass --baseline none")
         if source is None:
             today_command, today_env, today_name = [AELAT], env(), "map cache off"
-            today_extra = [*short, "embed.cache=false"]
+            today_extra = ["embed.cache=false"]
         else:
             today_command = [sys.executable, "-m", "aelat.cli"]
             today_env, today_name = env(PYTHONPATH=str(source)), f"aelat at {args.baseline}"
-            today_extra = [f"+{override}" for override in short]
+            today_extra = []
         walls = {
             "today": sweep(today_command, tmp / "today", overrides + today_extra, today_env),
-            "now": sweep([AELAT], tmp / "now", overrides + short, env()),
+            "now": sweep([AELAT], tmp / "now", overrides, env()),
         }
         parts = {side: totals(tmp / side) for side in walls}
         maps = {side: sum(1 for run in runs(tmp / side).values() for _ in run.glob("embedding_tsne*.npz"))

@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--devices", default="cuda,cpu", help="the device checked, then the reference")
     parser.add_argument("--data", type=Path, default=MNIST, help="an npz in aelat's format (default: MNIST)")
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--smoke", action="store_true", help="digits, 2 epochs, a short t-SNE: check the script runs")
+    parser.add_argument("--smoke", action="store_true", help="digits, 2 epochs, common.SMOKE's short settings: check the script runs")
     args = parser.parse_args()
     checked, reference = args.devices.split(",")
     with tempfile.TemporaryDirectory() as tmp:
@@ -131,10 +131,10 @@ def main() -> None:
         data = args.data
         if args.smoke:
             sys.path.insert(0, str(ROOT / "bench"))
-            from common import digits_npz
+            from common import SMOKE, digits_npz
 
             data = digits_npz(tmp)
-            extra = ["embed.tsne.n_iter=50", "embed.tsne.early_exaggeration_iter=25"]
+            extra = SMOKE
         epochs = 2 if args.smoke else args.epochs
         walls, runs = {}, {}
         for side, device in (("checked", checked), ("reference", reference)):

@@ -5,11 +5,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-import pytest
-from typer.testing import CliRunner
+# `make test` runs the tests in two or more processes at once (pytest-xdist), so they compete for the
+# cores: OpenMP threads sleep at once instead of spinning for descheduled siblings (README "On a busy
+# machine"). Set before aelat loads, which would otherwise set its own spin count; tests/test_runtime.py
+# checks aelat's default in fresh interpreters without it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from aelat.cli import app
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+from aelat.cli import app  # noqa: E402
 
 MNIST_NPZ = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "mnist.npz"
 # Few epochs and a small net keep a whole digits pipeline to a few seconds on 2 cores; no N2D clustering

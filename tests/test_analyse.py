@@ -21,7 +21,7 @@ from aelat.metrics.distribution import twonn_dimension
 from aelat.models import load_checkpoint
 from test_pipeline import brute_force_knn_accuracy
 
-QUICK = ["train.epochs=4", "latent_dim=3", "analyse.geometry_points=300",
+QUICK = ["train.epochs=4", "latent_dim=3", "analyse.geometry_points=300", "evaluate.n2d.of=[]",
          "analyse.holes.n_prior=2000", "evaluate.distribution.n_bootstrap=10", "evaluate.silhouette.sample_size=500",
          "--method", "pca", "--of", "latent"]
 FAMILIES = {"mlp": ["model.hidden=[32]"], "conv": ["model=conv", "model.channels=[4,8]"],

@@ -105,14 +105,14 @@ def test_a_failing_configuration_is_named_and_the_others_complete(swept):
 
 
 def test_joblib_launcher_sweeps_latent_sizes_and_seeds_then_summarize(aelat, out):
-    code, stdout, stderr = aelat("run", "-m", *MAPS, *FAST, "latent_dim=2,4,8,16,32", "seed=0,1",
+    code, stdout, stderr = aelat("run", "-m", *MAPS, *FAST, "latent_dim=2,4", "seed=0,1",
                                  "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
     assert code == 0, stdout + stderr
-    assert "10 done" in stdout and len(run_folders(out)) == 10
+    assert "4 done" in stdout and len(run_folders(out)) == 4
     code, stdout, stderr = aelat("summarize", str(out), overrides=False)
     assert code == 0, stderr
     rows = (out / "summary" / "summary.csv").read_text().splitlines()
-    assert len(rows) == 1 + 10 * 5  # header + 10 runs x (raw, pca, untrained, latent, pca(latent))
+    assert len(rows) == 1 + 4 * 5  # header + 4 runs x (raw, pca, untrained, latent, pca(latent))
     assert (out / "summary" / "summary.md").is_file() and len(list((out / "summary").glob("summary_*.png"))) >= 6
 
 
@@ -126,21 +126,21 @@ def test_killed_sweep_resumes_with_only_the_rest(tmp_path):
     from pathlib import Path
 
     out = tmp_path / "outputs"
-    command = [str(Path(sys.executable).with_name("aelat")), "run", "-m", *MAPS, *FAST, "latent_dim=2,3,4,5,6",
+    command = [str(Path(sys.executable).with_name("aelat")), "run", "-m", *MAPS, *FAST, "latent_dim=2,3,4",
                f"output_dir={out}"]
     sweep = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 300
-    while len(reported(out)) < 2 and sweep.poll() is None and time.monotonic() < deadline:
+    while not reported(out) and sweep.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
     os.killpg(sweep.pid, signal.SIGKILL)
     sweep.wait()
     complete = {path.name: (path / "model.pt").stat().st_mtime_ns for path in reported(out)}
-    assert 2 <= len(complete) < 5, complete
+    assert 1 <= len(complete) < 3, complete
 
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"{len(complete)} skipped" in done.stdout and f"{5 - len(complete)} done" in done.stdout, done.stdout
-    assert len(reported(out)) == 5
+    assert f"{len(complete)} skipped" in done.stdout and f"{3 - len(complete)} done" in done.stdout, done.stdout
+    assert len(reported(out)) == 3
     for name, mtime in complete.items():  # the finished configurations were not touched again
         assert (out / name / "model.pt").stat().st_mtime_ns == mtime
 
