@@ -14,4 +14,3 @@ def test_benchmark_smoke_run(script):
     done = subprocess.run([sys.executable, str(BENCH / script), "--smoke"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "smoke:" in done.stdout
-
