@@ -13,7 +13,8 @@ identical.
 
 --n: the full sweep takes ~35 min per side on 2 cores (20 t-SNE maps of 60,000 points today), beyond
 the bench's budget, so `make bench` runs the first 20,000 points of MNIST (17,143 train) by default;
---n 0 runs all of it. --baseline none (and --smoke): today is this checkout with embed.cache=false.
+--n 0 runs all of it. --baseline none (and --smoke): today is this checkout with what reuses work
+turned off: embed.cache=false (no map cache) and jobs=1 (maps one after another in the process).
 """
 
 from __future__ import annotations
@@ -115,8 +116,8 @@ def main() -> None:
         if source is None and args.baseline != "none" and not args.smoke:
             sys.exit(f"this clone lacks commit {args.baseline}; fetch it, or pass --baseline none")
         if source is None:
-            today_command, today_env, today_name = [AELAT], env(), "map cache off"
-            today_extra = ["embed.cache=false"]
+            today_command, today_env, today_name = [AELAT], env(), "map cache off, maps in series"
+            today_extra = ["embed.cache=false", "jobs=1"]
         else:
             today_command = [sys.executable, "-m", "aelat.cli"]
             today_env, today_name = env(PYTHONPATH=str(source)), f"aelat at {args.baseline}"
@@ -155,7 +156,9 @@ def main() -> None:
         f"Identical numbers (every metrics.json representation and every map's arrays): {same}{difference and ': '}"
         f"{difference}. Each sweep one `aelat run -m` process (basic launcher: one configuration after another) "
         f"into a fresh output_dir, {environment}. Now computes each distinct map once per output_dir (the map "
-        "cache): the raw input's t-SNE, the same in every configuration, once instead of once per latent size.",
+        "cache): the raw input's t-SNE, the same in every configuration, once instead of once per latent size; "
+        "and a t-SNE map that uses one thread in a worker process while analyse and the scores of the "
+        "representations that are not maps go on (jobs=auto).",
         save=True,
     )
 

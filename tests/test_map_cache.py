@@ -14,8 +14,9 @@ from aelat import content_store
 from aelat.stages import embed as embed_stage
 from conftest import FAST, cli
 
-# A short t-SNE on a sample: only whether a map is computed or reused is under test.
-TSNE_FAST = ["embed.max_points=300", "embed.tsne.n_iter=50", "embed.tsne.early_exaggeration_iter=25"]
+# A short t-SNE on a sample: only whether a map is computed or reused is under test. In this process
+# (jobs=1), where `counted` sees it; maps in worker processes are tested in test_background.py.
+TSNE_FAST = ["embed.max_points=300", "embed.tsne.n_iter=50", "embed.tsne.early_exaggeration_iter=25", "jobs=1"]
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from omegaconf import OmegaConf
 from rich.text import Text
 
 from aelat import __version__, artifacts
+from aelat.background import Background
 from aelat.config import compose
 from aelat.embedders import EMBEDDERS
 from aelat.errors import AelatError, one_line
@@ -124,8 +125,10 @@ def embed(
 
     run = open_run(run_dir, overrides)
     chosen = sources(of, method, run)
-    run_steps(run, [functools.partial(stage.run, method=method, source=source) for source in chosen],
-              [artifacts.embedding_stage(method, source) for source in chosen])
+    with Background() as background:  # maps side by side where each leaves cores idle
+        run_steps(run, [*(functools.partial(stage.run, method=method, source=source, background=background)
+                          for source in chosen), lambda run: background.finish()],
+                  [artifacts.embedding_stage(method, source) for source in chosen])
 
 
 @app.command()

@@ -21,6 +21,7 @@ from omegaconf import OmegaConf
 
 from aelat import artifacts
 from aelat.artifacts import Run
+from aelat.background import Background
 from aelat.config import STAGE_KEYS, apply_overrides, compose, load_saved, quoted, validate
 from aelat.data import dataset_digest
 from aelat.embedders import REPEATS
@@ -91,15 +92,17 @@ def refresh_report(run: Run) -> Path | None:
 
 
 def pipeline_steps(run: Run, methods: Sequence[str], of: str, train_only: bool = False,
-                   on_report: OnReport | None = None) -> list:
+                   on_report: OnReport | None = None, background: Background | None = None) -> list:
     """The stages of `aelat run` in order: (name, the (manifest stage, artifact) pairs it makes, what runs it).
 
     The maps are those asked for and every other map the run already records, so that evaluate,
-    which scores every map of the run, never meets one made from older latents.
+    which scores every map of the run, never meets one made from older latents. With ``background``,
+    what the maps and scores steps hand to worker processes is recorded after analyse, before evaluate.
     """
     from aelat.stages import analyse as analyse_stage
     from aelat.stages import embed as embed_stage
     from aelat.stages import encode as encode_stage
+    from aelat.stages import evaluate as evaluate_stage
     from aelat.stages import train as train_stage
 
     def train_and_mark() -> None:
@@ -117,10 +120,19 @@ def pipeline_steps(run: Run, methods: Sequence[str], of: str, train_only: bool =
             continue  # an old run's map that is another's twin (pca(pca) = pca(raw)) is neither remade nor scored
         stage = artifacts.embedding_stage(name, source)
         made = [(stage, f"{artifacts.embedding_stem(name, source)}.npz")]
-        steps.append((stage, made, functools.partial(embed_stage.run, run, name, source)))
+        steps.append((stage, made, functools.partial(embed_stage.run, run, name, source, background)))
+    # evaluate's scores of the representations that are not maps, into the score cache, while the maps are
+    # computed in the background (no artifact of its own: evaluate reads them from the cache); then analyse
+    steps.append(("scores", [], functools.partial(evaluate_stage.prescore, run, background)))
     steps.append(("analyse", [("analyse", artifacts.LAYERS)], functools.partial(analyse_stage.run, run)))
-    made = [("evaluate", artifacts.METRICS), ("report", REPORT), ("report", HTML)]
-    steps.append(("evaluate", made, functools.partial(evaluate_and_report, run, on_report)))
+
+    def maps_then_evaluate() -> None:
+        if background is not None:
+            background.finish()
+        evaluate_and_report(run, on_report)
+
+    steps.append(("evaluate", [("evaluate", artifacts.METRICS), ("report", REPORT), ("report", HTML)],
+                  maps_then_evaluate))
     return steps
 
 
@@ -133,8 +145,8 @@ def run_pipeline(run: Run, methods: Sequence[str], of: str, *, force: bool = Fal
     again; ``force`` re-runs all. Returns "skipped" when nothing had to run, else "done".
     """
     artifacts.check_latest(run.path.parent)
-    with run_lock(run.path):
-        steps = pipeline_steps(run, methods, of, train_only=train_only, on_report=on_report)
+    with run_lock(run.path), Background() as background:
+        steps = pipeline_steps(run, methods, of, train_only=train_only, on_report=on_report, background=background)
         start = 0 if force else first_incomplete(run, steps)
         if start == len(steps):
             return "skipped"
@@ -189,9 +201,11 @@ def score_pipeline(run: Run, methods: Sequence[str], of: str, on_report: OnRepor
     from aelat.stages import external
 
     def maps(run: Run) -> None:  # of the representations the imported file gave
-        for method in method_names(methods):
-            for source in sources(of, method, run):
-                embed_stage.run(run, method, source)
+        with Background() as background:
+            for method in method_names(methods):
+                for source in sources(of, method, run):
+                    embed_stage.run(run, method, source, background)
+            background.finish()
 
     making = ["encode", *(artifacts.embedding_stage(method, source) for method in method_names(methods)
                           for source in sources(of, method)), "evaluate", "report"]

@@ -381,7 +381,17 @@ class Config:
     seed: int = setting(0, ge=0, le=MAX_SEED)  # fixes the split, the initial weights, batch order, maps, samples
     device: str = setting("auto", choices=("auto", "cpu", "cuda"))  # auto: CUDA when present
     threads: Optional[int] = setting(None, ge=1)  # CPU threads of torch, BLAS, openTSNE, numba; null = the cores it may use
+    # Worker processes in which a run computes its single-threaded t-SNE maps, and the scores of its
+    # representations, while it goes on with analyse; auto = `threads` over the threads one map uses
+    # (one below 5000 points), so none where a map takes every core; 1 = all in this process. Same numbers.
+    jobs: Union[int, str] = "auto"
     output_dir: str = "outputs"  # one folder per configuration is made inside
+
+    @staticmethod
+    def cross_check(node: DictConfig, path: str) -> None:
+        jobs = node.jobs
+        if jobs != "auto" and (not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1):
+            raise ConfigError(f"jobs={jobs!r} must be auto or a whole number >= 1 (1: no worker processes)")
 
 
 def register() -> None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
+import numpy as np
+
 from aelat.embedders import tsne
 from aelat.embedders.pca import pca_map
 from aelat.embedders.tsne import tsne_map
 from aelat.embedders.umap import umap_map
+from aelat.runtime import use_threads
 
 EMBEDDERS = {"tsne": tsne_map, "pca": pca_map, "umap": umap_map}
 
@@ -20,4 +25,13 @@ def map_parameters(method: str, n_points: int, options: dict) -> dict:
     return tsne.effective_options(n_points, options) if method == "tsne" else dict(options)
 
 
-__all__ = ["EMBEDDERS", "REPEATS", "map_parameters"]
+def compute_map(method: str, train: np.ndarray, test: np.ndarray, seed: int, options: dict,
+                threads: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """``EMBEDDERS[method]``'s map in a worker process, with the caller's thread count; and its seconds."""
+    started = time.perf_counter()
+    use_threads(threads)
+    train, test = EMBEDDERS[method](train, test, seed, options)
+    return train, test, time.perf_counter() - started
+
+
+__all__ = ["EMBEDDERS", "REPEATS", "compute_map", "map_parameters"]

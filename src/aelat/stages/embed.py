@@ -5,29 +5,92 @@ same points with the same parameters, seed and code, made by any run of the outp
 instead of computed. In a latent-size sweep the raw input's map is computed once; so is every
 baseline's map when a sweep varies only training settings. The arrays are the ones computing gives,
 bit for bit. ``embed.cache=false`` turns it off.
+
+A t-SNE map that leaves cores idle (one thread below 5000 points) is computed in a worker process
+when the command passes a :class:`aelat.background.Background` (``aelat run``, ``aelat embed --of
+all``): the run's other maps, and analyse, go on beside it (``jobs``).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from omegaconf import OmegaConf
 
 from aelat import artifacts, content_store
 from aelat.artifacts import Run
+from aelat.background import Background
 from aelat.content_store import ContentStore
-from aelat.embedders import EMBEDDERS, REPEATS, map_parameters
+from aelat.embedders import EMBEDDERS, REPEATS, compute_map, map_parameters
 from aelat.errors import ConfigError, DataError
 from aelat.plots.scatter import plot_map
-from aelat.runtime import console, progress_bar, use_threads
+from aelat.runtime import console, current_threads, progress_bar, use_threads
 from aelat.sampling import seeded_subset
 
 MAPS = content_store.FOLDER / "maps"  # under output_dir
 
 
-def run(run: Run, method: str, source: str = "latent") -> None:
-    """Fit ``method`` on the train rows of ``source`` (raw, pca, untrained, latent), place the test rows."""
+# Maps worth a worker process: t-SNE takes seconds to minutes. UMAP stays in the process: umap-learn
+# compiles its numba code in each new process (tens of seconds), which a worker would pay again.
+BACKGROUND = ("tsne",)
+
+
+@dataclass
+class MapInput:
+    """What one map is computed and recorded from."""
+
+    method: str
+    source: str
+    fitted: np.ndarray  # the train rows it is fitted on
+    test: np.ndarray
+    train_index: np.ndarray
+    options: dict  # as the embedder resolves them (map_parameters)
+    name: str  # its entry in the map cache
+    store: ContentStore
+    latents: dict
+    inputs: dict
+    dim: int
+    started: float
+
+
+def run(run: Run, method: str, source: str = "latent", background: Background | None = None) -> None:
+    """Fit ``method`` on the train rows of ``source`` (raw, pca, untrained, latent), place the test rows.
+
+    With ``background``, a t-SNE map that uses fewer threads than the run has (``jobs``) is
+    computed in a worker process and recorded by ``background.finish()``; the arrays are the same.
+    """
+    started = time.perf_counter()
+    use_threads(run.cfg.get("threads"))
+    given = map_input(run, method, source, started)
+    cached = given.store.get_arrays(given.name, lambda arrays: _is_map(arrays.get("train"), len(given.fitted))
+                                    and _is_map(arrays.get("test"), len(given.test)))
+    if cached is not None:
+        console().print(f"{method} of {source}: the same map is in {run.path.parent / MAPS}; reused")
+        record(run, given, cached["train"], cached["test"], cached=True)
+        return
+    jobs = map_jobs(run.cfg.jobs, method, given.options)
+    if background is not None and method in BACKGROUND and jobs > 1:
+        console().print(f"{method} of {source}, {len(given.fitted)} points: computing in a worker process")
+        background.submit(jobs, f"the {method} map of {source}", lambda result: record(run, given, *result),
+                          compute_map, method, given.fitted, given.test, run.cfg.seed, given.options, current_threads())
+        return
+    with progress_bar() as bar:
+        task = bar.add_task(f"{method} of {source}, {len(given.fitted)} points", total=None, status="")
+        train, test = EMBEDDERS[method](
+            given.fitted,
+            given.test,
+            run.cfg.seed,
+            given.options,
+            on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+        bar.update(task, completed=1, total=1)
+    record(run, given, train, test)
+
+
+def map_input(run: Run, method: str, source: str, started: float) -> MapInput:
+    """Check the request and the run's latents; the points, options and cache entry of the map."""
     if method not in EMBEDDERS:
         raise ConfigError(f"unknown embed method '{method}'; choose one of: {', '.join(EMBEDDERS)}")
     if source not in artifacts.REPRESENTATIONS:
@@ -37,8 +100,6 @@ def run(run: Run, method: str, source: str = "latent") -> None:
         raise ConfigError(f"the {method} map of {source} is the {same[0]} map of {same[1]} (the same points); "
                           f"use --of {same[1]}")
     cfg = run.cfg
-    started = time.perf_counter()
-    use_threads(cfg.get("threads"))
     inputs = run.require("encode", artifacts.LATENTS)
     key = artifacts.REPRESENTATIONS[source]
     needed = (f"{key}_train", f"{key}_test", "y_train", "y_test", "class_names")
@@ -51,38 +112,42 @@ def run(run: Run, method: str, source: str = "latent") -> None:
                         "nothing; check the data (constant images?) or map another representation")
     train_index = seeded_subset(len(rows), cfg.embed.max_points, cfg.seed, "embed.max_points")
     section = cfg.embed.get(method)
-    options = OmegaConf.to_container(section) if section is not None else {}
     fitted = rows[train_index]
+    options = map_parameters(method, len(fitted), OmegaConf.to_container(section) if section is not None else {})
+    name = content_store.key(kind="map", method=method, parameters=options, seed=cfg.seed,
+                             points=content_store.digest([fitted, test]), code=artifacts.code_versions())
     store = ContentStore(run.path.parent / MAPS if cfg.embed.get("cache", True) else None, "map cache", "mapping")
-    name = content_store.key(
-        kind="map", method=method, parameters=map_parameters(method, len(fitted), options), seed=cfg.seed,
-        points=content_store.digest([fitted, test]),
-        code=artifacts.code_versions(),
-    )
-    cached = store.get_arrays(name, lambda arrays: _is_map(arrays.get("train"), len(fitted))
-                              and _is_map(arrays.get("test"), len(test)))
-    if cached is not None:
-        train, test = cached["train"], cached["test"]
-        console().print(f"{method} of {source}: the same map is in {run.path.parent / MAPS}; reused")
-    else:
-        with progress_bar() as bar:
-            task = bar.add_task(f"{method} of {source}, {len(train_index)} points", total=None, status="")
-            train, test = EMBEDDERS[method](
-                fitted,
-                test,
-                cfg.seed,
-                options,
-                on_progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
-            bar.update(task, completed=1, total=1)
-        if not (np.isfinite(train).all() and np.isfinite(test).all()):
-            raise DataError(f"the {method} map of {source} has coordinates that are NaN or infinite, so it was not "
-                            f"recorded; check {source} for constant or degenerate points, or try another --method")
-        store.put_arrays(name, train=train, test=test)
+    return MapInput(method, source, fitted, test, train_index, options, name, store, latents, inputs, rows.shape[1],
+                    started)
 
+
+def map_jobs(jobs: int | str, method: str, options: dict) -> int:
+    """Maps computed at once: ``jobs``, or for auto aelat's threads over the threads one map uses."""
+    if jobs != "auto":
+        return int(jobs)
+    threads = int(options.get("n_jobs", 1)) if method == "tsne" else 1
+    if threads < 0:  # joblib's convention, as openTSNE reads it: -1 all cores, -2 all but one
+        threads = max(1, current_threads() + 1 + threads)
+    return max(1, current_threads() // threads)
+
+
+def record(run: Run, given: MapInput, train: np.ndarray, test: np.ndarray, seconds: float | None = None,
+           cached: bool = False) -> None:
+    """Check a computed map (finite), store it in the map cache, write its npz and PNG into the run.
+
+    ``seconds``: what computing took in a worker (the stage's time is that plus recording).
+    """
+    method, source = given.method, given.source
+    if not (np.isfinite(train).all() and np.isfinite(test).all()):
+        raise DataError(f"the {method} map of {source} has coordinates that are NaN or infinite, so it was not "
+                        f"recorded; check {source} for constant or degenerate points, or try another --method")
+    if not cached:
+        given.store.put_arrays(given.name, train=train, test=test)
+    started = given.started if seconds is None else time.perf_counter() - seconds
     stem = artifacts.embedding_stem(method, source)
+    latents, train_index = given.latents, given.train_index
     y_train = latents["y_train"][train_index]
-    with run.making(artifacts.embedding_stage(method, source), inputs, started) as out:
+    with run.making(artifacts.embedding_stage(method, source), given.inputs, started) as out:
         artifacts.write_npz(
             out(f"{stem}.npz"), train=train, test=test, y_train=y_train, y_test=latents["y_test"], train_index=train_index
         )
@@ -92,7 +157,7 @@ def run(run: Run, method: str, source: str = "latent") -> None:
             test,
             latents["y_test"],
             [str(name) for name in latents["class_names"]],
-            f"{method} of {source} ({rows.shape[1]}-d) — {run.path.name}",
+            f"{method} of {source} ({given.dim}-d) — {run.path.name}",
             out(f"{stem}.png"),
         )
 

@@ -16,6 +16,7 @@ per-point predictions they were computed from, and the representations named in
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from omegaconf import OmegaConf
 
 from aelat import artifacts, score_cache
 from aelat.artifacts import Run
+from aelat.background import Background
 from aelat.embedders import EMBEDDERS, REPEATS
 from aelat.errors import ConfigError
 from aelat.metrics.confidence import bootstrap_interval, paired_clustering_replicates, wilson_interval
@@ -39,7 +41,7 @@ from aelat.metrics.structure import (
     linear_probe_predictions,
     silhouette,
 )
-from aelat.runtime import progress_bar, use_threads
+from aelat.runtime import current_threads, progress_bar, use_threads
 from aelat.score_cache import ScoreCache
 
 # Representation pairs compared on the same points (a, b): what training adds beyond PCA and the
@@ -83,14 +85,14 @@ def run(run: Run) -> dict:
     representations, inputs = load_representations(run)
     versions = artifacts.versions()
     code = artifacts.code_versions()
-    cache = ScoreCache(run.path.parent / score_cache.FOLDER if run.cfg.evaluate.get("cache", True) else None)
+    cache = score_cache_of(run)
     digests = {name: score_cache.digest(rep.arrays) for name, rep in representations.items()}
-    scores, predictions = {}, {}
     n2d_names = n2d_representations(run.cfg.evaluate.n2d.of, representations)
     with progress_bar() as bar:
         task = bar.add_task("evaluate", total=len(representations) + len(n2d_names) + 1,
                             status="neighbourhoods of the maps", unit="step")
         neighbourhoods = map_neighbourhoods(representations, run.cfg, cache, digests, code)
+        scores, predictions = {}, {}
         for name, rep in representations.items():
             bar.update(task, status=name)
             scores[name], predictions[name] = score(rep, run.cfg, cache, digests[name], code, neighbourhoods.get(name))
@@ -116,6 +118,47 @@ def run(run: Run) -> dict:
         artifacts.write_npz(out(artifacts.PREDICTIONS), **{f"{name}.{key}": value for name, arrays in
                                                            predictions.items() for key, value in arrays.items()})
     return metrics
+
+
+def prescore(run: Run, background: Background | None = None) -> None:
+    """Score the representations that are not maps into the score cache, where :func:`run` finds them:
+    `aelat run` does this while its maps are computed in worker processes, these scores too when
+    ``jobs`` allows (``background``); the N2D clustering here. Nothing to do without the score cache
+    (``evaluate.cache=false``)."""
+    if not run.cfg.evaluate.get("cache", True):
+        return
+    cfg = run.cfg
+    use_threads(cfg.get("threads"))
+    run.require("encode", artifacts.LATENTS)
+    latents = artifacts.read_npz(run.file(artifacts.LATENTS))
+    representations = {name: stored_representation(latents, name) for name in artifacts.REPRESENTATIONS
+                       if f"{artifacts.REPRESENTATIONS[name]}_train" in latents}
+    cache, code = score_cache_of(run), artifacts.code_versions()
+    digests = {name: score_cache.digest(rep.arrays) for name, rep in representations.items()}
+    jobs = current_threads() if cfg.jobs == "auto" else int(cfg.jobs)
+    in_workers = background is not None and jobs > 1
+    n2d_names = n2d_representations(cfg.evaluate.n2d.of, representations)
+    with progress_bar() as bar:
+        task = bar.add_task("evaluate, before the maps", total=len(representations) + len(n2d_names), unit="step")
+        for name, rep in representations.items():
+            bar.update(task, status=name)
+            key = scores_key(rep, cfg, digests[name], code)
+            missing = cached_scores(rep, cfg, cache, key) is None
+            if missing and in_workers:
+                background.submit(jobs, f"the scores of {name}", functools.partial(store_scores, cache, key),
+                                  measure_in_worker, rep, cfg, current_threads())
+            elif missing:
+                store_scores(cache, key, measure(rep, cfg))
+            bar.update(task, advance=1)
+        for name in n2d_names:
+            bar.update(task, status=f"N2D clustering of {name}")
+            n2d(representations[name], cfg, cache, digests[name], code)
+            bar.update(task, advance=1)
+
+
+def score_cache_of(run: Run) -> ScoreCache:
+    """The output_dir's score cache (a cache that holds nothing with ``evaluate.cache=false``)."""
+    return ScoreCache(run.path.parent / score_cache.FOLDER if run.cfg.evaluate.get("cache", True) else None)
 
 
 def load_representations(run: Run) -> tuple[dict[str, Representation], dict[str, str]]:
@@ -186,21 +229,9 @@ def score(rep: Representation, cfg, cache: ScoreCache, digest: str, code: dict,
           neighbourhood: dict | None) -> tuple[dict, dict[str, np.ndarray]]:
     """All metrics of one representation, as a JSON-ready nested dict (``neighbourhood`` for a 2-D
     map), and the per-point predictions they came from (see :func:`measure`)."""
-    settings = OmegaConf.to_container(cfg.evaluate)
-    for key in ("cache", "neighbourhood", "n2d", "findings"):  # not what `measure` reads
-        settings.pop(key, None)
-    settings["confidence"] = {"level": cfg.evaluate.confidence.level}  # of the accuracies' intervals
-    name = score_cache.key(kind="scores", representation=digest, settings=settings, seed=cfg.seed,
-                           map=rep.source is not None, code=code)
-    measured = cache.get(name, lambda found: isinstance(found.get("structure"), dict)
-                         and all(f"knn_accuracy_{k}" in found["structure"] for k in cfg.evaluate.knn.ks)
-                         and ("distribution" in found) == (rep.train.shape[1] >= 2))
-    arrays = cache.get_bound_arrays(name, measured.get("predictions_digest")) if measured is not None else None
-    if arrays is None:
-        measured = measure(rep, cfg)
-        arrays = measured.pop("predictions")
-        measured["predictions_digest"] = cache.put_bound_arrays(name, arrays)
-        cache.put(name, measured)
+    name = scores_key(rep, cfg, digest, code)
+    found = cached_scores(rep, cfg, cache, name)
+    measured, arrays = found if found is not None else store_scores(cache, name, measure(rep, cfg))
     result = {"dim": int(rep.train.shape[1]), "source": rep.source, "recon_mse": rep.recon_mse}
     result["structure"] = measured["structure"]
     if neighbourhood is not None:
@@ -209,6 +240,39 @@ def score(rep: Representation, cfg, cache: ScoreCache, digest: str, code: dict,
         if block in measured:
             result[block] = measured[block]
     return result, arrays
+
+
+def scores_key(rep: Representation, cfg, digest: str, code: dict) -> str:
+    """The score cache's name for the scores of the representation with content ``digest``."""
+    settings = OmegaConf.to_container(cfg.evaluate)
+    for key in ("cache", "neighbourhood", "n2d", "findings"):  # not what `measure` reads
+        settings.pop(key, None)
+    settings["confidence"] = {"level": cfg.evaluate.confidence.level}  # of the accuracies' intervals
+    return score_cache.key(kind="scores", representation=digest, settings=settings, seed=cfg.seed,
+                           map=rep.source is not None, code=code)
+
+
+def cached_scores(rep: Representation, cfg, cache: ScoreCache, name: str) -> tuple[dict, dict] | None:
+    """(scores, predictions) of entry ``name`` when the cache holds them whole, else None."""
+    measured = cache.get(name, lambda found: isinstance(found.get("structure"), dict)
+                         and all(f"knn_accuracy_{k}" in found["structure"] for k in cfg.evaluate.knn.ks)
+                         and ("distribution" in found) == (rep.train.shape[1] >= 2))
+    arrays = cache.get_bound_arrays(name, measured.get("predictions_digest")) if measured is not None else None
+    return None if arrays is None else (measured, arrays)
+
+
+def store_scores(cache: ScoreCache, name: str, measured: dict) -> tuple[dict, dict]:
+    """Put :func:`measure`'s result into the cache as entry ``name``; (scores, predictions)."""
+    arrays = measured.pop("predictions")
+    measured["predictions_digest"] = cache.put_bound_arrays(name, arrays)
+    cache.put(name, measured)
+    return measured, arrays
+
+
+def measure_in_worker(rep: Representation, cfg, threads: int) -> dict:
+    """:func:`measure` in a worker process, with the caller's thread count."""
+    use_threads(threads)
+    return measure(rep, cfg)
 
 
 def measure(rep: Representation, cfg) -> dict:

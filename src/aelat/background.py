@@ -1,0 +1,72 @@
+"""Work a command hands to worker processes while it goes on, finished in the order it was handed over.
+
+The workers are loky's (joblib's process executor), not a hand-written pool: each is a fresh
+interpreter (a fork of this process would inherit OpenMP thread pools that do not survive a fork),
+and a worker that dies (killed, out of memory) is reported at once instead of waited for. Each
+command has its own executor, started at its first submission and stopped when it ends: not loky's
+process-wide reusable one, which joblib's own loky backend (Hydra's joblib launcher, a user's
+``Parallel``) takes over and cannot share.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+from joblib.externals.loky import ProcessPoolExecutor
+from joblib.externals.loky.process_executor import BrokenProcessPool
+
+from aelat.errors import AelatError
+
+class WorkerDied(AelatError):
+    """A worker process ended without a result."""
+
+
+class Background:
+    """Functions running in up to ``jobs`` worker processes; :meth:`finish` hands each result to its ``then``.
+
+    Used as a context manager: leaving the block stops the workers; with an error (or results not
+    finished) at once, dropping what they computed, which is never half-recorded.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[Any, str, Callable[[Any], None]]] = []
+        self._executor = None
+
+    def submit(self, jobs: int, what: str, then: Callable[[Any], None], function: Callable, *args) -> None:
+        """Start ``function(*args)`` in a worker (``jobs`` of them at most); ``what`` names it in errors."""
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(max_workers=jobs)
+        self._pending.append((self._executor.submit(function, *args), what, then))
+
+    def finish(self) -> None:
+        """Wait for every submitted function in order and pass its result to its ``then``; raise the
+        first error once all have ended (results that came back are passed on even then)."""
+        pending, self._pending = self._pending, []
+        first = None
+        for future, what, then in pending:
+            try:
+                try:
+                    result = future.result()
+                except BrokenProcessPool as exc:
+                    raise WorkerDied(f"{what} was not computed: a worker process died ({_reason(exc)}); run "
+                                     "again, or with jobs=1 to compute it in this process") from None
+                then(result)
+            except Exception as exc:  # noqa: BLE001 - kept, raised after the others are recorded
+                first = first or exc
+        if first is not None:
+            raise first
+
+    def __enter__(self) -> Background:
+        return self
+
+    def __exit__(self, kind, error, trace) -> None:
+        if self._executor is not None:  # after an error, stop what the workers still compute
+            self._executor.shutdown(wait=kind is None, kill_workers=kind is not None or bool(self._pending))
+        self._executor, self._pending = None, []
+
+
+def _reason(exc: BaseException) -> str:
+    """What loky says ended the worker: its exit code or signal, e.g. ``SIGKILL(-9)``."""
+    found = re.search(r"exit codes of the workers are \{([^}]*)\}", str(exc))
+    return found.group(1) if found else "no result"

@@ -1,0 +1,149 @@
+"""Maps computed in worker processes (jobs): the same arrays and scores as in the process, results
+recorded in order, an error raised once the others are recorded, and a killed worker reported in one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from joblib import Parallel, delayed
+from aelat import artifacts
+from aelat.background import Background, WorkerDied
+from aelat.runtime import current_threads
+from aelat.stages.embed import map_jobs
+from conftest import FAST, cli
+
+AELAT = Path(sys.executable).with_name("aelat")
+# A short t-SNE on a sample: what is under test is where a map is computed, not the map.
+TSNE_FAST = ["embed.max_points=400", "embed.tsne.n_iter=100", "embed.tsne.early_exaggeration_iter=50"]
+
+
+def square(x):
+    return x * x
+
+
+def fails(x):
+    raise ValueError(f"no value for {x}")
+
+
+def dies(x):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_results_are_recorded_in_order_and_the_first_error_after_the_others():
+    recorded = []
+    with Background() as background:
+        for x, function in ((2, square), (3, fails), (4, square), (5, fails)):
+            background.submit(2, f"item {x}", recorded.append, function, x)
+        with pytest.raises(ValueError, match="no value for 3"):
+            background.finish()
+    assert recorded == [4, 16]
+
+
+def test_joblib_loky_parallel_still_works_beside_it():
+    """The workers are the command's own: joblib's loky backend (Hydra's joblib launcher) keeps working."""
+    recorded = []
+    with Background() as background:
+        background.submit(2, "item 6", recorded.append, square, 6)
+        assert Parallel(n_jobs=2)(delayed(square)(x) for x in range(3)) == [0, 1, 4]
+        background.finish()
+    assert recorded == [36] and Parallel(n_jobs=2)(delayed(square)(x) for x in range(3)) == [0, 1, 4]
+
+
+def test_a_killed_worker_is_reported_with_what_it_computed():
+    recorded = []
+    with Background() as background:
+        background.submit(2, "the tsne map of raw", recorded.append, dies, 1)
+        died = r"the tsne map of raw was not computed: a worker process died \(SIGKILL\(-9\)\); run again, or with jobs=1"
+        with pytest.raises(WorkerDied, match=died):
+            background.finish()
+    assert recorded == []
+
+
+def test_auto_jobs_are_the_threads_one_map_leaves():
+    threads = current_threads()
+    assert map_jobs("auto", "tsne", {"n_jobs": 1}) == threads
+    assert map_jobs("auto", "tsne", {"n_jobs": threads}) == 1
+    assert map_jobs("auto", "tsne", {"n_jobs": -1}) == 1
+    assert map_jobs("auto", "umap", {}) == threads
+    assert map_jobs(3, "tsne", {"n_jobs": threads}) == 3
+
+
+def runs_of(out: Path) -> Path:
+    return next(p for p in out.iterdir() if p.name.startswith("digits-"))
+
+
+def maps_of(run: Path) -> dict:
+    arrays = {}
+    for path in sorted(run.glob("embedding_*.npz")):
+        with np.load(path) as npz:
+            arrays |= {f"{path.name}:{key}": npz[key] for key in npz.files}
+    return arrays
+
+
+def test_a_run_with_maps_in_workers_gives_the_numbers_of_a_run_without(tmp_path):
+    """Workers and the scores computed before the maps (score cache) against neither: same maps, same metrics."""
+    together, apart = tmp_path / "workers", tmp_path / "in_process"
+    done = cli(together, "run", *FAST, *TSNE_FAST, "jobs=2", "--method", "tsne", "--of", "all")
+    assert done.stderr.count("computing in a worker process") == 4
+    cli(apart, "run", *FAST, *TSNE_FAST, "jobs=1", "evaluate.cache=false", "--method", "tsne", "--of", "all")
+    a, b = runs_of(together), runs_of(apart)
+    maps = maps_of(a), maps_of(b)
+    assert maps[0].keys() == maps[1].keys() and len(maps[0]) == 4 * 5
+    for key in maps[0]:
+        np.testing.assert_array_equal(maps[0][key], maps[1][key], err_msg=key)
+    metrics = [json.loads((run / artifacts.METRICS).read_text()) for run in (a, b)]
+    assert metrics[0]["representations"] == metrics[1]["representations"]
+    assert metrics[0]["comparisons"] == metrics[1]["comparisons"]
+    # the workers' maps went into the map cache like maps computed in the process
+    assert len(list((together / ".cache" / "maps").glob("*.npz"))) == 4
+
+
+def test_a_killed_worker_ends_the_command_with_one_line_and_records_no_map(tmp_path):
+    out = tmp_path / "outputs"
+    cli(out, "train", *FAST)
+    cli(out, "encode", *FAST)
+    run = runs_of(out)
+    before = json.loads((run / artifacts.MANIFEST).read_text())
+    # a t-SNE long enough to be caught in the worker
+    process = subprocess.Popen([AELAT, "embed", "--method", "tsne", "--of", "all", *FAST, "jobs=2",
+                                "embed.tsne.n_iter=20000", f"output_dir={out}"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        worker = wait_for_worker(process.pid, timeout=120)
+        os.kill(worker, signal.SIGKILL)
+        stdout, stderr = process.communicate(timeout=300)
+    finally:
+        process.kill()
+    assert process.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("aelat: error:")]
+    assert len(errors) == 1 and "was not computed: a worker process died" in errors[0], stderr
+    assert "SIGKILL" in errors[0] and "jobs=1" in errors[0]
+    after = json.loads((run / artifacts.MANIFEST).read_text())
+    assert after["stages"].keys() == before["stages"].keys()  # no map recorded, nothing else touched
+    assert not list(run.glob("embedding_*"))
+
+
+def wait_for_worker(parent: int, timeout: float) -> int:
+    """The pid of a loky worker process under ``parent`` once one is computing."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for child in Path("/proc").glob("[0-9]*"):
+            try:
+                stat = (child / "stat").read_text()
+                command = (child / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent and b"LokyProcess" in command:  # not its resource tracker
+                time.sleep(3)  # past its start, into the map
+                return int(child.name)
+        time.sleep(0.2)
+    raise AssertionError("no worker process appeared")
