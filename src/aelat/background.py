@@ -17,6 +17,7 @@ from joblib.externals.loky import ProcessPoolExecutor
 from joblib.externals.loky.process_executor import BrokenProcessPool
 
 from aelat.errors import AelatError
+from aelat.runtime import current_threads, use_threads
 
 class WorkerDied(AelatError):
     """A worker process ended without a result."""
@@ -34,10 +35,11 @@ class Background:
         self._executor = None
 
     def submit(self, jobs: int, what: str, then: Callable[[Any], None], function: Callable, *args) -> None:
-        """Start ``function(*args)`` in a worker (``jobs`` of them at most); ``what`` names it in errors."""
+        """Start ``function(*args)`` in a worker (``jobs`` of them at most) with this process's thread
+        count, so that it computes the same numbers as here; ``what`` names it in errors."""
         if self._executor is None:
             self._executor = ProcessPoolExecutor(max_workers=jobs)
-        self._pending.append((self._executor.submit(function, *args), what, then))
+        self._pending.append((self._executor.submit(_with_threads, current_threads(), function, *args), what, then))
 
     def finish(self) -> None:
         """Wait for every submitted function in order and pass its result to its ``then``; raise the
@@ -64,6 +66,18 @@ class Background:
         if self._executor is not None:  # after an error, stop what the workers still compute
             self._executor.shutdown(wait=kind is None, kill_workers=kind is not None or bool(self._pending))
         self._executor, self._pending = None, []
+
+
+def workers(jobs: int | str, task_threads: int = 1) -> int:
+    """Worker processes for tasks of ``task_threads`` threads each: the ``jobs`` setting, or for auto
+    this process's thread count over ``task_threads`` (1: none, the work stays in the process)."""
+    return int(jobs) if jobs != "auto" else max(1, current_threads() // task_threads)
+
+
+def _with_threads(threads: int, function: Callable, *args) -> Any:
+    """``function(*args)`` in a worker, after sizing its thread pools like the submitting process's."""
+    use_threads(threads)
+    return function(*args)
 
 
 def _reason(exc: BaseException) -> str:

@@ -10,7 +10,6 @@ from aelat.embedders import tsne
 from aelat.embedders.pca import pca_map
 from aelat.embedders.tsne import tsne_map
 from aelat.embedders.umap import umap_map
-from aelat.runtime import use_threads
 
 EMBEDDERS = {"tsne": tsne_map, "pca": pca_map, "umap": umap_map}
 
@@ -25,11 +24,10 @@ def map_parameters(method: str, n_points: int, options: dict) -> dict:
     return tsne.effective_options(n_points, options) if method == "tsne" else dict(options)
 
 
-def compute_map(method: str, train: np.ndarray, test: np.ndarray, seed: int, options: dict,
-                threads: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """``EMBEDDERS[method]``'s map in a worker process, with the caller's thread count; and its seconds."""
+def compute_map(method: str, train: np.ndarray, test: np.ndarray, seed: int,
+                options: dict) -> tuple[np.ndarray, np.ndarray, float]:
+    """``EMBEDDERS[method]``'s map (in a worker process) and the seconds it took."""
     started = time.perf_counter()
-    use_threads(threads)
     train, test = EMBEDDERS[method](train, test, seed, options)
     return train, test, time.perf_counter() - started
 

@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 
 from aelat import artifacts, content_store
 from aelat.artifacts import Run
-from aelat.background import Background
+from aelat.background import Background, workers
 from aelat.content_store import ContentStore
 from aelat.embedders import EMBEDDERS, REPEATS, compute_map, map_parameters
 from aelat.errors import ConfigError, DataError
@@ -74,7 +74,7 @@ def run(run: Run, method: str, source: str = "latent", background: Background | 
     if background is not None and method in BACKGROUND and jobs > 1:
         console().print(f"{method} of {source}, {len(given.fitted)} points: computing in a worker process")
         background.submit(jobs, f"the {method} map of {source}", lambda result: record(run, given, *result),
-                          compute_map, method, given.fitted, given.test, run.cfg.seed, given.options, current_threads())
+                          compute_map, method, given.fitted, given.test, run.cfg.seed, given.options)
         return
     with progress_bar() as bar:
         task = bar.add_task(f"{method} of {source}, {len(given.fitted)} points", total=None, status="")
@@ -123,12 +123,10 @@ def map_input(run: Run, method: str, source: str, started: float) -> MapInput:
 
 def map_jobs(jobs: int | str, method: str, options: dict) -> int:
     """Maps computed at once: ``jobs``, or for auto aelat's threads over the threads one map uses."""
-    if jobs != "auto":
-        return int(jobs)
     threads = int(options.get("n_jobs", 1)) if method == "tsne" else 1
     if threads < 0:  # joblib's convention, as openTSNE reads it: -1 all cores, -2 all but one
         threads = max(1, current_threads() + 1 + threads)
-    return max(1, current_threads() // threads)
+    return workers(jobs, threads)
 
 
 def record(run: Run, given: MapInput, train: np.ndarray, test: np.ndarray, seconds: float | None = None,

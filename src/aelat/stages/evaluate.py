@@ -26,7 +26,7 @@ from omegaconf import OmegaConf
 
 from aelat import artifacts, score_cache
 from aelat.artifacts import Run
-from aelat.background import Background
+from aelat.background import Background, workers
 from aelat.embedders import EMBEDDERS, REPEATS
 from aelat.errors import ConfigError
 from aelat.metrics.confidence import bootstrap_interval, paired_clustering_replicates, wilson_interval
@@ -41,7 +41,7 @@ from aelat.metrics.structure import (
     linear_probe_predictions,
     silhouette,
 )
-from aelat.runtime import current_threads, progress_bar, use_threads
+from aelat.runtime import progress_bar, use_threads
 from aelat.score_cache import ScoreCache
 
 # Representation pairs compared on the same points (a, b): what training adds beyond PCA and the
@@ -131,11 +131,10 @@ def prescore(run: Run, background: Background | None = None) -> None:
     use_threads(cfg.get("threads"))
     run.require("encode", artifacts.LATENTS)
     latents = artifacts.read_npz(run.file(artifacts.LATENTS))
-    representations = {name: stored_representation(latents, name) for name in artifacts.REPRESENTATIONS
-                       if f"{artifacts.REPRESENTATIONS[name]}_train" in latents}
+    representations = stored_representations(latents)
     cache, code = score_cache_of(run), artifacts.code_versions()
     digests = {name: score_cache.digest(rep.arrays) for name, rep in representations.items()}
-    jobs = current_threads() if cfg.jobs == "auto" else int(cfg.jobs)
+    jobs = workers(cfg.jobs)
     in_workers = background is not None and jobs > 1
     n2d_names = n2d_representations(cfg.evaluate.n2d.of, representations)
     with progress_bar() as bar:
@@ -146,7 +145,7 @@ def prescore(run: Run, background: Background | None = None) -> None:
             missing = cached_scores(rep, cfg, cache, key) is None
             if missing and in_workers:
                 background.submit(jobs, f"the scores of {name}", functools.partial(store_scores, cache, key),
-                                  measure_in_worker, rep, cfg, current_threads())
+                                  measure, rep, cfg)
             elif missing:
                 store_scores(cache, key, measure(rep, cfg))
             bar.update(task, advance=1)
@@ -165,8 +164,7 @@ def load_representations(run: Run) -> tuple[dict[str, Representation], dict[str,
     """Every representation in the run folder, after checking each artifact is current and intact."""
     inputs = run.require("encode", artifacts.LATENTS)
     latents = artifacts.read_npz(run.file(artifacts.LATENTS))
-    representations = {name: stored_representation(latents, name) for name in artifacts.REPRESENTATIONS
-                       if f"{artifacts.REPRESENTATIONS[name]}_train" in latents}  # external: latent (raw, pca)
+    representations = stored_representations(latents)
     stages = run.manifest()["stages"]
     maps = [(m, s) for m in EMBEDDERS for s in artifacts.REPRESENTATIONS
             if artifacts.embedding_stage(m, s) in stages and (m, s) not in REPEATS]
@@ -174,6 +172,13 @@ def load_representations(run: Run) -> tuple[dict[str, Representation], dict[str,
         representations[f"{method}({source})"], read = map_representation(run, method, source)
         inputs |= read
     return representations, inputs
+
+
+def stored_representations(latents: dict[str, np.ndarray]) -> dict[str, Representation]:
+    """The representations latents.npz holds (raw, pca, untrained, latent; an external run: latent, and raw
+    and pca when given)."""
+    return {name: stored_representation(latents, name) for name in artifacts.REPRESENTATIONS
+            if f"{artifacts.REPRESENTATIONS[name]}_train" in latents}
 
 
 def stored_representation(latents: dict[str, np.ndarray], name: str) -> Representation:
@@ -267,12 +272,6 @@ def store_scores(cache: ScoreCache, name: str, measured: dict) -> tuple[dict, di
     measured["predictions_digest"] = cache.put_bound_arrays(name, arrays)
     cache.put(name, measured)
     return measured, arrays
-
-
-def measure_in_worker(rep: Representation, cfg, threads: int) -> dict:
-    """:func:`measure` in a worker process, with the caller's thread count."""
-    use_threads(threads)
-    return measure(rep, cfg)
 
 
 def measure(rep: Representation, cfg) -> dict:
