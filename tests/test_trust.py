@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -419,5 +420,46 @@ def test_a_really_full_file_system(tmp_path):
         run_dir = next(p for p in mount.iterdir() if p.is_dir() and not p.name.startswith("."))
         if (run_dir / artifacts.MANIFEST).exists():
             consistent(run_dir)
+        assert not holders(mount, {os.getpid(), *children(os.getpid())}), "aelat left a file open in its output"
     finally:
-        subprocess.run(["umount", str(mount)], check=True)
+        unmount(mount)
+
+
+def holders(mount: Path, pids: set[int]) -> list[str]:
+    """What the processes ``pids`` hold under ``mount``: open files, mapped files, working folders."""
+    held = []
+    for pid in pids:
+        proc = Path("/proc", str(pid))
+        try:
+            links = [proc / "cwd", *(proc / "fd").iterdir()]
+            mapped = [line.split()[-1] for line in (proc / "maps").read_text().splitlines()]
+        except OSError:  # it ended meanwhile
+            continue
+        for link in links:
+            try:
+                mapped.append(os.readlink(link))
+            except OSError:
+                continue
+        held += [f"{pid}: {path}" for path in mapped if path.startswith(str(mount))]
+    return held
+
+
+def children(pid: int) -> set[int]:
+    """The processes started by ``pid`` and theirs."""
+    found = set()
+    for task in Path("/proc", str(pid), "task").glob("*"):
+        try:
+            found |= {int(child) for child in (task / "children").read_text().split()}
+        except OSError:
+            continue
+    return found.union(*(children(child) for child in found)) if found else found
+
+
+def unmount(mount: Path) -> None:
+    """Unmount ``mount``; while another process on this machine (not this test's) still uses it, wait
+    a little, then detach it lazily (it is freed when that process lets go)."""
+    for _ in range(20):
+        if not subprocess.run(["umount", str(mount)], capture_output=True).returncode:
+            return
+        time.sleep(0.5)
+    subprocess.run(["umount", "--lazy", str(mount)], check=True)

@@ -63,8 +63,9 @@ class Background:
         return self
 
     def __exit__(self, kind, error, trace) -> None:
-        if self._executor is not None:  # after an error, stop what the workers still compute
-            self._executor.shutdown(wait=kind is None, kill_workers=kind is not None or bool(self._pending))
+        if self._executor is not None:  # after an error, kill what the workers still compute; wait until they
+            # are gone, so that nothing of this command is running once it returns
+            self._executor.shutdown(wait=True, kill_workers=kind is not None or bool(self._pending))
         self._executor, self._pending = None, []
 
 
