@@ -14,7 +14,8 @@ identical.
 --n: the full sweep takes ~35 min per side on 2 cores (20 t-SNE maps of 60,000 points today), beyond
 the bench's budget, so `make bench` runs the first 20,000 points of MNIST (17,143 train) by default;
 --n 0 runs all of it. --baseline none (and --smoke): today is this checkout with what reuses work
-turned off: embed.cache=false (no map cache) and jobs=1 (maps one after another in the process).
+turned off: embed.cache=false (no map cache), analyse.cache=false (no profile cache) and jobs=1 (maps
+one after another in the process).
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ def totals(out: Path) -> dict[str, float]:
 
 
 def identical(today: Path, now: Path) -> tuple[bool, str]:
-    """Whether both sweeps made the same configurations with the same numbers and maps, and the first difference."""
+    """Whether both sweeps made the same configurations with the same numbers (metrics.json, analyse's tables)
+    and maps, and the first difference."""
     a, b = runs(today), runs(now)
     if a.keys() != b.keys():
         return False, f"other configurations: {sorted(a)} vs {sorted(b)}"
@@ -88,6 +90,9 @@ def identical(today: Path, now: Path) -> tuple[bool, str]:
         scores = [json.loads((side[name] / "metrics.json").read_text())["representations"] for side in (a, b)]
         if scores[0] != scores[1]:
             return False, f"{name}: metrics.json differs"
+        for table in ("dynamics.csv", "layers.csv", "geometry.csv"):  # analyse's numbers
+            if (a[name] / table).exists() and (a[name] / table).read_text() != (b[name] / table).read_text():
+                return False, f"{name}/{table} differs"
         for path in sorted(a[name].glob("embedding_*.npz")):
             with np.load(path) as x, np.load(b[name] / path.name) as y:
                 if any(not np.array_equal(x[key], y[key]) for key in x.files):
@@ -116,8 +121,8 @@ def main() -> None:
         if source is None and args.baseline != "none" and not args.smoke:
             sys.exit(f"this clone lacks commit {args.baseline}; fetch it, or pass --baseline none")
         if source is None:
-            today_command, today_env, today_name = [AELAT], env(), "map cache off, maps in series"
-            today_extra = ["embed.cache=false", "jobs=1"]
+            today_command, today_env, today_name = [AELAT], env(), "map and profile caches off, maps in series"
+            today_extra = ["embed.cache=false", "analyse.cache=false", "jobs=1"]
         else:
             today_command = [sys.executable, "-m", "aelat.cli"]
             today_env, today_name = env(PYTHONPATH=str(source)), f"aelat at {args.baseline}"
@@ -153,11 +158,12 @@ def main() -> None:
         shell(["python", "bench/bench_sweep.py", *sys.argv[1:]]),
         rows,
         ("", f"today ({today_name})", "now", "now / today"),
-        f"Identical numbers (every metrics.json representation and every map's arrays): {same}{difference and ': '}"
+        f"Identical numbers (every metrics.json representation, analyse's tables and every map's arrays): {same}{difference and ': '}"
         f"{difference}. Each sweep one `aelat run -m` process (basic launcher: one configuration after another) "
         f"into a fresh output_dir, {environment}. Now computes each distinct map once per output_dir (the map "
         "cache): the raw input's t-SNE, the same in every configuration, once instead of once per latent size; "
-        "and a t-SNE map that uses one thread in a worker process while analyse and the scores of the "
+        "analyse's measurements of the raw input and of the untrained encoder's first layers once (the profile "
+        "cache); and a t-SNE map that uses one thread in a worker process while analyse and the scores of the "
         "representations that are not maps go on (jobs=auto).",
         save=True,
     )

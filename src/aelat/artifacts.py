@@ -97,7 +97,10 @@ A run folder holds one configuration's artifacts::
                                bound to the entry by their checksum
     outputs/.cache/maps/<hash>.npz     embed's 2-D map (train, test) of one input, keyed by its points, the method's
                                parameters as run, the seed and the code (see aelat.stages.embed); shared likewise.
-                               Both caches keep their entries intact through aelat.content_store
+    outputs/.cache/profiles/<hash>.json  one of analyse's measurements (a row of dynamics.csv or layers.csv, a
+                               layer distance), keyed by its points, parameters, seed and code (see
+                               aelat.stages.analyse); shared likewise.
+                               The caches keep their entries intact through aelat.content_store
 """
 
 from __future__ import annotations

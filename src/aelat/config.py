@@ -38,7 +38,7 @@ STAGE_KEYS = {
     "report": ("dataset", "model", "latent_dim", "seed", "train", "evaluate", "analyse", "report"),
 }
 # Keys inside those that change how a stage runs but not what it makes.
-NOT_HASHED = {"train": ("checkpoint_every",), "embed": ("cache",), "evaluate": ("cache",)}
+NOT_HASHED = {"train": ("checkpoint_every",), "embed": ("cache",), "evaluate": ("cache",), "analyse": ("cache",)}
 
 
 def compose(overrides: Sequence[str] = ()) -> DictConfig:

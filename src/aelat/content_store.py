@@ -3,8 +3,9 @@
 An entry's name is a hash of everything its computation read (:func:`key`): the content of its
 input arrays (:func:`digest`), its parameters, the seed and the code (library versions and aelat's
 own source, :func:`source_digest`, so an uncommitted edit counts too). So identical work is done
-once per output_dir: evaluate's scores of a representation (aelat.score_cache) and 2-D maps of an
-input that recurs across a sweep (the raw pixels, PCA of one size; aelat.stages.embed).
+once per output_dir: evaluate's scores of a representation (aelat.score_cache), 2-D maps of an
+input that recurs across a sweep (the raw pixels, PCA of one size; aelat.stages.embed) and analyse's
+measurements of such an input (the raw pixels, the untrained encoder's first layers; aelat.stages.analyse).
 
 Integrity, one mechanism for every kind of entry: an entry is written to a temporary file and
 renamed into place (never half-written), and holds its name and a checksum of the name and its
@@ -100,6 +101,14 @@ class ContentStore:
         """Store a JSON-ready ``value`` under ``name``."""
         entry = {"key": name, "checksum": entry_checksum(name, value), self.field: value}
         self._write(lambda: artifacts.write_json(self.folder / f"{name}.json", entry))
+
+    def json_or_compute(self, name: str, compute: Callable[[], Any], valid: Callable[[Any], bool] = lambda value: True):
+        """The JSON value stored under ``name``; else ``compute()``'s, stored there."""
+        value = self.get_json(name, valid)
+        if value is None:
+            value = compute()
+            self.put_json(name, value)
+        return value
 
     def get_arrays(self, name: str, valid: Callable[[dict], bool] = lambda arrays: True) -> dict[str, np.ndarray] | None:
         """The arrays stored under ``name``; None when absent, not intact or not ``valid``."""

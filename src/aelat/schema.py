@@ -361,6 +361,7 @@ class AnalyseConfig:
     profile: ProfileConfig = section(ProfileConfig)
     layer_distance: LayerDistanceConfig = section(LayerDistanceConfig)
     holes: HolesConfig = section(HolesConfig)
+    cache: bool = True  # reuse measurements of identical inputs across runs in output_dir (.cache/profiles)
 
 
 @dataclass

@@ -42,7 +42,8 @@ FOLDER = "summary"  # the default output folder, inside the first folder searche
 ID_COLUMNS = ("run", "family", "dataset", "model", "latent_dim", "seed", "train.epochs", "representation", "dim")
 GROUP = ("family", "dataset", "model", "latent_dim", "representation")
 # Config keys a family does not fix: the sweep's axes, and settings that change no number.
-NOT_FAMILY = ("latent_dim", "seed", "output_dir", "device", "report", "train.checkpoint_every", "evaluate.cache")
+NOT_FAMILY = ("latent_dim", "seed", "output_dir", "device", "report", "train.checkpoint_every", "evaluate.cache",
+              "embed.cache", "analyse.cache")
 # (title, column, file stem, format) of the metrics the markdown table and the plots show.
 KEY_METRICS = (
     ("kNN@10", "structure.knn_accuracy_10", "knn10", ".3f"),

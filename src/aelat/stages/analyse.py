@@ -21,13 +21,16 @@ from __future__ import annotations
 import csv
 import io
 import time
+from typing import Callable
 
 import numpy as np
 import torch
+from omegaconf import OmegaConf
 
-from aelat import artifacts
+from aelat import artifacts, content_store
 from aelat.artifacts import Run
 from aelat.config import resolve_device
+from aelat.content_store import ContentStore
 from aelat.data import load_dataset
 from aelat.data.sample import Sample, draw_sample
 from aelat.errors import ArtifactError
@@ -46,6 +49,7 @@ LAYER_METRICS = ("knn_accuracy", "between_class_variance_share", "sw_between_cla
 LAYER_COLUMNS = ("encoder", "layer", "name", "dim", *LAYER_METRICS, "sw_to_next")
 HOLE_EXAMPLES = 8  # decodings shown from holes and from covered regions each
 ACTIVE_VARIANCE = 0.5  # a latent dimension whose posterior variance averages above this carries little about x
+PROFILES = content_store.FOLDER / "profiles"  # under output_dir
 
 
 def run(run: Run) -> list[str]:
@@ -73,12 +77,13 @@ def run(run: Run) -> list[str]:
     if cfg.model.name == "vae":
         latents |= artifacts.read_npz(run.file(artifacts.LATENTS), ["z_logvar_train"])
     encoders = {"trained": trained, "untrained": untrained}
+    remembered = Remembered(run)
     with run.making("analyse", inputs, started) as out, progress_bar() as bar:
         task = bar.add_task(f"analyse {run.path.name}", total=4, status="dynamics")
         if with_snapshots:
-            write_dynamics(run, sample, latents, untrained, x["test"], y, out)
+            write_dynamics(run, sample, latents, untrained, x["test"], y, out, remembered)
         bar.update(task, advance=1, status="layers")
-        _write_csv(out(artifacts.LAYERS), LAYER_COLUMNS, layer_profile(cfg, encoders, x, y))
+        _write_csv(out(artifacts.LAYERS), LAYER_COLUMNS, layer_profile(cfg, encoders, x, y, remembered))
         bar.update(task, advance=1, status="geometry")
         summaries, arrays = geometry(cfg, encoders, sample, x["train"], y["train"], latents["pca_components"])
         rows = [{"encoder": encoder, "class": name, **values}
@@ -97,14 +102,14 @@ def run(run: Run) -> list[str]:
 
 
 def write_dynamics(run: Run, sample: Sample, latents: dict, untrained: Autoencoder, x_test: torch.Tensor,
-                   y: dict, out: artifacts.Outputs) -> None:
+                   y: dict, out: artifacts.Outputs, remembered: Remembered) -> None:
     """dynamics.csv and dynamics_maps.npz, written to ``out(name)``, from train's snapshots.npz."""
     snapshots = artifacts.read_npz(run.file(artifacts.SNAPSHOTS))
     if not (np.array_equal(snapshots["train_index"], sample.train) and np.array_equal(snapshots["test_index"], sample.test)):
         raise ArtifactError(f"{run.file(artifacts.SNAPSHOTS)} holds another sample than this config draws; "
                             "re-run `aelat train`")
     _write_csv(out(artifacts.DYNAMICS), DYNAMICS_COLUMNS,
-               dynamics(run.cfg, snapshots, sample, latents, untrained, x_test, y))
+               dynamics(run.cfg, snapshots, sample, latents, untrained, x_test, y, remembered))
     n_train = len(sample.train)
     maps = aligned_maps([np.concatenate(codes) for codes in zip(snapshots["train"], snapshots["test"])],
                         fit_rows=np.arange(n_train))
@@ -114,10 +119,11 @@ def write_dynamics(run: Run, sample: Sample, latents: dict, untrained: Autoencod
 
 
 def dynamics(cfg, snapshots: dict, sample: Sample, latents: dict, untrained: Autoencoder, x_test: torch.Tensor,
-             y: dict) -> list[dict]:
+             y: dict, remembered: Remembered) -> list[dict]:
     """dynamics.csv's rows: the raw, PCA and untrained baselines on the sample, then the latent at each snapshot."""
     def profile(z_train: np.ndarray, z_test: np.ndarray) -> dict:
-        return separation_profile(z_train, y["train"], z_test, y["test"], **cfg.analyse.profile, seed=cfg.seed)
+        return remembered(separation_profile, z_train, y["train"], z_test, y["test"],
+                          **OmegaConf.to_container(cfg.analyse.profile), seed=cfg.seed)
 
     raw_test = latents["raw_test"][sample.test]
     pca_test = latents["pca_test"][sample.test]
@@ -134,23 +140,49 @@ def dynamics(cfg, snapshots: dict, sample: Sample, latents: dict, untrained: Aut
     return rows
 
 
-def layer_profile(cfg, encoders: dict[str, Autoencoder], x: dict, y: dict) -> list[dict]:
+def layer_profile(cfg, encoders: dict[str, Autoencoder], x: dict, y: dict, remembered: Remembered) -> list[dict]:
     """layers.csv's rows: every layer of each encoder on the sample; the raw input (layer 0) is scored once."""
     n_train = len(x["train"])
     rows, input_scores = [], None
     for encoder, model in encoders.items():
         layers = encoder_layers(model, torch.cat([x["train"], x["test"]]))
         for index, (name, Z) in enumerate(zip(layer_names(model), layers)):
-            scores = input_scores if index == 0 and input_scores is not None else separation_profile(
-                Z[:n_train], y["train"], Z[n_train:], y["test"], metrics=LAYER_METRICS, **cfg.analyse.profile,
-                seed=cfg.seed)
+            scores = input_scores if index == 0 and input_scores is not None else remembered(
+                separation_profile, Z[:n_train], y["train"], Z[n_train:], y["test"], metrics=LAYER_METRICS,
+                **OmegaConf.to_container(cfg.analyse.profile), seed=cfg.seed)
             if index == 0:
                 input_scores = scores
-            to_next = "" if index == len(layers) - 1 else layer_distance(
-                Z, layers[index + 1], **cfg.analyse.layer_distance, seed=cfg.seed)
+            to_next = "" if index == len(layers) - 1 else remembered(
+                layer_distance, Z, layers[index + 1], **OmegaConf.to_container(cfg.analyse.layer_distance),
+                seed=cfg.seed)
             rows.append({"encoder": encoder, "layer": index, "name": name, "dim": Z.shape[1], **scores,
                          "sw_to_next": to_next})
     return rows
+
+
+class Remembered:
+    """analyse's measurements through the output_dir's profile cache (aelat.content_store): one of the
+    same points with the same parameters, seed and code is computed once per output_dir, so the raw
+    input's rows and the untrained encoder's first layers, the same in every run of a latent-size
+    sweep, are measured once. ``analyse.cache=false`` turns it off."""
+
+    def __init__(self, run: Run):
+        cached = run.cfg.analyse.get("cache", True)
+        self.store = ContentStore(run.path.parent / PROFILES if cached else None, "profile cache", "analysing")
+        self.code = artifacts.code_versions()
+
+    def __call__(self, function: Callable, *arrays: np.ndarray, **parameters):
+        """``function(*arrays, **parameters)`` (numbers, or a mapping of names to numbers), from the
+        cache when it holds it."""
+        name = content_store.key(kind=function.__name__, points=content_store.digest(arrays), parameters=parameters,
+                                 code=self.code)
+        return self.store.json_or_compute(name, lambda: function(*arrays, **parameters), _numbers)
+
+
+def _numbers(value) -> bool:
+    """Whether ``value`` is a number or a mapping of names to numbers."""
+    values = value.values() if isinstance(value, dict) else [value]
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
 def geometry(cfg, encoders: dict[str, Autoencoder], sample: Sample, x_train: torch.Tensor, y_train: np.ndarray,
