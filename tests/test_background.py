@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pytest
 from joblib import Parallel, delayed
 from aelat import artifacts
 from aelat.background import Background, WorkerDied
+from aelat.plots.drawing import Figures
 from aelat.runtime import current_threads
 from aelat.stages.embed import map_jobs
 from conftest import FAST, cli
@@ -67,6 +69,26 @@ def test_a_killed_worker_is_reported_with_what_it_computed():
     assert recorded == []
 
 
+def writes_its_process(label, path):
+    Path(path).write_text(f"{label} {os.getpid()}")
+
+
+def test_figures_drawn_in_workers_are_written_by_the_stage_to_its_outputs(tmp_path):
+    outputs = artifacts.Outputs(tmp_path)
+    with Background() as background:
+        draw = Figures(outputs, background, jobs=2)
+        draw("a.png", writes_its_process, "a")
+        draw("b.png", writes_its_process, "b")
+        assert outputs("a.png").read_text() == ""  # written by finish, here
+        draw.finish()
+    labels = [outputs(name).read_text().split() for name in ("a.png", "b.png")]
+    assert [label for label, _ in labels] == ["a", "b"]
+    assert all(int(pid) != os.getpid() for _, pid in labels)  # drawn in a worker
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(path.name for path in outputs.files.values())
+    Figures(outputs)("c.png", writes_its_process, "c")  # no background: drawn here
+    assert outputs("c.png").read_text() == f"c {os.getpid()}"
+
+
 def test_auto_jobs_are_the_threads_one_map_leaves():
     threads = current_threads()
     assert map_jobs("auto", "tsne", {"n_jobs": 1}) == threads
@@ -89,7 +111,8 @@ def maps_of(run: Path) -> dict:
 
 
 def test_a_run_with_maps_in_workers_gives_the_numbers_of_a_run_without(tmp_path):
-    """Workers and the scores computed before the maps (score cache) against neither: same maps, same metrics."""
+    """Workers (maps, scores computed before the maps, report figures) against none: the same maps, metrics
+    and report, byte for byte."""
     together, apart = tmp_path / "workers", tmp_path / "in_process"
     done = cli(together, "run", *FAST, *TSNE_FAST, "jobs=2", "--method", "tsne", "--of", "all")
     assert done.stderr.count("computing in a worker process") == 4
@@ -104,6 +127,20 @@ def test_a_run_with_maps_in_workers_gives_the_numbers_of_a_run_without(tmp_path)
     assert metrics[0]["comparisons"] == metrics[1]["comparisons"]
     # the workers' maps went into the map cache like maps computed in the process
     assert len(list((together / ".cache" / "maps").glob("*.npz"))) == 4
+    # the report's figures, drawn in the workers, are the bytes drawn in the process; so is the rest
+    report = sorted(path.name for path in a.glob("report*"))
+    assert "report_dynamics_maps.gif" in report and "report_latent_corner.png" in report
+    assert report == sorted(path.name for path in b.glob("report*"))
+    for name in report:
+        assert same_bytes(a / name, b / name), name
+
+
+def same_bytes(a: Path, b: Path) -> bool:
+    """Whether two report files are the same, but for the numbers of Bokeh's models in report.html (a count
+    of the models made in the process so far)."""
+    def normalised(path: Path) -> bytes:
+        return re.sub(rb"\bp\d+\b", b"p", path.read_bytes()) if path.suffix == ".html" else path.read_bytes()
+    return normalised(a) == normalised(b)
 
 
 def test_a_killed_worker_ends_the_command_with_one_line_and_records_no_map(tmp_path):

@@ -8,6 +8,8 @@ so the share of correct votes among all test points is the kNN accuracy in metri
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics.cluster import contingency_matrix
@@ -32,11 +34,13 @@ def vote_k(ks) -> int:
     return 10 if 10 in ks else max(ks)
 
 
-def write_html(run: Run, scores: dict, figures: list[tuple[str, str]], out: artifacts.Outputs) -> None:
+def write_html(run: Run, scores: dict, figures: list[tuple[str, str]], out: artifacts.Outputs,
+               before_page: Callable[[], None] = lambda: None) -> None:
     """Write report.html (to ``out(HTML)``) from the run's latents and maps (those ``scores`` holds),
     which the report stage has checked current and intact (and records as its inputs).
 
-    ``figures`` are (caption, report output) shown below the maps, read from ``out(file)``.
+    ``figures`` are (caption, report output) shown below the maps, read from ``out(file)`` after
+    ``before_page()`` (which completes them when they are drawn elsewhere meanwhile).
     """
     from aelat.plots.images import data_uri, pictured, to_uint8
     from aelat.plots.interactive import Map, Votes, write_page
@@ -94,6 +98,7 @@ def write_html(run: Run, scores: dict, figures: list[tuple[str, str]], out: arti
         "metrics.json scores); clusters: the Gaussian mixture that GMM acc/NMI score, each matched one-to-one "
         "to a class.",
     ]
+    before_page()
     write_page(out(HTML), title=f"aelat — {run.path.name}", intro=intro, class_names=class_names,
                labels=y_test[shown], index=shown, thumbnails=thumbnails, maps=panels, votes=votes, k=k,
                figures=[(caption, out(file)) for caption, file in figures])

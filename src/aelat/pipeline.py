@@ -72,12 +72,13 @@ def method_names(methods: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(methods))  # --method pca --method pca draws one map
 
 
-def evaluate_and_report(run: Run, on_report: OnReport | None = None) -> None:
-    """Score every representation, then render report.md from the scores."""
+def evaluate_and_report(run: Run, on_report: OnReport | None = None, background: Background | None = None) -> None:
+    """Score every representation, then render report.md from the scores (its figures in ``background``'s
+    workers when given)."""
     from aelat.stages import evaluate as evaluate_stage
 
     metrics = evaluate_stage.run(run)
-    path = write_report(run)
+    path = write_report(run, background)
     if on_report is not None:
         on_report(metrics, path)
 
@@ -129,7 +130,7 @@ def pipeline_steps(run: Run, methods: Sequence[str], of: str, train_only: bool =
     def maps_then_evaluate() -> None:
         if background is not None:
             background.finish()
-        evaluate_and_report(run, on_report)
+        evaluate_and_report(run, on_report, background)
 
     steps.append(("evaluate", [("evaluate", artifacts.METRICS), ("report", REPORT), ("report", HTML)],
                   maps_then_evaluate))

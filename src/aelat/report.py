@@ -11,10 +11,12 @@ from omegaconf import OmegaConf
 
 from aelat import artifacts
 from aelat.artifacts import Run
+from aelat.background import Background, workers
 from aelat.errors import StaleArtifactError
 from aelat.explorer import write_html
 from aelat.findings import Findings, lookup, run_findings
 from aelat.plots.figures import plot_heatmaps, plot_reconstructions, plot_training_curve
+from aelat.plots.drawing import Figures
 from aelat.plots.images import pictured
 from aelat.plots.latent import plot_corner, plot_gaussianity, plot_marginals
 from aelat.plots.scatter import plot_map_grid
@@ -148,9 +150,10 @@ def terminal_tables(metrics: dict) -> list:
     return tables
 
 
-def write_report(run: Run) -> Path:
+def write_report(run: Run, background: Background | None = None) -> Path:
     """Render report.md (opening with the Findings), its figures and findings.json next to metrics.json;
-    returns the report's path.
+    returns the report's path. With ``background``, the figures are drawn in worker processes (``jobs``)
+    while the report goes on.
 
     Refuses (StaleArtifactError) when metrics.json is older than a file it draws (a map made again,
     a map made after it, latents or model made again): the maps are always titled with their own scores.
@@ -180,6 +183,7 @@ def write_report(run: Run) -> Path:
     figures = []
 
     with run.making("report", inputs, started, save_config=False) as out:
+        draw = Figures(out, background, workers(run.cfg.jobs))
         for method in sorted({name.split("(")[0] for name, row in scores.items() if row.get("source")}):
             maps = {}
             for source in BASELINES:
@@ -190,17 +194,17 @@ def write_report(run: Run) -> Path:
                     suffix = f" — kNN@10 {accuracy:.3f}" if accuracy is not None else ""
                     maps[f"{source} ({scores[source]['dim']}-d){suffix}"] = (emb["test"], emb["y_test"])
             figures.append((f"{method} maps of the test set, by representation", f"report_maps_{method}.png"))
-            plot_map_grid(maps, class_names, f"{method} of each representation (test points)", out(figures[-1][1]))
+            draw(figures[-1][1], plot_map_grid, maps, class_names, f"{method} of each representation (test points)")
 
         sw = {name: scores[name]["distribution"]["sliced_wasserstein"]["matrix"] for name in BASELINES
               if "distribution" in scores.get(name, {})}
         if sw:
             figures.append(("Sliced Wasserstein-2 between classes (units of the pooled spread)",
                             "report_sliced_wasserstein.png"))
-            plot_heatmaps(sw, class_names, "sliced W₂ between class-conditional distributions", out(figures[-1][1]),
-                          colour_label="sliced W₂ (units of the pooled spread)")
+            draw(figures[-1][1], plot_heatmaps, sw, class_names, "sliced W₂ between class-conditional distributions",
+                 colour_label="sliced W₂ (units of the pooled spread)")
 
-        q_figures = latent_figures(run, scores, class_names, out)
+        q_figures = latent_figures(run, scores, class_names, draw)
         figures += q_figures
 
         log = np.genfromtxt(run.file(artifacts.TRAIN_LOG), delimiter=",", names=True, ndmin=1) if trained else None
@@ -208,40 +212,39 @@ def write_report(run: Run) -> Path:
         artifacts.write_json(out(artifacts.FINDINGS), findings.to_json())
         if trained:
             figures.append(("Training curve", "report_training.png"))
-            plot_training_curve(log, run.path.name, out(figures[-1][1]))
+            draw(figures[-1][1], plot_training_curve, log, run.path.name)
 
         rows = {name: latents[f"examples_{name}"] for name in EXAMPLES if f"examples_{name}" in latents}
         if len(rows) == len(EXAMPLES) and pictured(rows["input"]):
             figures.append(("Test images (top) and their reconstructions", "report_reconstructions.png"))
-            plot_reconstructions(rows, "reconstructions of test images", out(figures[-1][1]))
+            draw(figures[-1][1], plot_reconstructions, rows, "reconstructions of test images")
 
-        write_html(run, scores, q_figures, out)
-        analysis = analysis_sections(run, analysed, class_names, out)
+        analysis = analysis_sections(run, analysed, class_names, draw)
+        write_html(run, scores, q_figures, out, before_page=draw.finish)  # the page holds q_figures' files
         text = render_markdown(run.path.name, metrics, figures, findings) + ("\n" + analysis if analysis else "")
         artifacts.write_text(out(REPORT), text)
     return run.file(REPORT)
 
 
-def latent_figures(run: Run, scores: dict, class_names: list[str], out: artifacts.Outputs) -> list[tuple[str, str]]:
+def latent_figures(run: Run, scores: dict, class_names: list[str], draw: Figures) -> list[tuple[str, str]]:
     """Figures of Q itself: marginals and corner plot of the latent's widest dimensions, and the
-    per-class Gaussianity of every representation next to the pooled one; each written to ``out(file)``."""
+    per-class Gaussianity of every representation next to the pooled one; each drawn by ``draw``."""
     key = artifacts.REPRESENTATIONS["latent"]
     latents = artifacts.read_npz(run.file(artifacts.LATENTS), [f"{key}_train", f"{key}_test", "y_train", "y_test"])
     Z = np.concatenate([latents[f"{key}_train"], latents[f"{key}_test"]])
     y = np.concatenate([latents["y_train"], latents["y_test"]])
     figures = [(f"Q: marginals of the latent's widest dimensions, by class ({len(Z):,} points)", "report_latent_marginals.png")]
-    plot_marginals(Z, y, class_names, f"latent ({Z.shape[1]}-d): dimensions of largest variance",
-                   out(figures[-1][1]))
+    draw(figures[-1][1], plot_marginals, Z, y, class_names, f"latent ({Z.shape[1]}-d): dimensions of largest variance")
     if Z.shape[1] >= 2:
         figures.append(("Q: pairs of the latent's widest dimensions (corner plot)", "report_latent_corner.png"))
-        plot_corner(Z, y, class_names, f"latent ({Z.shape[1]}-d): widest dimensions, pairwise",
-                    out(figures[-1][1]), seed=run.cfg.seed)
+        draw(figures[-1][1], plot_corner, Z, y, class_names, f"latent ({Z.shape[1]}-d): widest dimensions, pairwise",
+             seed=run.cfg.seed)
     gaussianity = {name: scores[name]["distribution"]["gaussianity"] for name in BASELINES
                    if "distribution" in scores.get(name, {})}
     if gaussianity:
         figures.append(("Gaussianity of each class and of all classes pooled", "report_gaussianity.png"))
-        plot_gaussianity(gaussianity, class_names, "MMD² of each distribution to its moment-matched Gaussian",
-                         out(figures[-1][1]))
+        draw(figures[-1][1], plot_gaussianity, gaussianity, class_names,
+             "MMD² of each distribution to its moment-matched Gaussian")
     return figures
 
 

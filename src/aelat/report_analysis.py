@@ -12,6 +12,7 @@ from aelat import artifacts
 from aelat.artifacts import Run
 from aelat.metrics.geometry import paired_ratio_change
 from aelat.plots.analysis import animate_maps, plot_dynamics, plot_geometry, plot_layers, plot_map_strip
+from aelat.plots.drawing import Figures
 from aelat.plots.figures import plot_reconstructions
 
 # (column of dynamics.csv / layers.csv, title); the dynamics figure and table show them in this order.
@@ -38,18 +39,18 @@ def analysis_inputs(run: Run) -> dict[str, str]:
     return inputs
 
 
-def analysis_sections(run: Run, inputs: dict[str, str], class_names: list[str], out: artifacts.Outputs) -> str:
-    """The markdown of every analysis in ``inputs`` (from :func:`analysis_inputs`); figures go to ``out(file)``."""
+def analysis_sections(run: Run, inputs: dict[str, str], class_names: list[str], draw: Figures) -> str:
+    """The markdown of every analysis in ``inputs`` (from :func:`analysis_inputs`); figures go to ``draw``."""
     if not inputs:
         return ""
     k = run.cfg.analyse.profile.knn_k
     parts = []
     if artifacts.DYNAMICS in inputs:
-        parts.append(dynamics_section(run, class_names, k, out))
+        parts.append(dynamics_section(run, class_names, k, draw))
     for section in (layers_section, geometry_section):
-        parts.append(section(run, class_names, k, out))
+        parts.append(section(run, class_names, k, draw))
     if artifacts.HOLES in inputs:
-        parts.append(holes_section(run, out))
+        parts.append(holes_section(run, draw))
     return "\n".join(parts)
 
 
@@ -114,7 +115,7 @@ def dynamics_sentences(rows: list[dict], k: int) -> str:
     return text
 
 
-def dynamics_section(run: Run, class_names: list[str], k: int, out: artifacts.Outputs) -> str:
+def dynamics_section(run: Run, class_names: list[str], k: int, draw: Figures) -> str:
     rows = read_rows(run.file(artifacts.DYNAMICS))
     latent = [row for row in rows if row["representation"] == "latent"]
     epochs = np.array([int(row["epoch"]) for row in latent])
@@ -123,14 +124,13 @@ def dynamics_section(run: Run, class_names: list[str], k: int, out: artifacts.Ou
     baselines = {titles[key]: {row["representation"]: row[key] for row in rows
                                if row["epoch"] is None and row["representation"] in ("raw", "pca")}
                  for key, _ in DYNAMICS_METRICS}
-    plot_dynamics(epochs, curves, baselines, f"{run.path.name}: the latent over training (sample)",
-                  out("report_dynamics.png"))
+    draw("report_dynamics.png", plot_dynamics, epochs, curves, baselines,
+         f"{run.path.name}: the latent over training (sample)")
     maps = artifacts.read_npz(run.file(artifacts.DYNAMICS_MAPS))
-    plot_map_strip(maps["epochs"].tolist(), maps["test"], maps["y_test"], class_names,
-                   "aligned maps of the latent over training (test points of the sample)",
-                   out("report_dynamics_maps.png"))
-    animate_maps(maps["epochs"].tolist(), maps["test"], maps["y_test"], class_names, "aligned latent",
-                 out("report_dynamics_maps.gif"))
+    draw("report_dynamics_maps.png", plot_map_strip, maps["epochs"].tolist(), maps["test"], maps["y_test"],
+         class_names, "aligned maps of the latent over training (test points of the sample)")
+    draw("report_dynamics_maps.gif", animate_maps, maps["epochs"].tolist(), maps["test"], maps["y_test"], class_names,
+         "aligned latent")
     table = _table(
         ["representation", "epoch", *titles.values()],
         [[row["representation"], "" if row["epoch"] is None else str(int(row["epoch"])),
@@ -187,7 +187,7 @@ def layers_sentences(rows: list[dict], k: int) -> str:
     return text
 
 
-def layers_section(run: Run, class_names: list[str], k: int, out: artifacts.Outputs) -> str:
+def layers_section(run: Run, class_names: list[str], k: int, draw: Figures) -> str:
     rows = read_rows(run.file(artifacts.LAYERS))
     encoders = list(dict.fromkeys(row["encoder"] for row in rows))
     names = [row["name"] for row in rows if row["encoder"] == encoders[0]]
@@ -195,7 +195,7 @@ def layers_section(run: Run, class_names: list[str], k: int, out: artifacts.Outp
                                             for row in rows if row["encoder"] == encoder][: len(names) - (key == "sw_to_next")]
                                   for encoder in encoders}
               for key, title in LAYER_METRICS}
-    plot_layers(names, panels, f"{run.path.name}: the encoder layer by layer (sample)", out("report_layers.png"))
+    draw("report_layers.png", plot_layers, names, panels, f"{run.path.name}: the encoder layer by layer (sample)")
     table = _table(
         ["encoder", "layer", "dim", *(title.format(k=k) for _, title in LAYER_METRICS)],
         [[row["encoder"], row["name"], str(int(row["dim"])),
@@ -249,7 +249,7 @@ def geometry_sentences(rows: list[dict], arrays: dict, cfg_encoders: list[str], 
     return text + f"Mean log-volume change Σ log σᵢ: {volumes} (PCA's orthonormal projection: 0)."
 
 
-def geometry_section(run: Run, class_names: list[str], k: int, out: artifacts.Outputs) -> str:
+def geometry_section(run: Run, class_names: list[str], k: int, draw: Figures) -> str:
     rows = read_rows(run.file(artifacts.GEOMETRY))
     arrays = artifacts.read_npz(run.file(artifacts.GEOMETRY_ARRAYS))
     encoders = list(dict.fromkeys(row["encoder"] for row in rows))
@@ -257,7 +257,7 @@ def geometry_section(run: Run, class_names: list[str], k: int, out: artifacts.Ou
                                                                   row["stretch_ratio_high"])
                         for row in rows if row["encoder"] == encoder} for encoder in encoders}
     spectra = {encoder: arrays[f"{encoder}.singular_values"] for encoder in encoders}
-    plot_geometry(spectra, ratios, f"{run.path.name}: the Jacobian of g", out("report_geometry.png"))
+    draw("report_geometry.png", plot_geometry, spectra, ratios, f"{run.path.name}: the Jacobian of g")
     table = _table(
         ["encoder", "points", "log-volume Σ log σᵢ", "σ₁", "stretch to same class", "stretch to other class",
          "other / same (95 % CI)"],
@@ -289,16 +289,15 @@ def _class_label(value, class_names: list[str]) -> str:
 # --------------------------------------------------------------------------- VAE holes
 
 
-def holes_section(run: Run, out: artifacts.Outputs) -> str:
+def holes_section(run: Run, draw: Figures) -> str:
     holes = json.loads(run.file(artifacts.HOLES).read_text())
     decodings = artifacts.read_npz(run.file(artifacts.HOLES_ARRAYS))
     shown = min(len(decodings["hole_decodings"]), len(decodings["covered_decodings"]))
     files = []
     if shown:
-        plot_reconstructions({"from holes": decodings["hole_decodings"][:shown],
-                              "covered": decodings["covered_decodings"][:shown]},
-                             "decoded prior draws: from holes (top) and from covered regions (bottom)",
-                             out("report_vae_holes.png"))
+        draw("report_vae_holes.png", plot_reconstructions, {"from holes": decodings["hole_decodings"][:shown],
+                                                             "covered": decodings["covered_decodings"][:shown]},
+             "decoded prior draws: from holes (top) and from covered regions (bottom)")
         files.append("report_vae_holes.png")
     held = holes["held_out_share"]
     text = (f"{100 * holes['share']:.1f} % of {holes['n_prior']} draws from the prior N(0, I) (95 % CI "
