@@ -69,6 +69,27 @@ def test_a_killed_worker_is_reported_with_what_it_computed():
     assert recorded == []
 
 
+def leaves_a_temporary_then_dies(where: Path):
+    import tempfile
+
+    folder = tempfile.mkdtemp()
+    Path(folder, "half.png").write_bytes(b"half")
+    where.write_text(folder)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_killed_worker_leaves_no_temporary_files(tmp_path):
+    where = tmp_path / "where"
+    with Background() as background:
+        background.submit(2, "a figure", print, leaves_a_temporary_then_dies, where)
+        with pytest.raises(WorkerDied):
+            background.finish()
+        left = Path(where.read_text())
+        assert left.is_dir()  # made by the worker, in the command's own folder
+    assert not left.exists() and not left.parent.exists()
+    assert left.parent.name.startswith("aelat-workers-")
+
+
 def writes_its_process(label, path):
     Path(path).write_text(f"{label} {os.getpid()}")
 

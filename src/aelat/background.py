@@ -5,12 +5,16 @@ interpreter (a fork of this process would inherit OpenMP thread pools that do no
 and a worker that dies (killed, out of memory) is reported at once instead of waited for. Each
 command has its own executor, started at its first submission and stopped when it ends: not loky's
 process-wide reusable one, which joblib's own loky backend (Hydra's joblib launcher, a user's
-``Parallel``) takes over and cannot share.
+``Parallel``) takes over and cannot share. A worker's temporary files (its own or a library's) go
+into a folder the command makes and removes once its workers are gone, so that a killed worker leaves
+nothing behind.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 from typing import Any, Callable
 
 from joblib.externals.loky import ProcessPoolExecutor
@@ -33,13 +37,16 @@ class Background:
     def __init__(self) -> None:
         self._pending: list[tuple[Any, str, Callable[[Any], None]]] = []
         self._executor = None
+        self._scratch: str | None = None
 
     def submit(self, jobs: int, what: str, then: Callable[[Any], None], function: Callable, *args) -> None:
         """Start ``function(*args)`` in a worker (``jobs`` of them at most) with this process's thread
         count, so that it computes the same numbers as here; ``what`` names it in errors."""
         if self._executor is None:
+            self._scratch = tempfile.mkdtemp(prefix="aelat-workers-")
             self._executor = ProcessPoolExecutor(max_workers=jobs)
-        self._pending.append((self._executor.submit(_with_threads, current_threads(), function, *args), what, then))
+        future = self._executor.submit(_in_worker, current_threads(), self._scratch, function, *args)
+        self._pending.append((future, what, then))
 
     def finish(self) -> None:
         """Wait for every submitted function in order and pass its result to its ``then``; raise the
@@ -66,7 +73,9 @@ class Background:
         if self._executor is not None:  # after an error, kill what the workers still compute; wait until they
             # are gone, so that nothing of this command is running once it returns
             self._executor.shutdown(wait=True, kill_workers=kind is not None or bool(self._pending))
-        self._executor, self._pending = None, []
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+        self._executor, self._pending, self._scratch = None, [], None
 
 
 def workers(jobs: int | str, task_threads: int = 1) -> int:
@@ -75,8 +84,10 @@ def workers(jobs: int | str, task_threads: int = 1) -> int:
     return int(jobs) if jobs != "auto" else max(1, current_threads() // task_threads)
 
 
-def _with_threads(threads: int, function: Callable, *args) -> Any:
-    """``function(*args)`` in a worker, after sizing its thread pools like the submitting process's."""
+def _in_worker(threads: int, scratch: str, function: Callable, *args) -> Any:
+    """``function(*args)`` in a worker, after sizing its thread pools like the submitting process's and
+    pointing its temporary files into the command's ``scratch`` folder."""
+    tempfile.tempdir = scratch
     use_threads(threads)
     return function(*args)
 
