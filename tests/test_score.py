@@ -91,3 +91,21 @@ def test_external_embeddings_cannot_be_trained(files, aelat, out):
     config = aelat_api.load_run(run_folder(out)).config
     with pytest.raises(aelat_api.ConfigError, match="has no network to train or encode; score them with `aelat score"):
         aelat_api.run(config, methods=[])
+
+
+def test_a_changed_embeddings_file_makes_the_run_stale(files, aelat, out):
+    """The embeddings file is data the run is made from, like its raw input: a change is detected."""
+    emb, raw = files
+    assert aelat("score", str(emb), "--raw", str(raw), *EVAL_FAST)[0] == 0
+    folder = run_folder(out)
+    arrays = dict(np.load(emb))
+    np.savez(emb, **(arrays | {"z_test": arrays["z_test"][::-1].copy()}))
+    code, _, stderr = aelat("evaluate", "--run", str(folder), *EVAL_FAST)
+    assert code == 1
+    assert f"the embeddings file {emb} or dataset.path={raw} changed" in stderr
+    assert f"re-run `aelat score {emb} --raw {raw}`" in stderr
+    assert stderr.strip().splitlines()[-1].startswith("aelat: error:"), stderr
+    assert aelat("score", str(emb), "--raw", str(raw), *EVAL_FAST)[0] == 0  # scored again: fresh
+    assert aelat("evaluate", "--run", str(folder), *EVAL_FAST)[0] == 0
+    scores = json.loads((folder / artifacts.METRICS).read_text())["representations"]
+    assert scores["latent"]["structure"]["knn_accuracy_1"] < 0.3  # the shuffled test codes were scored

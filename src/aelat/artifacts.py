@@ -506,10 +506,22 @@ class Run:
         return self.path / name
 
     def dataset_digest(self) -> str | None:
-        """The digest of the dataset's current content (kept for the command once known)."""
+        """The digest of the data's current content (kept for the command once known): the dataset's
+        files and, for embeddings made outside aelat with their raw input apart, the embeddings file."""
         if self._digest is None:
             self._digest = self._dataset_digest(self.cfg.dataset)
+            embeddings = _embeddings_apart(self.cfg)
+            if self._digest is not None and embeddings is not None:
+                both = f"{self._digest} {checksum(embeddings)}" if embeddings.is_file() else None
+                self._digest = both and hashlib.sha256(both.encode()).hexdigest()
         return self._digest
+
+    def _maker(self, stage: str) -> str:
+        """:func:`maker`, but for embeddings made outside aelat ``aelat score``, which imports them."""
+        if stage != "encode" or self.cfg.model.name != "external":
+            return maker(stage)
+        raw = f" --raw {self.cfg.dataset.path}" if _embeddings_apart(self.cfg) else ""
+        return f"aelat score {self.cfg.model.path}{raw}"
 
     def checksum(self, name: str) -> str:
         """``checksum`` of a file of the run, computed once per state of the file (inode, size, times)."""
@@ -650,7 +662,7 @@ class Run:
         return {name: self.checksum(name)}
 
     def _check(self, stage: str, name: str, stages: dict, checked: set[str]) -> None:
-        command = maker(stage)
+        command = self._maker(stage)
         path = self.file(name)
         entry = stages.get(stage)
         if not path.is_file():
@@ -720,7 +732,17 @@ def _changes(saved: DictConfig, cfg: DictConfig, stage: str) -> list[str]:
             if any(key == k or key.startswith(f"{k}.") for k in keys) and old.get(key) != new.get(key)]
 
 
+def _embeddings_apart(cfg: DictConfig) -> Path | None:
+    """The embeddings file of a run of embeddings made outside aelat, when it is not the dataset's file."""
+    if cfg.model.name != "external" or cfg.model.path == cfg.dataset.get("path"):
+        return None
+    return Path(cfg.model.path)
+
+
 def _dataset_label(cfg: DictConfig) -> str:
+    embeddings = _embeddings_apart(cfg)
+    if embeddings is not None:
+        return f"the embeddings file {embeddings} or dataset.path={cfg.dataset.path}"
     if cfg.dataset.get("path"):
         return f"dataset.path={cfg.dataset.path}"
     if cfg.dataset.get("root"):
