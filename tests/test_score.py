@@ -109,3 +109,10 @@ def test_a_changed_embeddings_file_makes_the_run_stale(files, aelat, out):
     assert aelat("evaluate", "--run", str(folder), *EVAL_FAST)[0] == 0
     scores = json.loads((folder / artifacts.METRICS).read_text())["representations"]
     assert scores["latent"]["structure"]["knn_accuracy_1"] < 0.3  # the shuffled test codes were scored
+
+
+def test_an_unknown_of_is_named_even_without_maps(files, aelat, out):
+    emb, _ = files
+    code, _, stderr = aelat("score", str(emb), "--of", "bogus")
+    assert code == 1 and "unknown --of 'bogus'; choose one of: raw, pca, untrained, latent, all" in stderr
+    assert not any(out.glob("*/metrics.json"))

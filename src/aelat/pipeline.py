@@ -60,7 +60,10 @@ def names_a_run(overrides: Sequence[str]) -> bool:
 def sources(of: str, method: str | None = None, run: Run | None = None) -> list[str]:
     """The representations ``--of`` names: one of them, or all (those the run's latents.npz holds, once
     it exists), less those whose ``method`` map repeats another map (pca of pca)."""
+    from aelat.stages.embed import check_source
+
     if of != "all":
+        check_source(of)
         return [of]
     held = list(artifacts.REPRESENTATIONS)
     if run is not None and run.file(artifacts.LATENTS).is_file():
@@ -208,6 +211,7 @@ def score_pipeline(run: Run, methods: Sequence[str], of: str, on_report: OnRepor
                     embed_stage.run(run, method, source, background)
             background.finish()
 
+    sources(of)  # named even when no map is asked for
     making = ["encode", *(artifacts.embedding_stage(method, source) for method in method_names(methods)
                           for source in sources(of, method)), "evaluate", "report"]
     run_steps(run, [external.run, maps, functools.partial(evaluate_and_report, on_report=on_report)], making)

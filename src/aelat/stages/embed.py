@@ -89,12 +89,17 @@ def run(run: Run, method: str, source: str = "latent", background: Background | 
     record(run, given, train, test)
 
 
+def check_source(source: str) -> None:
+    """Raise ConfigError unless ``source`` names a representation."""
+    if source not in artifacts.REPRESENTATIONS:
+        raise ConfigError(f"unknown --of '{source}'; choose one of: {', '.join(artifacts.REPRESENTATIONS)}, all")
+
+
 def map_input(run: Run, method: str, source: str, started: float) -> MapInput:
     """Check the request and the run's latents; the points, options and cache entry of the map."""
     if method not in EMBEDDERS:
         raise ConfigError(f"unknown embed method '{method}'; choose one of: {', '.join(EMBEDDERS)}")
-    if source not in artifacts.REPRESENTATIONS:
-        raise ConfigError(f"unknown --of '{source}'; choose one of: {', '.join(artifacts.REPRESENTATIONS)}, all")
+    check_source(source)
     if (method, source) in REPEATS:
         same = REPEATS[method, source]
         raise ConfigError(f"the {method} map of {source} is the {same[0]} map of {same[1]} (the same points); "
