@@ -103,7 +103,7 @@ def test_a_changed_embeddings_file_makes_the_run_stale(files, aelat, out):
     code, _, stderr = aelat("evaluate", "--run", str(folder), *EVAL_FAST)
     assert code == 1
     assert f"the embeddings file {emb} or dataset.path={raw} changed" in stderr
-    assert f"re-run `aelat score {emb} --raw {raw}`" in stderr
+    assert f"re-run `aelat score {emb} --raw {raw}`" in stderr and "aelat run" not in stderr
     assert stderr.strip().splitlines()[-1].startswith("aelat: error:"), stderr
     assert aelat("score", str(emb), "--raw", str(raw), *EVAL_FAST)[0] == 0  # scored again: fresh
     assert aelat("evaluate", "--run", str(folder), *EVAL_FAST)[0] == 0
@@ -116,3 +116,22 @@ def test_an_unknown_of_is_named_even_without_maps(files, aelat, out):
     code, _, stderr = aelat("score", str(emb), "--of", "bogus")
     assert code == 1 and "unknown --of 'bogus'; choose one of: raw, pca, untrained, latent, all" in stderr
     assert not any(out.glob("*/metrics.json"))
+
+
+@pytest.mark.parametrize("with_raw", [False, True])
+def test_a_scored_run_exports_its_tensors_without_a_sprite(files, aelat, out, with_raw):
+    """Embeddings made outside aelat have no images: the projector gets the tensors and labels, no sprite."""
+    emb, raw = files
+    assert aelat("score", str(emb), *(["--raw", str(raw)] if with_raw else []), *EVAL_FAST)[0] == 0
+    folder = run_folder(out)
+    code, _, stderr = aelat("export", "--tensorboard", "--run", str(folder), "--max-points", "50", overrides=False)
+    assert code == 0, stderr
+    exported = folder / "tensorboard"
+    tensors = {path.stem for path in exported.glob("*.tsv")} - {"metadata"}
+    assert tensors == ({"raw", "pca", "latent"} if with_raw else {"latent"})
+    assert not (exported / "sprite.png").exists() and "sprite" not in (exported / "projector_config.pbtxt").read_text()
+    record = json.loads((exported / "aelat_export.json").read_text())
+    rows = np.array([int(line.split("\t")[1]) for line in (exported / "metadata.tsv").read_text().splitlines()[1:]])
+    assert record["points"] == len(rows) == 50
+    z_test = np.load(emb)["z_test"]
+    np.testing.assert_allclose(np.loadtxt(exported / "latent.tsv", delimiter="\t"), z_test[rows], rtol=1e-6, atol=1e-6)

@@ -6,8 +6,9 @@ when the caps agree):
     <name>.tsv              one tensor per representation (raw, pca, untrained, latent) and per
                             2-D map, a row per point, tab-separated
     metadata.tsv            a header, then per point its class name and test-set row
-    sprite.png              the points' images tiled row by row (image data only), at most
-                            8192 px a side, the projector's limit: thumbnails shrink to fit
+    sprite.png              the points' images tiled row by row (image data only; none for
+                            embeddings made outside aelat), at most 8192 px a side, the
+                            projector's limit: thumbnails shrink to fit
     projector_config.pbtxt  one embedding per tensor, naming its file, the metadata and the sprite
     aelat_export.json       what it was made from: the run, its config hash, the checksums of the
                             artifacts read, the rows, versions
@@ -62,12 +63,16 @@ def export_tensorboard(run: Run, out: Path | None = None, max_points: int | None
     for method, source in maps:
         inputs |= run.require(artifacts.embedding_stage(method, source), f"{artifacts.embedding_stem(method, source)}.npz")
 
-    keys = ["class_names", "y_test", "examples_input", *(f"{key}_test" for key in artifacts.REPRESENTATIONS.values())]
+    # embeddings made outside aelat hold the latent (and with their raw input, raw and pca), no images
+    held = artifacts.representations_in(run.file(artifacts.LATENTS))
+    images = "examples_input" in artifacts.npz_keys(run.file(artifacts.LATENTS)) and "raw" in held
+    keys = ["class_names", "y_test", *(["examples_input"] if images else []),
+            *(f"{artifacts.REPRESENTATIONS[name]}_test" for name in held)]
     latents = artifacts.read_npz(run.file(artifacts.LATENTS), keys)
     class_names = np.array([str(name) for name in latents["class_names"]], dtype=object)
     y_test = latents["y_test"]
     rows = sample_test_rows(len(y_test), max_points, run.cfg.seed)
-    tensors = {name: latents[f"{key}_test"][rows] for name, key in artifacts.REPRESENTATIONS.items()}
+    tensors = {name: latents[f"{artifacts.REPRESENTATIONS[name]}_test"][rows] for name in held}
     for method, source in maps:
         emb = artifacts.read_npz(run.file(f"{artifacts.embedding_stem(method, source)}.npz"), ["test"])
         tensors[f"{method}({source})"] = emb["test"][rows]
@@ -82,9 +87,9 @@ def export_tensorboard(run: Run, out: Path | None = None, max_points: int | None
             np.savetxt(staging / files[name], values, fmt="%.7g", delimiter="\t")
         lines = ["class\ttest_index", *(f"{class_names[y]}\t{i}" for y, i in zip(y_test[rows], rows))]
         (staging / METADATA).write_text("\n".join(lines) + "\n")
-        sample_shape = latents["examples_input"].shape[1:]
         thumb = None
-        if is_image(sample_shape):
+        if images and is_image(latents["examples_input"].shape[1:]):
+            sample_shape = latents["examples_input"].shape[1:]
             sheet, thumb = sprite(to_uint8(latents["raw_test"][rows], sample_shape), MAX_SPRITE_SIDE)
             sheet.save(staging / SPRITE)
         (staging / CONFIG).write_text(projector_config(files, thumb))
