@@ -64,6 +64,12 @@ def test_without_the_raw_input_only_the_embedding_is_scored(files, aelat, out):
     assert artifacts.read_npz(folder / artifacts.LATENTS, ["class_names"])["class_names"][0] == "digit 0"
     code, _, stderr = aelat("embed", "--method", "pca", "--of", "all", "--run", str(folder))  # more maps later
     assert code == 0, stderr
+    code, _, stderr = aelat("embed", "--method", "pca", "--of", "raw", "--run", str(folder))
+    assert code == 1 and f"{folder} holds no raw representation, only latent" in stderr
+    for command in ("encode", "analyse"):  # no network
+        code, _, stderr = aelat(command, "--run", str(folder))
+        assert code == 1 and "holds embeddings made outside aelat (model=external): it has no network" in stderr
+        assert stderr.strip().splitlines()[-1].startswith("aelat: error:"), stderr
 
 
 @pytest.mark.parametrize(
@@ -89,7 +95,7 @@ def test_external_embeddings_cannot_be_trained(files, aelat, out):
     emb, raw = files
     assert aelat("score", str(emb), "--raw", str(raw), *EVAL_FAST)[0] == 0
     config = aelat_api.load_run(run_folder(out)).config
-    with pytest.raises(aelat_api.ConfigError, match="has no network to train or encode; score them with `aelat score"):
+    with pytest.raises(aelat_api.ConfigError, match=r"model=external\): it has no network \(model.pt\) to train, encode or analyse"):
         aelat_api.run(config, methods=[])
 
 

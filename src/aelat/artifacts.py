@@ -659,6 +659,10 @@ class Run:
         StaleArtifactError
             It was made under another config, from other data, or from inputs made again since.
         """
+        if stage == "train" and self.cfg.model.name == "external":
+            raise ConfigError(f"{self.path} holds embeddings made outside aelat (model=external): it has no network "
+                              "(model.pt) to train, encode or analyse; embed, evaluate, report or export it, or "
+                              "score the embeddings again with `aelat score`")
         self._check(stage, name, self.manifest()["stages"], set())
         return {name: self.checksum(name)}
 

@@ -106,6 +106,10 @@ def map_input(run: Run, method: str, source: str, started: float) -> MapInput:
                           f"use --of {same[1]}")
     cfg = run.cfg
     inputs = run.require("encode", artifacts.LATENTS)
+    held = artifacts.representations_in(run.file(artifacts.LATENTS))
+    if source not in held:  # embeddings made outside aelat: the latent, with their raw input raw and pca too
+        raise ConfigError(f"{run.path} holds no {source} representation, only {', '.join(held)}; map one of those "
+                          "(--of all maps each)")
     key = artifacts.REPRESENTATIONS[source]
     needed = (f"{key}_train", f"{key}_test", "y_train", "y_test", "class_names")
     latents = artifacts.read_npz(run.file(artifacts.LATENTS), needed)  # not the other representations
