@@ -223,7 +223,7 @@ def to_markdown(groups: Sequence[dict], settings: dict[str, dict], findings_text
     for name in sorted(settings):
         mine = [g for g in groups if g["family"] == name]
         runs = sum(g["n"] for g in mine if g["representation"] == mine[0]["representation"])
-        lines += ["", f"## {name}", "", f"{mine[0]['dataset']}, {mine[0]['model']}, {runs} runs"
+        lines += ["", f"## {name}", "", f"{mine[0]['dataset']}, {mine[0]['model']}, {runs} run{'s' * (runs != 1)}"
                   + "".join(f"; {key} = {settings[name].get(key)}" for key in differing), "",
                   "| " + " | ".join(header) + " |", "|---:|---|---:|" + "---:|" * len(KEY_METRICS)]
         for group in mine:

@@ -102,7 +102,7 @@ def sweep_findings(runs: list[dict], *, alpha: float = 0.05) -> Findings:
 
 def _family_claims(members: list[dict]) -> dict[str, Claim]:
     """Latent against PCA and the raw input at each latent size of one family."""
-    knn = primary_knn(members[0]["metrics"]["representations"]["raw"]["structure"])
+    knn = _knn(members)
     claims = {}
     for d in sorted({r["latent_dim"] for r in members}):
         at_size = sorted((r for r in members if r["latent_dim"] == d), key=lambda r: r["seed"])
@@ -114,6 +114,12 @@ def _family_claims(members: list[dict]) -> dict[str, Claim]:
                     claim.id = f"d={d}.latent_vs_{baseline}.{metric}"
                     claims[claim.id] = claim
     return claims
+
+
+def _knn(members: list[dict]) -> str | None:
+    """The kNN metric quoted: from the latent's scores, which every run has (embeddings scored without their
+    raw input have no raw)."""
+    return primary_knn(members[0]["metrics"]["representations"]["latent"]["structure"])
 
 
 def _across_seeds(runs: list[dict], baseline: str, metric: str) -> Claim | None:
@@ -145,8 +151,8 @@ def _sizes(ds: list[int]) -> str:
 def _family_sentences(claims: dict[str, Claim], members: list[dict]) -> list[str]:
     sizes = sorted({r["latent_dim"] for r in members})
     seeds = sorted({r["seed"] for r in members})
-    knn = primary_knn(members[0]["metrics"]["representations"]["raw"]["structure"])
-    sentences = [f"{len(members)} runs: latent size{'s' * (len(sizes) > 1)} {_sizes(sizes)}; "
+    knn = _knn(members)
+    sentences = [f"{len(members)} run{'s' * (len(members) != 1)}: latent size{'s' * (len(sizes) > 1)} {_sizes(sizes)}; "
                  f"seed{'s' * (len(seeds) > 1)} {_sizes(seeds)}."]
     for baseline, against in (("pca", "PCA of the same size"), ("raw", "the raw input")):
         parts = []
