@@ -516,11 +516,15 @@ class Run:
                 self._digest = both and hashlib.sha256(both.encode()).hexdigest()
         return self._digest
 
-    def _maker(self, stage: str | None) -> str:
-        """:func:`maker` (with None, the command that makes every stage: ``aelat run``), but for
-        embeddings made outside aelat ``aelat score``, which imports them."""
-        if self.cfg.model.name != "external" or stage not in ("encode", None):
-            return maker(stage) if stage is not None else "aelat run"
+    def _maker(self, stage: str) -> str:
+        """:func:`maker`, but for embeddings made outside aelat ``aelat score``, which imports them."""
+        return self._remake() if stage == "encode" and self.cfg.model.name == "external" else maker(stage)
+
+    def _remake(self) -> str:
+        """The command that makes every stage again: ``aelat run``, or ``aelat score`` for embeddings made
+        outside aelat."""
+        if self.cfg.model.name != "external":
+            return "aelat run"
         raw = f" --raw {self.cfg.dataset.path}" if _embeddings_apart(self.cfg) else ""
         return f"aelat score {self.cfg.model.path}{raw}"
 
@@ -685,7 +689,7 @@ class Run:
             producer = next((s for s, e in stages.items() if source in e["outputs"]), None)
             if producer is None:
                 raise StaleArtifactError(f"{path} was made from {source}, which run.json no longer records; "
-                                         f"re-run `{self._maker(None)}` to remake the run's artifacts")
+                                         f"re-run `{self._remake()}` to remake the run's artifacts")
             self._check(producer, source, stages, checked)  # upstream first: the message names the earliest stage
             if self.checksum(source) != digest:
                 raise StaleArtifactError(f"{path} was made from an earlier {source} (made again or changed since); "
@@ -694,7 +698,7 @@ class Run:
             raise StaleArtifactError(
                 f"{path} was made from other data: {_dataset_label(self.cfg)} changed since `{command}` read it "
                 f"(or is missing); re-run `{command}`"
-                + ("" if command == self._maker(None) else f", or `{self._maker(None)}` to remake every stage")
+                + ("" if command == self._remake() else f", or `{self._remake()}` to remake every stage")
             )
         checked.add(stage)
 
