@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -88,6 +90,21 @@ def test_a_killed_worker_leaves_no_temporary_files(tmp_path):
         assert left.is_dir()  # made by the worker, in the command's own folder
     assert not left.exists() and not left.parent.exists()
     assert left.parent.name.startswith("aelat-workers-")
+
+
+def test_the_folder_of_a_killed_command_is_removed_by_the_next(tmp_path):
+    killed = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = Path(tempfile.gettempdir()) / f"aelat-workers-{int(killed.stdout)}-left"  # its process has ended
+    (gone / "aelat-figure-x").mkdir(parents=True)
+    live = Path(tempfile.mkdtemp(prefix=f"aelat-workers-{os.getpid()}-"))  # a running command's: kept
+    try:
+        with Background() as background:
+            background.submit(2, "item 7", print, square, 7)
+            background.finish()
+        assert not gone.exists() and live.is_dir()
+    finally:
+        shutil.rmtree(gone, ignore_errors=True)
+        shutil.rmtree(live, ignore_errors=True)
 
 
 def writes_its_process(label, path):

@@ -7,14 +7,16 @@ command has its own executor, started at its first submission and stopped when i
 process-wide reusable one, which joblib's own loky backend (Hydra's joblib launcher, a user's
 ``Parallel``) takes over and cannot share. A worker's temporary files (its own or a library's) go
 into a folder the command makes and removes once its workers are gone, so that a killed worker leaves
-nothing behind.
+nothing behind; the folder of a command that was itself killed is removed by the next one.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
+from pathlib import Path
 from typing import Any, Callable
 
 from joblib.externals.loky import ProcessPoolExecutor
@@ -43,7 +45,7 @@ class Background:
         """Start ``function(*args)`` in a worker (``jobs`` of them at most) with this process's thread
         count, so that it computes the same numbers as here; ``what`` names it in errors."""
         if self._executor is None:
-            self._scratch = tempfile.mkdtemp(prefix="aelat-workers-")
+            self._scratch = _scratch_folder()
             self._executor = ProcessPoolExecutor(max_workers=jobs)
         future = self._executor.submit(_in_worker, current_threads(), self._scratch, function, *args)
         self._pending.append((future, what, then))
@@ -82,6 +84,29 @@ def workers(jobs: int | str, task_threads: int = 1) -> int:
     """Worker processes for tasks of ``task_threads`` threads each: the ``jobs`` setting, or for auto
     this process's thread count over ``task_threads`` (1: none, the work stays in the process)."""
     return int(jobs) if jobs != "auto" else max(1, current_threads() // task_threads)
+
+
+SCRATCH = "aelat-workers-"
+
+
+def _scratch_folder() -> str:
+    """A new folder for the workers' temporary files, named by this process's id, after removing those of
+    commands that are gone (killed before they could remove their own)."""
+    for old in Path(tempfile.gettempdir()).glob(f"{SCRATCH}*-*"):
+        owner = old.name[len(SCRATCH):].split("-")[0]
+        if owner.isdigit() and not _alive(int(owner)):
+            shutil.rmtree(old, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"{SCRATCH}{os.getpid()}-")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _in_worker(threads: int, scratch: str, function: Callable, *args) -> Any:
