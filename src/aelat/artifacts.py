@@ -510,10 +510,10 @@ class Run:
         files and, for embeddings made outside aelat with their raw input apart, the embeddings file."""
         if self._digest is None:
             self._digest = self._dataset_digest(self.cfg.dataset)
-            embeddings = _embeddings_apart(self.cfg)
-            if self._digest is not None and embeddings is not None:
-                both = f"{self._digest} {checksum(embeddings)}" if embeddings.is_file() else None
-                self._digest = both and hashlib.sha256(both.encode()).hexdigest()
+            embeddings = embeddings_apart(self.cfg)
+            if self._digest is not None and embeddings is not None:  # None too when the embeddings file is gone
+                self._digest = (hashlib.sha256(f"{self._digest} {checksum(embeddings)}".encode()).hexdigest()
+                                if embeddings.is_file() else None)
         return self._digest
 
     def _maker(self, stage: str) -> str:
@@ -525,7 +525,7 @@ class Run:
         outside aelat."""
         if self.cfg.model.name != "external":
             return "aelat run"
-        raw = f" --raw {self.cfg.dataset.path}" if _embeddings_apart(self.cfg) else ""
+        raw = f" --raw {self.cfg.dataset.path}" if embeddings_apart(self.cfg) else ""
         return f"aelat score {self.cfg.model.path}{raw}"
 
     def checksum(self, name: str) -> str:
@@ -742,7 +742,7 @@ def _changes(saved: DictConfig, cfg: DictConfig, stage: str) -> list[str]:
             if any(key == k or key.startswith(f"{k}.") for k in keys) and old.get(key) != new.get(key)]
 
 
-def _embeddings_apart(cfg: DictConfig) -> Path | None:
+def embeddings_apart(cfg: DictConfig) -> Path | None:
     """The embeddings file of a run of embeddings made outside aelat, when it is not the dataset's file."""
     if cfg.model.name != "external" or cfg.model.path == cfg.dataset.get("path"):
         return None
@@ -750,7 +750,7 @@ def _embeddings_apart(cfg: DictConfig) -> Path | None:
 
 
 def _dataset_label(cfg: DictConfig) -> str:
-    embeddings = _embeddings_apart(cfg)
+    embeddings = embeddings_apart(cfg)
     if embeddings is not None:
         return f"the embeddings file {embeddings} or dataset.path={cfg.dataset.path}"
     if cfg.dataset.get("path"):

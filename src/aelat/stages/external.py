@@ -31,7 +31,7 @@ def run(run: Run) -> None:
     started = time.perf_counter()
     file = Path(cfg.model.path)
     arrays = read_embeddings(file)
-    if Path(cfg.dataset.path) != file:  # the raw input of the same samples
+    if artifacts.embeddings_apart(cfg) is not None:  # the raw input of the same samples
         data = load_dataset(cfg)
         baselines, _ = raw_and_pca(data, arrays["z_train"].shape[1], cfg.seed)
         for split in ("train", "test"):
