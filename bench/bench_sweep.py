@@ -15,7 +15,9 @@ identical.
 the bench's budget, so `make bench` runs the first 20,000 points of MNIST (17,143 train) by default;
 --n 0 runs all of it. --baseline none (and --smoke): today is this checkout with what reuses work
 turned off: embed.cache=false (no map cache), analyse.cache=false (no profile cache) and jobs=1 (maps
-one after another in the process).
+one after another in the process). Each side starts with an empty numba cache (NUMBA_CACHE_DIR): today's
+single process compiles umap-learn's kernels once, as before; now's first process compiles them and its
+worker processes load them (aelat.umap_import).
 """
 
 from __future__ import annotations
@@ -120,16 +122,20 @@ def main() -> None:
         source = None if args.baseline == "none" or args.smoke else baseline_source(args.baseline, tmp)
         if source is None and args.baseline != "none" and not args.smoke:
             sys.exit(f"this clone lacks commit {args.baseline}; fetch it, or pass --baseline none")
+        # each side starts with numba's disk cache empty, as on a machine that never ran aelat: the
+        # first process compiles umap-learn's kernels (and pynndescent's), later ones may load them
+        cold = {side: {"NUMBA_CACHE_DIR": str(tmp / f"kernels-{side}")} for side in ("today", "now")}
         if source is None:
-            today_command, today_env, today_name = [AELAT], env(), "map and profile caches off, maps in series"
+            today_command, today_name = [AELAT], "map and profile caches off, maps in series"
+            today_env = env(**cold["today"])
             today_extra = ["embed.cache=false", "analyse.cache=false", "jobs=1"]
         else:
             today_command = [sys.executable, "-m", "aelat.cli"]
-            today_env, today_name = env(PYTHONPATH=str(source)), f"aelat at {args.baseline}"
+            today_env, today_name = env(PYTHONPATH=str(source), **cold["today"]), f"aelat at {args.baseline}"
             today_extra = []
         walls = {
             "today": sweep(today_command, tmp / "today", overrides + today_extra, today_env),
-            "now": sweep([AELAT], tmp / "now", overrides, env()),
+            "now": sweep([AELAT], tmp / "now", overrides, env(**cold["now"])),
         }
         parts = {side: totals(tmp / side) for side in walls}
         maps = {side: sum(1 for run in runs(tmp / side).values() for _ in run.glob("embedding_tsne*.npz"))

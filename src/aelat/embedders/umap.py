@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 import logging
 import re
-import warnings
 from difflib import get_close_matches
 from typing import Callable
 
@@ -13,6 +12,7 @@ import numpy as np
 
 from aelat.errors import ConfigError
 from aelat.runtime import current_threads, use_threads
+from aelat.umap_import import import_umap
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +61,7 @@ def umap_map(
     ConfigError
         Fewer than 4 training points, an unknown or reserved option, or a value umap-learn rejects.
     """
-    # Importing umap-learn costs 1.5-2 s (numba), so only the umap map pays it.
-    with warnings.catch_warnings():
-        # aelat has no use for ParametricUMAP, so its "Tensorflow not installed" notice is noise.
-        warnings.filterwarnings("ignore", message="Tensorflow not installed", category=ImportWarning)
-        import umap
+    umap = import_umap()  # costs 1.5-2 s (numba), so only the umap map pays it
     use_threads(current_threads())  # size numba's pool, loaded with umap-learn just now
 
     options = dict(options or {})

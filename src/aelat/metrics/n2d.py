@@ -9,7 +9,6 @@ runs on one thread and the same seed gives the same clusters.
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 from sklearn.mixture import GaussianMixture
@@ -17,6 +16,7 @@ from threadpoolctl import threadpool_limits
 
 from aelat.errors import ConfigError, DataError
 from aelat.metrics.structure import cluster_scores
+from aelat.umap_import import import_umap
 
 __all__ = ["n2d_clustering"]
 
@@ -48,10 +48,7 @@ def n2d_clustering(Z: np.ndarray, y: np.ndarray, *, n_components: int = 10, n_ne
         ``accuracy``, ``nmi``, ``ari`` (see :func:`~aelat.metrics.structure.cluster_scores`) and
         the settings; and the cluster of each point.
     """
-    with warnings.catch_warnings():
-        # aelat has no use for ParametricUMAP, so its "Tensorflow not installed" notice is noise.
-        warnings.filterwarnings("ignore", message="Tensorflow not installed", category=ImportWarning)
-        import umap
+    umap = import_umap()
 
     Z, y = np.asarray(Z, dtype=np.float32), np.asarray(y)
     if Z.ndim != 2 or y.shape != (len(Z),):
