@@ -15,9 +15,8 @@ identical.
 the bench's budget, so `make bench` runs the first 20,000 points of MNIST (17,143 train) by default;
 --n 0 runs all of it. --baseline none (and --smoke): today is this checkout with what reuses work
 turned off: embed.cache=false (no map cache), analyse.cache=false (no profile cache) and jobs=1 (maps
-one after another in the process). Each side starts with an empty numba cache (NUMBA_CACHE_DIR): today's
-single process compiles umap-learn's kernels once, as before; now's first process compiles them and its
-worker processes load them (aelat.umap_import).
+one after another in the process). Each side starts with an empty numba cache (NUMBA_CACHE_DIR), as
+on a machine that never ran aelat: its process compiles umap-learn's and pynndescent's kernels once.
 """
 
 from __future__ import annotations
@@ -122,8 +121,7 @@ def main() -> None:
         source = None if args.baseline == "none" or args.smoke else baseline_source(args.baseline, tmp)
         if source is None and args.baseline != "none" and not args.smoke:
             sys.exit(f"this clone lacks commit {args.baseline}; fetch it, or pass --baseline none")
-        # each side starts with numba's disk cache empty, as on a machine that never ran aelat: the
-        # first process compiles umap-learn's kernels (and pynndescent's), later ones may load them
+        # each side starts with numba's disk cache empty, as on a machine that never ran aelat
         cold = {side: {"NUMBA_CACHE_DIR": str(tmp / f"kernels-{side}")} for side in ("today", "now")}
         if source is None:
             today_command, today_name = [AELAT], "map and profile caches off, maps in series"

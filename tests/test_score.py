@@ -68,7 +68,10 @@ def test_without_the_raw_input_only_the_embedding_is_scored(files, aelat, out):
     assert code == 1 and f"{folder} holds no raw representation, only latent" in stderr
     code, _, stderr = aelat("summarize", str(out), overrides=False)  # a sweep summary without raw scores
     assert code == 0, stderr
-    assert "1 run: latent size 5; seed 0." in (out / "summary" / "summary.md").read_text()
+    summary = (out / "summary" / "summary.md").read_text()
+    assert "1 run: latent size 5; seed 0." in summary
+    assert "The latent's " in summary and "Across latent sizes" not in summary, summary  # one size
+    assert "over the comparisons stated (none here)" in summary and "0 comparisons" not in summary, summary
     for command in ("encode", "analyse"):  # no network
         code, _, stderr = aelat(command, "--run", str(folder))
         assert code == 1 and "holds embeddings made outside aelat (model=external): it has no network" in stderr

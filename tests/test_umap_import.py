@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 # N2D clustering of three blobs in a fresh interpreter (numba's cache is per process until written);
 # prints the clusters and, over umap-learn's kernels, how many were loaded from disk and compiled (one
 # kernel umap-learn caches itself, in its own folder, may be loaded from there; the few small kernels with
@@ -42,12 +44,18 @@ def cached_kernels(folder: Path) -> list[Path]:
     return sorted(folder.rglob("*.nbi"))
 
 
-def test_the_second_process_loads_the_kernels_the_first_compiled_and_clusters_alike(tmp_path):
-    first = cluster_in_a_fresh_process(XDG_CACHE_HOME=str(tmp_path))
-    folder = tmp_path / "aelat" / "numba"
+@pytest.fixture(scope="module")
+def first(tmp_path_factory) -> tuple[Path, dict]:
+    """The first process on a machine (an empty cache folder): (the XDG cache home it had, its result)."""
+    home = tmp_path_factory.mktemp("cache-home")
+    return home, cluster_in_a_fresh_process(XDG_CACHE_HOME=str(home))
+
+
+def test_the_second_process_loads_the_kernels_the_first_compiled_and_clusters_alike(first):
+    home, first = first
     assert first["compiled"] > 0, first
-    assert cached_kernels(folder), "no kernel was written to aelat's cache folder"
-    second = cluster_in_a_fresh_process(XDG_CACHE_HOME=str(tmp_path))
+    assert cached_kernels(home / "aelat" / "numba"), "no kernel was written to aelat's cache folder"
+    second = cluster_in_a_fresh_process(XDG_CACHE_HOME=str(home))
     assert second["compiled"] == 0 and second["loaded"] >= first["compiled"], second
     assert second["clusters"] == first["clusters"] and second["accuracy"] == first["accuracy"]
     assert first["accuracy"] > 0.9  # three far-apart blobs: a working N2D finds them
@@ -60,7 +68,8 @@ def test_numba_cache_dir_set_by_the_user_is_used(tmp_path):
     assert not (tmp_path / "unused" / "aelat").exists()
 
 
-def test_an_unwritable_cache_folder_compiles_as_before_and_writes_nowhere_else(tmp_path):
+def test_an_unwritable_cache_folder_compiles_as_before_and_writes_nowhere_else(first, tmp_path):
+    """(After ``first``: the one kernel umap-learn caches itself, in its own folder, is written by then.)"""
     blocked = tmp_path / "a-file"
     blocked.write_text("not a folder")
     library = Path(importlib.util.find_spec("umap").origin).parent

@@ -90,10 +90,11 @@ class Findings:
 
     def markdown(self) -> str:
         tested = sum(claim.corrected and claim.p_value is not None for claim in self.claims)
+        family = (f"Holm-adjusted over the {tested} comparison{'s' if tested > 1 else ''} stated" if tested
+                  else "Holm-adjusted over the comparisons stated (none here)")
         lines = ["## Findings", "", " ".join(self.sentences), "",
                  f"*Intervals are 95% ({self.methods}). A difference counts as detected when its interval "
-                 f"excludes 0 and its p-value, "
-                 f"Holm-adjusted over the {tested} comparisons stated, is below {self.alpha:g}; every claim is "
+                 f"excludes 0 and its p-value, {family}, is below {self.alpha:g}; every claim is "
                  f"in findings.json.*"]
         if self.warnings:
             lines += ["", "**Warnings**", ""] + [f"- {warning}" for warning in self.warnings]

@@ -188,8 +188,8 @@ def _family_sentences(claims: dict[str, Claim], members: list[dict]) -> list[str
         raw_text = f"; raw input {_mean_pm(raw, digits)}" if raw is not None else ""
         trend_parts.append(f"the latent's {title} is {values}{raw_text}")
     if trend_parts:
-        sentence = "Across latent sizes, " + "; ".join(trend_parts) + " (mean ± 95% t half-width across seeds)."
-        sentences.append(sentence)
+        sentence = "; ".join(trend_parts) + " (mean ± 95% t half-width across seeds)."
+        sentences.append("Across latent sizes, " + sentence if len(sizes) > 1 else sentence[0].upper() + sentence[1:])
     return sentences
 
 

@@ -22,10 +22,10 @@ import warnings
 from pathlib import Path
 from types import ModuleType
 
-__all__ = ["import_umap", "kernel_cache_folder"]
+__all__ = ["import_umap"]
 
 
-def kernel_cache_folder() -> Path:
+def _kernel_cache_folder() -> Path:
     """The folder numba keeps umap-learn's compiled kernels in."""
     if os.environ.get("NUMBA_CACHE_DIR"):
         return Path(os.environ["NUMBA_CACHE_DIR"])
@@ -33,7 +33,7 @@ def kernel_cache_folder() -> Path:
 
 
 def import_umap() -> ModuleType:
-    """The ``umap`` module, its kernels' compiled code read from and written to :func:`kernel_cache_folder`."""
+    """The ``umap`` module, its kernels' compiled code read from and written to the cache folder."""
     with warnings.catch_warnings():
         # aelat has no use for ParametricUMAP, so its "Tensorflow not installed" notice is noise.
         warnings.filterwarnings("ignore", message="Tensorflow not installed", category=ImportWarning)
@@ -43,21 +43,23 @@ def import_umap() -> ModuleType:
 
 
 def _cache_kernels() -> None:
-    """Switch on numba's disk cache for every umap-learn kernel that has none (once per process)."""
-    from numba.core import config
-    from numba.core.caching import NullCache
-    from numba.core.dispatcher import Dispatcher
-
-    folder = kernel_cache_folder()
+    """Switch on numba's disk cache for every umap-learn kernel that has none (a second call finds none)."""
+    try:  # numba's internals, as of numba 0.68: a numba that moved them compiles as before
+        from numba.core import config
+        from numba.core.caching import NullCache
+        from numba.core.dispatcher import Dispatcher
+    except ImportError:
+        return
     try:
+        folder = _kernel_cache_folder()
         folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
+    except (OSError, RuntimeError):  # RuntimeError: no home directory to be found
         return
     if not os.access(folder, os.W_OK | os.X_OK):
         return
     kernels = [value for name, module in list(sys.modules.items()) if name == "umap" or name.startswith("umap.")
                for value in vars(module).values()
-               if isinstance(value, Dispatcher) and isinstance(value._cache, NullCache)]
+               if isinstance(value, Dispatcher) and isinstance(getattr(value, "_cache", None), NullCache)]
     chosen = config.CACHE_DIR
     config.CACHE_DIR = str(folder)  # read when each kernel's cache is made, just below; others keep theirs
     try:
