@@ -113,5 +113,6 @@ def main() -> None:
         )
         record_kernel_cache(tmp)
 
+
 if __name__ == "__main__":
     main()

@@ -2,7 +2,7 @@
 
 umap-learn compiles its numba kernels (nearest neighbours of small inputs, the fuzzy simplicial set,
 the layout optimisation) in every process that fits a UMAP, because they are not declared
-``cache=True`` as pynndescent's are: 10-25 s of each ``aelat evaluate`` (N2D clustering) and ``aelat
+``cache=True`` as pynndescent's are: 25-55 s of each ``aelat evaluate`` (N2D clustering) and ``aelat
 embed --method umap`` on two cores, whatever the data size. numba can keep the machine code of any
 dispatcher on disk (``Dispatcher.enable_caching``, the switch ``cache=True`` throws); aelat throws it
 for umap-learn's kernels as it imports the library, so only the first process on a machine compiles.

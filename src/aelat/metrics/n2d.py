@@ -9,7 +9,6 @@ runs on one thread and the same seed gives the same clusters.
 
 from __future__ import annotations
 
-
 import numpy as np
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
