@@ -17,7 +17,8 @@ LAYERS = [
     {"aelat.explorer", "aelat.findings", "aelat.sweep_findings"},
     {"aelat.data", "aelat.models", "aelat.metrics", "aelat.embedders", "aelat.plots", "aelat.baselines"},
     {"aelat", "aelat.errors", "aelat.labels", "aelat.schema", "aelat.config", "aelat.artifacts", "aelat.runtime",
-     "aelat.locking", "aelat.content_store", "aelat.score_cache", "aelat.sampling", "aelat.background"},
+     "aelat.locking", "aelat.content_store", "aelat.score_cache", "aelat.sampling", "aelat.background",
+     "aelat.umap_import"},
 ]
 
 
