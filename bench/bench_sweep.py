@@ -16,7 +16,8 @@ the bench's budget, so `make bench` runs the first 20,000 points of MNIST (17,14
 --n 0 runs all of it. --baseline none (and --smoke): today is this checkout with what reuses work
 turned off: embed.cache=false (no map cache), analyse.cache=false (no profile cache) and jobs=1 (maps
 one after another in the process). Each side starts with an empty numba cache (NUMBA_CACHE_DIR), as
-on a machine that never ran aelat: its process compiles umap-learn's and pynndescent's kernels once.
+on a machine that never ran aelat: its process compiles umap-learn's and pynndescent's kernels once
+(not in --smoke, which uses this machine's cache).
 """
 
 from __future__ import annotations
@@ -121,8 +122,10 @@ def main() -> None:
         source = None if args.baseline == "none" or args.smoke else baseline_source(args.baseline, tmp)
         if source is None and args.baseline != "none" and not args.smoke:
             sys.exit(f"this clone lacks commit {args.baseline}; fetch it, or pass --baseline none")
-        # each side starts with numba's disk cache empty, as on a machine that never ran aelat
-        cold = {side: {"NUMBA_CACHE_DIR": str(tmp / f"kernels-{side}")} for side in ("today", "now")}
+        # each side starts with numba's disk cache empty, as on a machine that never ran aelat (the smoke
+        # run keeps this machine's cache: compiling pynndescent's and umap-learn's kernels twice, ~25 s
+        # each time, would check nothing more)
+        cold = {side: {} if args.smoke else {"NUMBA_CACHE_DIR": str(tmp / f"kernels-{side}")} for side in ("today", "now")}
         if source is None:
             today_command, today_name = [AELAT], "map and profile caches off, maps in series"
             today_env = env(**cold["today"])

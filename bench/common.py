@@ -21,9 +21,11 @@ MNIST = ROOT.parent / "shared" / "datasets" / "mnist.npz"
 AELAT = str(Path(sys.executable).with_name("aelat"))
 BARE = ROOT / "bench" / "bare.py"
 # --smoke runs check only that a benchmark works: few t-SNE steps and UMAP epochs, no N2D clustering,
-# small evaluate samples (the tests run every benchmark this way)
+# small evaluate samples, no snapshots (analyse's training dynamics, most of a small run's time; the
+# tests run every benchmark this way)
 SMOKE = ["embed.tsne.early_exaggeration_iter=25", "embed.tsne.n_iter=25", "embed.umap.n_epochs=20",
-         "evaluate.n2d.of=[]", "evaluate.distribution.n_bootstrap=20", "evaluate.neighbourhood.sample_size=200"]
+         "evaluate.n2d.of=[]", "evaluate.distribution.n_bootstrap=20", "evaluate.neighbourhood.sample_size=200",
+         "train.snapshots=[]"]
 
 
 def peak_of(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:

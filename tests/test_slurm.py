@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-FAST = ["train.epochs=2", "model.hidden=[32]", "evaluate.distribution.n_bootstrap=20", "evaluate.n2d.of=[]", "--method", "pca",
-        "--of", "latent"]
+# no snapshots: analyse's training dynamics (most of a small run's time) are not what the launcher tests
+FAST = ["train.epochs=2", "model.hidden=[32]", "train.snapshots=[]", "evaluate.distribution.n_bootstrap=20",
+        "evaluate.n2d.of=[]", "--method", "pca", "--of", "latent"]
 AELAT = str(Path(sys.executable).with_name("aelat"))
 
 

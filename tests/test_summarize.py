@@ -11,7 +11,9 @@ from scipy import stats
 
 from aelat.summarize import KEY_METRICS
 
-FAST = ["train.epochs=2", "model.hidden=[32]", "evaluate.distribution.n_bootstrap=20", "evaluate.n2d.of=[]"]
+# no snapshots: analyse's training dynamics (most of a small run's time) are not summarized
+FAST = ["train.epochs=2", "model.hidden=[32]", "train.snapshots=[]", "evaluate.distribution.n_bootstrap=20",
+        "evaluate.n2d.of=[]"]
 REPRESENTATIONS = ["raw", "pca", "untrained", "latent", "pca(latent)"]
 
 

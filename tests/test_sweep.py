@@ -6,8 +6,10 @@ import json
 
 import pytest
 
-# Small and quick: a whole digits configuration in a few seconds on 2 cores.
-FAST = ["train.epochs=2", "model.hidden=[32]", "evaluate.distribution.n_bootstrap=20", "evaluate.n2d.of=[]"]
+# Small and quick: a whole digits configuration in a few seconds on 2 cores. No snapshots: analyse's
+# training dynamics (most of a small run's time) are not what a sweep tests.
+FAST = ["train.epochs=2", "model.hidden=[32]", "train.snapshots=[]", "evaluate.distribution.n_bootstrap=20",
+        "evaluate.n2d.of=[]"]
 MAPS = ["--method", "pca", "--of", "latent"]
 
 
