@@ -123,8 +123,8 @@ def main() -> None:
         if source is None and args.baseline != "none" and not args.smoke:
             sys.exit(f"this clone lacks commit {args.baseline}; fetch it, or pass --baseline none")
         # each side starts with numba's disk cache empty, as on a machine that never ran aelat (the smoke
-        # run keeps this machine's cache: compiling pynndescent's and umap-learn's kernels twice, ~25 s
-        # each time, would check nothing more)
+        # run keeps this machine's cache: compiling pynndescent's kernels on each side, ~25 s each time
+        # (openTSNE imports pynndescent), would check nothing more)
         cold = {side: {} if args.smoke else {"NUMBA_CACHE_DIR": str(tmp / f"kernels-{side}")} for side in ("today", "now")}
         if source is None:
             today_command, today_name = [AELAT], "map and profile caches off, maps in series"
