@@ -21,6 +21,10 @@ MNIST_NPZ = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" /
 # Few epochs and a small net keep a whole digits pipeline to a few seconds on 2 cores; no N2D clustering
 # (its UMAP costs seconds per run; test_evaluate covers it).
 FAST = ["train.epochs=3", "model.hidden=[64]", "latent_dim=4", "evaluate.n2d.of=[]"]
+# One configuration of a sweep (the sweep, summarize and SLURM tests), smaller still. No snapshots:
+# analyse's training dynamics (most of a small run's time) are not what those tests check.
+SWEEP_FAST = ["train.epochs=2", "model.hidden=[32]", "train.snapshots=[]", "evaluate.distribution.n_bootstrap=20",
+              "evaluate.n2d.of=[]"]
 
 
 @pytest.fixture

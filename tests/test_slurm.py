@@ -18,10 +18,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import SWEEP_FAST
+from test_sweep import MAPS
 
-# no snapshots: analyse's training dynamics (most of a small run's time) are not what the launcher tests
-FAST = ["train.epochs=2", "model.hidden=[32]", "train.snapshots=[]", "evaluate.distribution.n_bootstrap=20",
-        "evaluate.n2d.of=[]", "--method", "pca", "--of", "latent"]
 AELAT = str(Path(sys.executable).with_name("aelat"))
 
 
@@ -50,7 +49,7 @@ def sweep(tmp_path):
     started = []
 
     def start(*overrides: str) -> subprocess.Popen:
-        command = [AELAT, "run", "-m", *FAST, *overrides, f"output_dir={out}", "hydra/launcher=slurm",
+        command = [AELAT, "run", "-m", *SWEEP_FAST, *MAPS, *overrides, f"output_dir={out}", "hydra/launcher=slurm",
                    f"hydra.launcher.name={name}"]
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                    env={**os.environ, "COLUMNS": "200"})

@@ -7,27 +7,39 @@ import json
 
 import numpy as np
 import pytest
+from conftest import SWEEP_FAST
 from scipy import stats
 
 from aelat.summarize import KEY_METRICS
 
-# no snapshots: analyse's training dynamics (most of a small run's time) are not summarized
-FAST = ["train.epochs=2", "model.hidden=[32]", "train.snapshots=[]", "evaluate.distribution.n_bootstrap=20",
-        "evaluate.n2d.of=[]"]
 REPRESENTATIONS = ["raw", "pca", "untrained", "latent", "pca(latent)"]
 
 
 @pytest.fixture(scope="module")
-def sweep_out(tmp_path_factory):
+def joblib_sweep(tmp_path_factory):
+    """A sweep of latent sizes and seeds through Hydra's joblib launcher, two configurations at once:
+    (its output_dir, the sweep's stdout)."""
     from typer.testing import CliRunner
 
     from aelat.cli import app
 
     out = tmp_path_factory.mktemp("summarize") / "outputs"
-    args = ["run", "-m", "--method", "pca", "--of", "latent", *FAST, "latent_dim=2,4", "seed=0,1", f"output_dir={out}"]
+    args = ["run", "-m", "--method", "pca", "--of", "latent", *SWEEP_FAST, "latent_dim=2,4", "seed=0,1",
+            "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", f"output_dir={out}"]
     result = CliRunner().invoke(app, args, catch_exceptions=False)
-    assert result.exit_code == 0, result.stderr
-    return out
+    assert result.exit_code == 0, result.stdout + result.stderr
+    return out, result.stdout
+
+
+@pytest.fixture
+def sweep_out(joblib_sweep):
+    return joblib_sweep[0]
+
+
+def test_joblib_launcher_runs_every_configuration(joblib_sweep):
+    out, stdout = joblib_sweep
+    assert "4 done" in stdout
+    assert len([p for p in out.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")]) == 4
 
 
 def test_summary_csv_has_one_row_per_run_and_representation(aelat, sweep_out):
@@ -199,7 +211,7 @@ def test_summarize_without_arguments_keeps_families_apart_in_one_folder(sweep_ou
     out = tmp_path / "outputs"
     shutil.copytree(sweep_out, out, symlinks=True, ignore=shutil.ignore_patterns("summary"))
     runner = CliRunner()
-    single = ["run", "--method", "pca", "--of", "latent", *FAST, "train.epochs=3", "latent_dim=4", f"output_dir={out}"]
+    single = ["run", "--method", "pca", "--of", "latent", *SWEEP_FAST, "train.epochs=3", "latent_dim=4", f"output_dir={out}"]
     assert runner.invoke(app, single, catch_exceptions=False).exit_code == 0
     loose_before = sorted(p.name for p in out.iterdir())
 

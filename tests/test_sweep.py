@@ -5,11 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import SWEEP_FAST
 
-# Small and quick: a whole digits configuration in a few seconds on 2 cores. No snapshots: analyse's
-# training dynamics (most of a small run's time) are not what a sweep tests.
-FAST = ["train.epochs=2", "model.hidden=[32]", "train.snapshots=[]", "evaluate.distribution.n_bootstrap=20",
-        "evaluate.n2d.of=[]"]
 MAPS = ["--method", "pca", "--of", "latent"]
 
 
@@ -45,7 +42,7 @@ def swept(tmp_path_factory):
         result = CliRunner().invoke(app, [*args, f"output_dir={out}"], catch_exceptions=False)
         return result.exit_code, result.stdout, result.stderr
 
-    code, stdout, stderr = invoke("run", "-m", *MAPS, *FAST, "latent_dim=2,4", "seed=0,1")
+    code, stdout, stderr = invoke("run", "-m", *MAPS, *SWEEP_FAST, "latent_dim=2,4", "seed=0,1")
     assert code == 0, stderr
     return out, invoke, stdout
 
@@ -65,7 +62,7 @@ def test_basic_sweep_makes_one_run_folder_per_configuration(swept):
 def test_rerunning_a_finished_sweep_skips_every_configuration(swept):
     out, invoke, _ = swept
     before = mtimes(out)
-    code, stdout, stderr = invoke("run", "-m", *MAPS, *FAST, "latent_dim=2,4", "seed=0,1")
+    code, stdout, stderr = invoke("run", "-m", *MAPS, *SWEEP_FAST, "latent_dim=2,4", "seed=0,1")
     assert code == 0, stderr
     assert stdout.count("skipped: ") == 4 and "0 done, 4 skipped" in stdout, stdout
     assert mtimes(out) == before
@@ -76,7 +73,7 @@ def test_a_missing_metrics_json_reruns_only_that_configuration(swept):
     target = next(f for f in run_folders(out) if f.startswith("digits-mlp-d4-s1-"))
     (out / target / "metrics.json").unlink()
     before = mtimes(out)
-    code, stdout, stderr = invoke("run", "-m", *MAPS, *FAST, "latent_dim=2,4", "seed=0,1")
+    code, stdout, stderr = invoke("run", "-m", *MAPS, *SWEEP_FAST, "latent_dim=2,4", "seed=0,1")
     assert code == 0, stderr
     assert "1 done, 3 skipped" in stdout and f"done: {target}" in stdout, stdout
     assert (out / target / "metrics.json").is_file()
@@ -86,11 +83,11 @@ def test_a_missing_metrics_json_reruns_only_that_configuration(swept):
 
 def test_single_run_of_a_complete_configuration_is_skipped_and_force_reruns_it(swept):
     out, invoke, _ = swept
-    code, _, stderr = invoke("run", *MAPS, *FAST, "latent_dim=2", "seed=0")
+    code, _, stderr = invoke("run", *MAPS, *SWEEP_FAST, "latent_dim=2", "seed=0")
     assert code == 0 and "skip: digits-mlp-d2-s0-" in stderr, stderr
     name = next(f for f in run_folders(out) if f.startswith("digits-mlp-d2-s0-"))
     before = (out / name / "model.pt").stat().st_mtime_ns
-    code, _, stderr = invoke("train", "-m", "--force", *FAST, "latent_dim=2", "seed=0")
+    code, _, stderr = invoke("train", "-m", "--force", *SWEEP_FAST, "latent_dim=2", "seed=0")
     assert code == 0, stderr
     assert (out / name / "model.pt").stat().st_mtime_ns > before
 
@@ -106,18 +103,6 @@ def test_a_failing_configuration_is_named_and_the_others_complete(swept):
     assert any(f.startswith("digits-mlp-d2-s5-") for f in run_folders(out))
 
 
-def test_joblib_launcher_sweeps_latent_sizes_and_seeds_then_summarize(aelat, out):
-    code, stdout, stderr = aelat("run", "-m", *MAPS, *FAST, "latent_dim=2,4", "seed=0,1",
-                                 "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
-    assert code == 0, stdout + stderr
-    assert "4 done" in stdout and len(run_folders(out)) == 4
-    code, stdout, stderr = aelat("summarize", str(out), overrides=False)
-    assert code == 0, stderr
-    rows = (out / "summary" / "summary.csv").read_text().splitlines()
-    assert len(rows) == 1 + 4 * 5  # header + 4 runs x (raw, pca, untrained, latent, pca(latent))
-    assert (out / "summary" / "summary.md").is_file() and len(list((out / "summary").glob("summary_*.png"))) >= 6
-
-
 def test_killed_sweep_resumes_with_only_the_rest(tmp_path):
     """SIGKILL a sweep once some configurations are complete; re-running it completes only the rest."""
     import os
@@ -128,7 +113,7 @@ def test_killed_sweep_resumes_with_only_the_rest(tmp_path):
     from pathlib import Path
 
     out = tmp_path / "outputs"
-    command = [str(Path(sys.executable).with_name("aelat")), "run", "-m", *MAPS, *FAST, "latent_dim=2,3,4",
+    command = [str(Path(sys.executable).with_name("aelat")), "run", "-m", *MAPS, *SWEEP_FAST, "latent_dim=2,3,4",
                f"output_dir={out}"]
     sweep = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 300
@@ -148,7 +133,7 @@ def test_killed_sweep_resumes_with_only_the_rest(tmp_path):
 
 
 def test_submitit_local_launcher_runs_without_a_cluster(aelat, out):
-    code, stdout, stderr = aelat("run", "-m", *MAPS, *FAST, "latent_dim=2", "seed=0,1",
+    code, stdout, stderr = aelat("run", "-m", *MAPS, *SWEEP_FAST, "latent_dim=2", "seed=0,1",
                                  "hydra/launcher=submitit_local")
     assert code == 0, stdout + stderr
     assert "2 done" in stdout and len(run_folders(out)) == 2
@@ -196,7 +181,7 @@ def test_killing_a_joblib_sweep_ends_its_workers(tmp_path):
     from pathlib import Path
 
     out = tmp_path / "outputs"
-    command = [str(Path(sys.executable).with_name("aelat")), "run", "-m", *MAPS, *FAST, "train.epochs=5000",
+    command = [str(Path(sys.executable).with_name("aelat")), "run", "-m", *MAPS, *SWEEP_FAST, "train.epochs=5000",
                "seed=0,1", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", f"output_dir={out}"]
     sweep = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
