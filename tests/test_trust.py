@@ -358,21 +358,41 @@ def failing_write(monkeypatch, at: int, error: int) -> list[Path]:
     return made
 
 
+def target(path: Path) -> str:
+    """The name of the file a write makes: ``NAME`` for atomic_path's temporary ``.NAME<TEMPORARY>...``."""
+    return path.name[1:].split(artifacts.TEMPORARY)[0] if artifacts.TEMPORARY in path.name else path.name
+
+
+def healthy_writes(monkeypatch, out: Path, command: list[str]) -> list[Path]:
+    """The files ``command`` writes, in order, when no write fails."""
+    writes = failing_write(monkeypatch, 0, errno.ENOSPC)
+    assert cli(out, *command)[0] == 0
+    monkeypatch.undo()
+    return writes
+
+
 def test_a_full_disk_at_any_write_leaves_run_json_consistent_with_the_files(copied, monkeypatch):
     """Each stage's command, with its k-th file write failing for every k that writes content: one line
-    naming the file, and run.json consistent with the files; then the run is still complete."""
+    naming the file, and run.json consistent with the files; then the run is still complete.
+
+    evaluate ends by writing the report, the files of `aelat report`, whose every write fails in turn
+    below: under evaluate each write of its own files fails, and the first and last of the report's.
+    """
     if not Path("/dev/full").exists():
         pytest.skip("no /dev/full on this system")
     out, run_dir, args = copied
     truth = json.loads((run_dir / artifacts.METRICS).read_text())["representations"]
     named = set()
     for command in (["train", *args], ["encode"], ["embed", *MAPS], ["evaluate", *EVAL], ["report"]):
-        writes = failing_write(monkeypatch, 0, errno.ENOSPC)  # count the writes of a healthy run
-        assert cli(out, *command)[0] == 0
-        monkeypatch.undo()
+        writes = healthy_writes(monkeypatch, out, command)
         # a stage's outputs are temporaries written through temporaries of their own: fail the inner ones
         content = [k for k, path in enumerate(writes, 1) if path.name != artifacts.LATEST
                    and not (k < len(writes) and writes[k].name.startswith(f".{path.name}{artifacts.TEMPORARY}"))]
+        if command[0] == "evaluate":  # it ends writing the report (all but the link): fail the report's first and last
+            report = healthy_writes(monkeypatch, out, ["report"])
+            assert [target(p) for p in writes[-len(report) - 1:-1]] == [target(p) for p in report], (writes, report)
+            in_report = [k for k in content if k >= len(writes) - len(report)]
+            content = [k for k in content if k not in in_report[1:-1]]
         assert content, (command, writes)
         for at in content:
             failing_write(monkeypatch, at, errno.ENOSPC)
