@@ -15,6 +15,7 @@ from aelat.artifacts import Run, run_dir_for
 from aelat.config import compose
 from aelat.data import dataset_digest
 from aelat.errors import ConfigError
+from aelat.runtime import use_threads
 from aelat.stages import encode as encode_stage
 from aelat.stages import train as train_stage
 
@@ -44,16 +45,14 @@ def test_environment_names_the_cpu_the_thread_pools_and_torch():
 
 
 def _trained(out: Path, *overrides: str, threads: int) -> Run:
-    """Train (and encode) a small digits model with torch's threads set to ``threads`` beforehand."""
-    cfg = compose([*SMALL, f"output_dir={out}", *overrides])
+    """Train (and encode) a small digits model with ``threads=threads`` (whatever the cores here)."""
+    cfg = compose([*SMALL, f"output_dir={out}", f"threads={threads}", *overrides])
     run = Run(run_dir_for(cfg), cfg, dataset_digest)
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
     try:
         train_stage.run(run)
         encode_stage.run(run)
     finally:
-        torch.set_num_threads(before)
+        use_threads(None)
     return run
 
 
