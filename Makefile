@@ -20,8 +20,9 @@ $(VENV)/.installed: pyproject.toml
 run: venv
 	$(BIN)/aelat run
 
-# The test files in parallel processes, one per core (at most 4); a file's tests run one after another
-# in one process (they share trained fixtures; test_slurm.py's share the cluster).
+# The test files in parallel processes, one per core (at most 4, each kept to its share of the cores
+# by tests/conftest.py); a file's tests run one after another in one process (they share trained
+# fixtures; test_slurm.py's share the cluster).
 # `$(BIN)/python -m pytest tests/FILE.py` runs a part in this process.
 test: venv lint
 	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile
