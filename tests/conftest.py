@@ -42,6 +42,7 @@ FAST = ["train.epochs=3", "model.hidden=[64]", "latent_dim=4", "evaluate.n2d.of=
 # analyse's training dynamics (most of a small run's time) are not what those tests check.
 SWEEP_FAST = ["train.epochs=2", "model.hidden=[32]", "train.snapshots=[]", "evaluate.distribution.n_bootstrap=20",
               "evaluate.n2d.of=[]"]
+MAPS = ["--method", "pca", "--of", "latent"]  # the cheapest map a run can draw
 
 
 @pytest.fixture

@@ -18,8 +18,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import SWEEP_FAST
-from test_sweep import MAPS
+from conftest import MAPS, SWEEP_FAST
 
 AELAT = str(Path(sys.executable).with_name("aelat"))
 

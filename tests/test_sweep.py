@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import SWEEP_FAST
-
-MAPS = ["--method", "pca", "--of", "latent"]
+from conftest import MAPS, SWEEP_FAST
 
 
 def run_folders(out):

@@ -27,11 +27,10 @@ from aelat import artifacts, score_cache
 from aelat.cli import app
 from aelat.locking import LOCK, run_lock
 from aelat.stages import embed as embed_stage
-from conftest import write_npz
+from conftest import MAPS, write_npz
 
 TINY = ["train.epochs=2", "train.batch_size=8", "model.hidden=[16]", "latent_dim=3"]
 EVAL = ["evaluate.distribution.n_bootstrap=10", "evaluate.distribution.k=5", "evaluate.neighbourhood.sample_size=30"]
-MAPS = ["--method", "pca", "--of", "latent"]
 
 
 def cli(out: Path, *args: str):
@@ -360,7 +359,7 @@ def failing_write(monkeypatch, at: int, error: int) -> list[Path]:
 
 def target(path: Path) -> str:
     """The name of the file a write makes: ``NAME`` for atomic_path's temporary ``.NAME<TEMPORARY>...``."""
-    return path.name[1:].split(artifacts.TEMPORARY)[0] if artifacts.TEMPORARY in path.name else path.name
+    return path.name[1:].split(artifacts.TEMPORARY)[0] if artifacts.is_temporary(path.name) else path.name
 
 
 def healthy_writes(monkeypatch, out: Path, command: list[str]) -> list[Path]:
