@@ -173,7 +173,7 @@ def main() -> None:
         "cache): the raw input's t-SNE, the same in every configuration, once instead of once per latent size; "
         "analyse's measurements of the raw input and of the untrained encoder's first layers once (the profile "
         "cache); and a t-SNE map that uses one thread in a worker process while analyse and the scores of the "
-        "representations that are not maps go on (jobs=auto).",
+        "representations that are not maps go on (jobs=auto), the configurations sharing those workers.",
         save=True,
     )
 

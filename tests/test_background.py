@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from joblib import Parallel, delayed
 from aelat import artifacts
-from aelat.background import Background, WorkerDied
+from aelat.background import Background, WorkerDied, keep_workers
 from aelat.plots.drawing import Figures
 from aelat.runtime import use_threads
 from aelat.stages.embed import map_jobs
@@ -59,6 +59,70 @@ def test_joblib_loky_parallel_still_works_beside_it():
         assert Parallel(n_jobs=2)(delayed(square)(x) for x in range(3)) == [0, 1, 4]
         background.finish()
     assert recorded == [36] and Parallel(n_jobs=2)(delayed(square)(x) for x in range(3)) == [0, 1, 4]
+
+
+def worker_pids(jobs: int = 2) -> set[int]:
+    """The processes of one command's ``jobs`` workers: the pids its tasks ran in, each worker taking one."""
+    recorded = []
+    with tempfile.TemporaryDirectory() as met, Background() as background:
+        for _ in range(jobs):
+            background.submit(jobs, "a pid", recorded.append, pid_once_all_met, met, jobs)
+        background.finish()
+    return set(recorded)
+
+
+def pid_once_all_met(met: str, jobs: int) -> int:
+    """This worker's pid, once ``jobs`` workers have signed in ``met`` (so that each takes one task)."""
+    Path(met, str(os.getpid())).touch()
+    deadline = time.monotonic() + 60
+    while len(os.listdir(met)) < jobs and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return os.getpid()
+
+
+def test_commands_inside_keep_workers_share_their_workers_which_stop_at_its_end():
+    first = worker_pids()
+    assert first.isdisjoint(worker_pids())  # each command its own workers
+    with keep_workers():
+        kept = worker_pids()
+        assert len(kept) == 2 and worker_pids() == kept and worker_pids() == kept
+        assert worker_pids(jobs=1).isdisjoint(kept)  # another count: other workers
+    assert not any(alive(pid) for pid in kept | first)
+
+
+def test_a_command_that_fails_inside_keep_workers_stops_them_and_the_next_starts_new_ones():
+    with keep_workers():
+        kept = worker_pids()
+        with pytest.raises(ValueError, match="no value for 7"), Background() as background:
+            background.submit(2, "item 7", print, fails, 7)
+            background.finish()
+        assert not any(alive(pid) for pid in kept)
+        again = worker_pids()
+        assert len(again) == 2 and again.isdisjoint(kept)
+        with pytest.raises(WorkerDied), Background() as background:  # a worker killed: a new set after it
+            background.submit(2, "the tsne map of raw", print, dies, 0)
+            background.finish()
+        assert worker_pids().isdisjoint(again)
+
+
+def test_a_kept_worker_that_died_while_idle_is_replaced():
+    with keep_workers():
+        victim = min(worker_pids())
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while alive(victim) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)  # for loky to notice
+        again = worker_pids()
+        assert len(again) == 2 and victim not in again
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def test_a_killed_worker_is_reported_with_what_it_computed():
@@ -210,6 +274,31 @@ def test_a_killed_worker_ends_the_command_with_one_line_and_records_no_map(tmp_p
     after = json.loads((run / artifacts.MANIFEST).read_text())
     assert after["stages"].keys() == before["stages"].keys()  # no map recorded, nothing else touched
     assert not list(run.glob("embedding_*"))
+
+
+def test_a_killed_command_leaves_no_worker_computing(tmp_path):
+    """SIGKILL an aelat command while its worker computes a long map: the worker ends within seconds
+    instead of finishing a map no one will read."""
+    out = tmp_path / "outputs"
+    cli(out, "train", *FAST)
+    cli(out, "encode", *FAST)
+    process = subprocess.Popen([AELAT, "embed", "--method", "tsne", "--of", "all", *FAST, "jobs=2",
+                                "embed.tsne.n_iter=20000", f"output_dir={out}"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        worker = wait_for_worker(process.pid, timeout=120)
+        process.kill()
+        process.wait()
+        deadline = time.monotonic() + 20
+        while alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not alive(worker)
+    finally:  # whatever happened, leave no process of this test behind (the workers share its group)
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
 
 
 def wait_for_worker(parent: int, timeout: float) -> int:

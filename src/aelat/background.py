@@ -2,28 +2,35 @@
 
 The workers are loky's (joblib's process executor), not a hand-written pool: each is a fresh
 interpreter (a fork of this process would inherit OpenMP thread pools that do not survive a fork),
-and a worker that dies (killed, out of memory) is reported at once instead of waited for. Each
-command has its own executor, started at its first submission and stopped when it ends: not loky's
-process-wide reusable one, which joblib's own loky backend (Hydra's joblib launcher, a user's
-``Parallel``) takes over and cannot share. A worker's temporary files (its own or a library's) go
+and a worker that dies (killed, out of memory) is reported at once instead of waited for; a
+worker ends as soon as its command does, killed or not. Each command has its own executor, started
+at its first submission and stopped when it ends: not loky's process-wide reusable one, which
+joblib's own loky backend (Hydra's joblib launcher, a user's ``Parallel``) takes over and cannot
+share. A worker's temporary files (its own or a library's) go
 into a folder the command makes and removes once its workers are gone, so that a killed worker leaves
 nothing behind; the folder of a command that was itself killed is removed by the next one.
+
+Commands run one after another in one process (the configurations of a sweep under Hydra's basic
+launcher) share their workers inside :func:`keep_workers`: each worker starts, and imports what its
+tasks need (torch, openTSNE, pynndescent: seconds of CPU), once per sweep instead of once per
+configuration. A command that ends with an error still stops them, killing what they compute.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from joblib.externals.loky import ProcessPoolExecutor
 from joblib.externals.loky.process_executor import BrokenProcessPool
 
 from aelat.errors import AelatError
-from aelat.runtime import current_threads, use_threads
+from aelat.runtime import current_threads, end_with_parent, use_threads
 
 class WorkerDied(AelatError):
     """A worker process ended without a result."""
@@ -45,10 +52,20 @@ class Background:
         """Start ``function(*args)`` in a worker (``jobs`` of them at most) with this process's thread
         count, so that it computes the same numbers as here; ``what`` names it in errors."""
         if self._executor is None:
-            self._scratch = _scratch_folder()
-            self._executor = ProcessPoolExecutor(max_workers=jobs)
-        future = self._executor.submit(_in_worker, current_threads(), self._scratch, function, *args)
+            self._executor, self._scratch = _start(jobs)
+        try:
+            future = self._hand_over(function, args)
+        except BrokenProcessPool as exc:
+            if self._pending or not _is_kept(self._executor):
+                raise _died(what, exc) from None
+            # a worker kept from an earlier command died while idle (out of memory, killed): new ones
+            _stop(self._executor, self._scratch, kill=True)
+            self._executor, self._scratch = _start(jobs)
+            future = self._hand_over(function, args)
         self._pending.append((future, what, then))
+
+    def _hand_over(self, function: Callable, args: tuple):
+        return self._executor.submit(_in_worker, current_threads(), self._scratch, function, *args)
 
     def finish(self) -> None:
         """Wait for every submitted function in order and pass its result to its ``then``; raise the
@@ -60,8 +77,7 @@ class Background:
                 try:
                     result = future.result()
                 except BrokenProcessPool as exc:
-                    raise WorkerDied(f"{what} was not computed: a worker process died ({_reason(exc)}); run "
-                                     "again, or with jobs=1 to compute it in this process") from None
+                    raise _died(what, exc) from None
                 then(result)
             except Exception as exc:  # noqa: BLE001 - kept, raised after the others are recorded
                 first = first or exc
@@ -72,12 +88,57 @@ class Background:
         return self
 
     def __exit__(self, kind, error, trace) -> None:
-        if self._executor is not None:  # after an error, kill what the workers still compute; wait until they
-            # are gone, so that nothing of this command is running once it returns
-            self._executor.shutdown(wait=True, kill_workers=kind is not None or bool(self._pending))
-        if self._scratch is not None:
-            shutil.rmtree(self._scratch, ignore_errors=True)
+        if self._executor is not None:  # after an error, kill what the workers still compute
+            _stop(self._executor, self._scratch, kill=kind is not None or bool(self._pending))
         self._executor, self._pending, self._scratch = None, [], None
+
+
+# The workers keep_workers() keeps between commands: (executor, scratch folder, worker count), or None.
+_kept: dict[str, tuple | None] = {}
+
+
+@contextlib.contextmanager
+def keep_workers() -> Iterator[None]:
+    """Within the block, each command's :class:`Background` uses the workers the one before left
+    running (when it asks for as many); they stop when the block ends."""
+    _kept["workers"] = None
+    try:
+        yield
+    finally:
+        kept = _kept.pop("workers", None)
+        if kept is not None:
+            _stop(*kept[:2], kill=True)  # idle by now: every command finished or killed its work
+
+
+def _start(jobs: int) -> tuple[ProcessPoolExecutor, str]:
+    """``jobs`` workers and their scratch folder: those keep_workers() kept, or new ones."""
+    kept = _kept.get("workers")
+    if kept is not None and kept[2] == jobs:
+        return kept[0], kept[1]
+    if kept is not None:
+        _stop(*kept[:2], kill=True)
+    # each worker ends with this process, from its start (a task may reach it after this process is gone)
+    started = ProcessPoolExecutor(max_workers=jobs, initializer=end_with_parent,
+                                  initargs=(os.getpid(),)), _scratch_folder()
+    if "workers" in _kept:
+        _kept["workers"] = (*started, jobs)
+    return started
+
+
+def _is_kept(executor: ProcessPoolExecutor) -> bool:
+    kept = _kept.get("workers")
+    return kept is not None and kept[0] is executor
+
+
+def _stop(executor: ProcessPoolExecutor, scratch: str, kill: bool) -> None:
+    """Stop the workers (at once with ``kill``) and remove their scratch folder; workers keep_workers()
+    keeps stay unless killed. Waits until they are gone, so that nothing of a command still runs."""
+    if _is_kept(executor):
+        if not kill:
+            return
+        _kept["workers"] = None
+    executor.shutdown(wait=True, kill_workers=kill)
+    shutil.rmtree(scratch, ignore_errors=True)
 
 
 def workers(jobs: int | str, task_threads: int = 1) -> int:
@@ -115,6 +176,11 @@ def _in_worker(threads: int, scratch: str, function: Callable, *args) -> Any:
     tempfile.tempdir = scratch
     use_threads(threads)
     return function(*args)
+
+
+def _died(what: str, exc: BaseException) -> WorkerDied:
+    return WorkerDied(f"{what} was not computed: a worker process died ({_reason(exc)}); run again, or with "
+                      "jobs=1 to compute it in this process")
 
 
 def _reason(exc: BaseException) -> str:

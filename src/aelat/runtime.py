@@ -1,4 +1,5 @@
-"""Process-wide set-up shared by the stages: seeding, deterministic torch, threads and progress bars.
+"""Process-wide set-up shared by the stages: seeding, deterministic torch, threads, progress bars, and
+worker processes that end with their parent.
 
 Threads. One setting, ``threads`` (default: the cores this process may use), sizes every pool aelat
 uses: torch's, the BLAS and OpenMP pools of numpy, scipy and scikit-learn (threadpoolctl), openTSNE's
@@ -13,10 +14,13 @@ training 5-20x slower with libgomp's default; sleeping at once instead costs 1.7
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import random
+import signal
 import sys
+import threading
 import time
 from typing import Iterator
 
@@ -123,6 +127,26 @@ def use_threads(threads: int | None) -> int:
 def current_threads() -> int:
     """The thread count :func:`use_threads` set (the default before it has run)."""
     return _state["threads"] or _state["default"] or available_cores()
+
+
+@functools.cache  # one watcher per process, however many tasks or jobs it runs
+def end_with_parent(parent: int | None = None) -> None:
+    """In a worker process aelat started: end it (SIGKILL) as soon as its parent (the process ``parent``,
+    by default its parent now) is gone, at once if it is gone already.
+
+    loky's workers (a command's map workers, Hydra's joblib launcher) otherwise outlive a killed
+    parent: they finish the task they hold, minutes of a t-SNE or of training, for a result no one
+    will read, on cores the user wanted back. Every artifact is written atomically (a temporary file,
+    then a rename), so the kill leaves each old or new, whole.
+    """
+    parent = parent or os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:  # an orphan is re-parented to init or a subreaper
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="aelat-end-with-parent", daemon=True).start()
 
 
 def console(stderr: bool = True, width: int | None = None) -> Console:

@@ -18,19 +18,17 @@ so the plugin's default ``n_jobs: -1`` (one job per core) runs one thread per jo
 dataset). aelat ships no ``conf/hydra/launcher/joblib.yaml``: a file of that name would shadow
 the plugin's config through Hydra's deprecated schema matching (a warning in every job); under submitit a job uses
 ``cpus_per_task`` threads, or 1 when that is unset (``submitit_local`` starts every job at once).
-The basic launcher runs one job at a time with the usual threads. On SLURM, aelat.slurm watches
-the jobs itself (a job that cannot start or dies without a result fails its configuration).
+The basic launcher runs one job at a time with the usual threads; its jobs share one set of worker
+processes for maps, scores and figures (:func:`aelat.background.keep_workers`). On SLURM, aelat.slurm
+watches the jobs itself (a job that cannot start or dies without a result fails its configuration).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
-import signal
 import sys
-import threading
 import time
 import traceback
 from pathlib import Path
@@ -41,7 +39,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from aelat.config import CONFIG_DIR
-from aelat.runtime import available_cores, set_default_threads
+from aelat.runtime import available_cores, end_with_parent, set_default_threads
 
 SETTINGS_ENV = "AELAT_SWEEP"  # how the CLI's options (command, maps, --force) reach jobs in other processes
 STATUS = "aelat_status.json"
@@ -59,7 +57,7 @@ def task(cfg: DictConfig) -> None:
     if os.getpid() != settings.get("parent", os.getpid()) and any(
         name in str(hc.launcher.get("_target_", "")) for name in LOCAL_LAUNCHERS
     ):
-        _end_with_parent()
+        end_with_parent()
     try:
         set_default_threads(job_threads(hc.launcher))
         status |= _run_job(cfg, settings)
@@ -90,21 +88,6 @@ def record_failure(job_dir: Path, overrides: Sequence[str], error: str) -> None:
 
     if not (job_dir / STATUS).is_file():
         write_json(job_dir / STATUS, {"overrides": job_name(overrides), "run": None, "status": "failed", "error": error})
-
-
-@functools.cache  # one watcher per worker process, however many jobs it runs
-def _end_with_parent() -> None:
-    """In a worker process: end it (SIGKILL) as soon as its parent, the aelat process that launched
-    the sweep, is gone. joblib's (loky's) workers otherwise outlive a killed parent, still training and
-    writing; every artifact is written atomically, so the kill leaves each old or new, whole."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:  # an orphan is re-parented to init or a subreaper
-            time.sleep(0.5)
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    threading.Thread(target=watch, name="aelat-end-with-parent", daemon=True).start()
 
 
 def _run_job(cfg: DictConfig, settings: dict) -> dict:
@@ -146,6 +129,7 @@ def multirun(command: str, overrides: Sequence[str], methods: Sequence[str], of:
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
+    from aelat.background import keep_workers
     from aelat.config import compose, extra_search_path, quoted
     from aelat.errors import ConfigError
 
@@ -173,7 +157,8 @@ def multirun(command: str, overrides: Sequence[str], methods: Sequence[str], of:
     if debug:
         os.environ.setdefault("HYDRA_FULL_ERROR", "1")
     try:
-        task()
+        with keep_workers():  # the basic launcher's configurations, one after another here, share them
+            task()
     except SystemExit as exc:  # Hydra reports its own errors (bad override, missing plugin), then exits
         if exc.code not in (0, None):
             raise ConfigError(f"the sweep did not start or stopped early (Hydra's message is above); "
