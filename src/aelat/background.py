@@ -24,7 +24,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, NamedTuple
 
 from joblib.externals.loky import ProcessPoolExecutor
 from joblib.externals.loky.process_executor import BrokenProcessPool
@@ -45,27 +45,23 @@ class Background:
 
     def __init__(self) -> None:
         self._pending: list[tuple[Any, str, Callable[[Any], None]]] = []
-        self._executor = None
-        self._scratch: str | None = None
+        self._workers: Workers | None = None
 
     def submit(self, jobs: int, what: str, then: Callable[[Any], None], function: Callable, *args) -> None:
         """Start ``function(*args)`` in a worker (``jobs`` of them at most) with this process's thread
         count, so that it computes the same numbers as here; ``what`` names it in errors."""
-        if self._executor is None:
-            self._executor, self._scratch = _start(jobs)
+        if self._workers is None:
+            self._workers = _start(jobs)
         try:
-            future = self._hand_over(function, args)
+            future = self._workers.submit(function, args)
         except BrokenProcessPool as exc:
-            if self._pending or not _is_kept(self._executor):
+            if self._pending or not _is_kept(self._workers):
                 raise _died(what, exc) from None
             # a worker kept from an earlier command died while idle (out of memory, killed): new ones
-            _stop(self._executor, self._scratch, kill=True)
-            self._executor, self._scratch = _start(jobs)
-            future = self._hand_over(function, args)
+            _stop(self._workers, kill=True)
+            self._workers = _start(jobs)
+            future = self._workers.submit(function, args)
         self._pending.append((future, what, then))
-
-    def _hand_over(self, function: Callable, args: tuple):
-        return self._executor.submit(_in_worker, current_threads(), self._scratch, function, *args)
 
     def finish(self) -> None:
         """Wait for every submitted function in order and pass its result to its ``then``; raise the
@@ -88,13 +84,25 @@ class Background:
         return self
 
     def __exit__(self, kind, error, trace) -> None:
-        if self._executor is not None:  # after an error, kill what the workers still compute
-            _stop(self._executor, self._scratch, kill=kind is not None or bool(self._pending))
-        self._executor, self._pending, self._scratch = None, [], None
+        if self._workers is not None:  # after an error, kill what the workers still compute
+            _stop(self._workers, kill=kind is not None or bool(self._pending))
+        self._workers, self._pending = None, []
 
 
-# The workers keep_workers() keeps between commands: (executor, scratch folder, worker count), or None.
-_kept: dict[str, tuple | None] = {}
+class Workers(NamedTuple):
+    """A command's worker processes, the folder for their temporary files, and how many there are."""
+
+    executor: ProcessPoolExecutor
+    scratch: str
+    count: int
+
+    def submit(self, function: Callable, args: tuple):
+        """``function(*args)`` in a worker sized like this process (:func:`_in_worker`): its future."""
+        return self.executor.submit(_in_worker, current_threads(), self.scratch, function, *args)
+
+
+# "workers" is present while keep_workers() runs: the Workers it keeps between commands, or None.
+_kept: dict[str, Workers | None] = {}
 
 
 @contextlib.contextmanager
@@ -107,38 +115,37 @@ def keep_workers() -> Iterator[None]:
     finally:
         kept = _kept.pop("workers", None)
         if kept is not None:
-            _stop(*kept[:2], kill=True)  # idle by now: every command finished or killed its work
+            _stop(kept, kill=True)  # idle by now: every command finished or killed its work
 
 
-def _start(jobs: int) -> tuple[ProcessPoolExecutor, str]:
-    """``jobs`` workers and their scratch folder: those keep_workers() kept, or new ones."""
+def _start(jobs: int) -> Workers:
+    """``jobs`` workers: those keep_workers() kept, or new ones."""
     kept = _kept.get("workers")
-    if kept is not None and kept[2] == jobs:
-        return kept[0], kept[1]
+    if kept is not None and kept.count == jobs:
+        return kept
     if kept is not None:
-        _stop(*kept[:2], kill=True)
+        _stop(kept, kill=True)
     # each worker ends with this process, from its start (a task may reach it after this process is gone)
-    started = ProcessPoolExecutor(max_workers=jobs, initializer=end_with_parent,
-                                  initargs=(os.getpid(),)), _scratch_folder()
+    executor = ProcessPoolExecutor(max_workers=jobs, initializer=end_with_parent, initargs=(os.getpid(),))
+    started = Workers(executor, _scratch_folder(), jobs)
     if "workers" in _kept:
-        _kept["workers"] = (*started, jobs)
+        _kept["workers"] = started
     return started
 
 
-def _is_kept(executor: ProcessPoolExecutor) -> bool:
-    kept = _kept.get("workers")
-    return kept is not None and kept[0] is executor
+def _is_kept(workers: Workers) -> bool:
+    return _kept.get("workers") is workers
 
 
-def _stop(executor: ProcessPoolExecutor, scratch: str, kill: bool) -> None:
+def _stop(workers: Workers, kill: bool) -> None:
     """Stop the workers (at once with ``kill``) and remove their scratch folder; workers keep_workers()
     keeps stay unless killed. Waits until they are gone, so that nothing of a command still runs."""
-    if _is_kept(executor):
+    if _is_kept(workers):
         if not kill:
             return
         _kept["workers"] = None
-    executor.shutdown(wait=True, kill_workers=kill)
-    shutil.rmtree(scratch, ignore_errors=True)
+    workers.executor.shutdown(wait=True, kill_workers=kill)
+    shutil.rmtree(workers.scratch, ignore_errors=True)
 
 
 def workers(jobs: int | str, task_threads: int = 1) -> int:
