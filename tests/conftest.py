@@ -45,6 +45,27 @@ SWEEP_FAST = ["train.epochs=2", "model.hidden=[32]", "train.snapshots=[]", "eval
 MAPS = ["--method", "pca", "--of", "latent"]  # the cheapest map a run can draw
 
 
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
 @pytest.fixture
 def out(tmp_path: Path) -> Path:
     return tmp_path / "outputs"

@@ -22,7 +22,7 @@ from aelat.background import Background, WorkerDied, keep_workers
 from aelat.plots.drawing import Figures
 from aelat.runtime import use_threads
 from aelat.stages.embed import map_jobs
-from conftest import FAST, cli
+from conftest import FAST, children, cli, running
 
 AELAT = Path(sys.executable).with_name("aelat")
 # A short t-SNE on a sample: what is under test is where a map is computed, not the map.
@@ -87,7 +87,7 @@ def test_commands_inside_keep_workers_share_their_workers_which_stop_at_its_end(
         kept = worker_pids()
         assert len(kept) == 2 and worker_pids() == kept and worker_pids() == kept
         assert worker_pids(jobs=1).isdisjoint(kept)  # another count: other workers
-    assert not any(alive(pid) for pid in kept | first)
+    assert not any(running(pid) for pid in kept | first)
 
 
 def test_a_command_that_fails_inside_keep_workers_stops_them_and_the_next_starts_new_ones():
@@ -96,7 +96,7 @@ def test_a_command_that_fails_inside_keep_workers_stops_them_and_the_next_starts
         with pytest.raises(ValueError, match="no value for 7"), Background() as background:
             background.submit(2, "item 7", print, fails, 7)
             background.finish()
-        assert not any(alive(pid) for pid in kept)
+        assert not any(running(pid) for pid in kept)
         again = worker_pids()
         assert len(again) == 2 and again.isdisjoint(kept)
         with pytest.raises(WorkerDied), Background() as background:  # a worker killed: a new set after it
@@ -110,19 +110,11 @@ def test_a_kept_worker_that_died_while_idle_is_replaced():
         victim = min(worker_pids())
         os.kill(victim, signal.SIGKILL)
         deadline = time.monotonic() + 20
-        while alive(victim) and time.monotonic() < deadline:
+        while running(victim) and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(1)  # for loky to notice
         again = worker_pids()
         assert len(again) == 2 and victim not in again
-
-
-def alive(pid: int) -> bool:
-    """Whether process ``pid`` exists and is not a zombie."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def test_a_killed_worker_is_reported_with_what_it_computed():
@@ -290,29 +282,30 @@ def test_a_killed_command_leaves_no_worker_computing(tmp_path):
         process.kill()
         process.wait()
         deadline = time.monotonic() + 20
-        while alive(worker) and time.monotonic() < deadline:
+        while running(worker) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not alive(worker)
+        assert not running(worker)
     finally:  # whatever happened, leave no process of this test behind (the workers share its group)
         try:
             os.killpg(process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         process.wait()
+        for scratch in Path(tempfile.gettempdir()).glob(f"aelat-workers-{process.pid}-*"):  # the next command's to remove
+            shutil.rmtree(scratch)
 
 
 def wait_for_worker(parent: int, timeout: float) -> int:
     """The pid of a loky worker process under ``parent`` once one is computing."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for child in Path("/proc").glob("[0-9]*"):
+        for child in children(parent):
             try:
-                stat = (child / "stat").read_text()
-                command = (child / "cmdline").read_bytes()
+                command = Path(f"/proc/{child}/cmdline").read_bytes()
             except OSError:
                 continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == parent and b"LokyProcess" in command:  # not its resource tracker
+            if b"LokyProcess" in command:  # not its resource tracker
                 time.sleep(3)  # past its start, into the map
-                return int(child.name)
+                return child
         time.sleep(0.2)
     raise AssertionError("no worker process appeared")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import MAPS, SWEEP_FAST
+from conftest import MAPS, SWEEP_FAST, children, running
 
 
 def run_folders(out):
@@ -144,30 +144,6 @@ def test_a_bad_sweep_override_is_one_error_line(aelat):
     assert code == 1 and "aelat: error:" in stderr
 
 
-def _children(pid: int) -> list[int]:
-    """The processes whose parent is ``pid`` (from /proc)."""
-    from pathlib import Path
-
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def _running(pid: int) -> bool:
-    from pathlib import Path
-
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def test_killing_a_joblib_sweep_ends_its_workers(tmp_path):
     """SIGKILL the aelat process of a joblib sweep while both jobs train: its workers end too, within
     seconds, instead of training on and writing into the run folders."""
@@ -187,14 +163,14 @@ def test_killing_a_joblib_sweep_ends_its_workers(tmp_path):
         while len(list(out.glob("*/run.lock"))) < 2:  # both jobs hold their run: they are training
             assert sweep.poll() is None and time.monotonic() < deadline, "the sweep ended before both jobs started"
             time.sleep(0.2)
-        workers = [pid for pid in _children(sweep.pid) if _running(pid)]
+        workers = [pid for pid in children(sweep.pid) if running(pid)]
         assert len(workers) >= 2, workers
         sweep.kill()
         sweep.wait()
         deadline = time.monotonic() + 30
-        while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+        while any(running(pid) for pid in workers) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not [pid for pid in workers if _running(pid)]
+        assert not [pid for pid in workers if running(pid)]
         assert not list(out.glob("*/model.pt"))  # they stopped mid-training: nothing was recorded
     finally:  # whatever happened, leave no process of this test behind (workers share the sweep's group)
         try:
