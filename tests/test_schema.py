@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from aelat import schema
 from aelat.cli import app
 from aelat.config import apply_overrides, compose, validate
-from aelat.errors import ConfigError
+from aelat.errors import ArtifactError, ConfigError
 from aelat.models import build_model
 
 # The option each dataset and model schema is reached through, with what it needs to compose.
@@ -236,6 +236,25 @@ def test_a_run_folder_of_an_older_aelat_names_its_config(tmp_path):
     with pytest.raises(ConfigError) as info:
         open_run(tmp_path, [])
     assert str(info.value).startswith(f"{tmp_path / 'config.yaml'}: cannot add 'evaluate.knn_k'")
+
+
+def test_a_saved_config_is_checked_against_one_compose_per_process(tmp_path, monkeypatch):
+    """Each stage a command commits re-reads config.yaml; what it is checked against is composed once."""
+    import aelat.config as config
+
+    composed = []
+    monkeypatch.setattr(config, "compose", lambda overrides=(): composed.append(overrides) or compose(overrides))
+    monkeypatch.delenv("AELAT_CONFIG_DIR", raising=False)
+    config._reference_keys.cache_clear()
+    saved = OmegaConf.to_container(compose(["latent_dim=3"]))
+    (tmp_path / "config.yaml").write_text(OmegaConf.to_yaml(saved))
+    assert [config.load_saved(tmp_path / "config.yaml").latent_dim for _ in range(3)] == [3, 3, 3]
+    assert len(composed) == 1
+    del saved["train"]["lr"]  # a damaged file is still named, against the remembered keys
+    (tmp_path / "config.yaml").write_text(OmegaConf.to_yaml(saved))
+    with pytest.raises(ArtifactError, match=r"config.yaml lacks train.lr; restore it"):
+        config.load_saved(tmp_path / "config.yaml")
+    assert len(composed) == 1
 
 
 def test_leaf_keys_cover_every_option():

@@ -41,7 +41,8 @@ A run folder holds one configuration's artifacts::
                                "comparisons": "<a> vs <b>" -> {"a", "b", "points", "metrics": metric ->
                                {"a", "b", "difference", "ci_low", "ci_high", "p_value", "test", ...}};
                                "data": sizes and class counts; "config"; "versions" (with the environment)
-        predictions.npz        evaluate: what the comparisons were computed from, per representation:
+        predictions.npz        evaluate: what the comparisons (and report.html's votes and clusters) are made
+                               of, per representation:
                                <rep>.knn_accuracy_<k>, <rep>.probe_accuracy (int64, (n_test,): predicted labels),
                                <rep>.kmeans, <rep>.gmm (int, (n_seeds, n_points): each seed's clusters of train
                                then test points), <rep>.n2d (the same, for the representations of evaluate.n2d.of)
@@ -500,7 +501,7 @@ class Run:
         self._digest: str | None = None
         self._checksums: dict[tuple, str] = {}
         self._making: frozenset[str] = frozenset()
-        self._saved: tuple[tuple, DictConfig | None] | None = None
+        self._saved: tuple[bytes, DictConfig | None] | None = None
 
     def file(self, name: str) -> Path:
         return self.path / name
@@ -554,10 +555,9 @@ class Run:
     def saved_config(self) -> DictConfig | None:
         """The run's config.yaml, or None when there is none or it is unreadable (the command rewrites it)."""
         try:
-            state = os.stat(self.file(CONFIG))
+            key = self.file(CONFIG).read_bytes()  # each stage rewrites the file, mostly as it was
         except OSError:
             return None
-        key = (state.st_ino, state.st_size, state.st_mtime_ns, state.st_ctime_ns)
         if self._saved is None or self._saved[0] != key:
             try:
                 self._saved = key, load_saved(self.file(CONFIG))

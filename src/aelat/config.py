@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -193,13 +194,24 @@ def _missing_keys(saved: dict) -> list[str]:
     names = {key: saved.get(key).get("name") if isinstance(saved.get(key), dict) else None for key in ("dataset", "model")}
     if not all(isinstance(name, str) for name in names.values()):
         return [f"{key}.name" for key, name in names.items() if not isinstance(name, str)]
-    try:
-        reference = compose([f"dataset={names['dataset']}", f"model={names['model']}",
-                             *(["dataset.path=x.npz"] if names["dataset"] == "npz" else [])])
-    except ConfigError:  # a group aelat does not know now (say, of an unset AELAT_CONFIG_DIR): the schema decides
-        return []
+    reference = _reference_keys(names["dataset"], names["model"], os.environ.get(EXTRA_CONFIG_ENV))
     have = dict(flatten(saved))
-    return [key for key, _ in flatten(OmegaConf.to_container(reference)) if key not in have and key != "output_dir"]
+    return [key for key in reference if key not in have]
+
+
+@functools.lru_cache(maxsize=32)
+def _reference_keys(dataset: str, model: str, extra_config_dir: str | None) -> tuple[str, ...]:
+    """Every key (but output_dir) of the config composed with ``dataset`` and ``model``; none for a group aelat
+    does not know now (say, of an unset AELAT_CONFIG_DIR: the schema decides).
+
+    Composed once per process for each pair and ``extra_config_dir`` (the AELAT_CONFIG_DIR it was composed
+    under): every stage a command commits checks the run's saved config, and Hydra takes ~0.5 s to compose.
+    """
+    try:
+        reference = compose([f"dataset={dataset}", f"model={model}", *(["dataset.path=x.npz"] if dataset == "npz" else [])])
+    except ConfigError:
+        return ()
+    return tuple(key for key, _ in flatten(OmegaConf.to_container(reference)) if key != "output_dir")
 
 
 def resolve_device(cfg: DictConfig) -> torch.device:
