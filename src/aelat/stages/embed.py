@@ -24,6 +24,7 @@ from aelat.artifacts import Run
 from aelat.background import Background, workers
 from aelat.content_store import ContentStore
 from aelat.embedders import EMBEDDERS, REPEATS, compute_map, map_parameters
+from aelat.embedders.tsne import load_neighbour_kernels
 from aelat.errors import ConfigError, DataError
 from aelat.plots.scatter import plot_map
 from aelat.runtime import console, current_threads, progress_bar, use_threads
@@ -73,6 +74,7 @@ def run(run: Run, method: str, source: str = "latent", background: Background | 
     jobs = map_jobs(run.cfg.jobs, method, given.options)
     if background is not None and method in BACKGROUND and jobs > 1:
         console().print(f"{method} of {source}, {len(given.fitted)} points: computing in a worker process")
+        load_neighbour_kernels()
         background.submit(jobs, f"the {method} map of {source}", lambda result: record(run, given, *result),
                           compute_map, method, given.fitted, given.test, run.cfg.seed, given.options)
         return
