@@ -275,6 +275,36 @@ def test_point_cap_draws_a_seeded_sample_and_says_so(explored_run, maps, tmp_pat
     assert (run / HTML).stat().st_size < (explored_run / HTML).stat().st_size
 
 
+def test_votes_and_clusters_are_those_evaluate_scored(explored_run, maps, tmp_path, monkeypatch):
+    """The page's kNN votes and mixture clusters, checked against the metric functions run here afresh."""
+    import aelat.plots.interactive as interactive
+    from aelat.config import load_saved
+    from aelat.metrics.structure import gmm_clusters, knn_predictions
+
+    run = tmp_path / "run"
+    shutil.copytree(explored_run, run)
+    pages = []
+    monkeypatch.setattr(interactive, "write_page", lambda path, **page: pages.append(page) or path.write_text("page"))
+    result = CliRunner().invoke(app, ["report", "--run", str(run)], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    [page] = pages
+    cfg, shown = load_saved(run / "config.yaml"), page["index"]
+    latents = artifacts.read_npz(run / artifacts.LATENTS)
+    arrays = {source: (latents[f"{key}_train"], latents["y_train"], latents[f"{key}_test"])
+              for source, key in artifacts.REPRESENTATIONS.items() if f"{key}_train" in latents}
+    for name in maps:
+        emb = artifacts.read_npz(run / f"{artifacts.embedding_stem(*name[:-1].split('('))}.npz")
+        arrays[name] = emb["train"], emb["y_train"], emb["test"]
+    assert set(page["votes"]) == {*maps, *(name[:-1].split("(")[1] for name in maps)}
+    for name, votes in page["votes"].items():
+        train, y_train, test = arrays[name]
+        labels = np.concatenate([y_train, latents["y_test"]])
+        clusters = gmm_clusters(np.concatenate([train, test]), len(np.unique(labels)),
+                                **cfg.evaluate.clustering, seed=cfg.seed)
+        assert np.array_equal(votes.cluster, clusters[len(train):][shown]), name
+        assert np.array_equal(votes.knn, knn_predictions(train, y_train, test[shown], 10)), name
+
+
 MNIST_MAPS = [f"{m}({s})" for m in ("tsne", "pca") for s in ("raw", "pca", "untrained", "latent")][:7]
 
 

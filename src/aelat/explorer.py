@@ -1,9 +1,9 @@
 """report.html's content: the run's 2-D maps of one seeded sample of test points, with each point's
 image, kNN vote and mixture cluster in every representation shown.
 
-The votes and clusters are recomputed here with the functions and settings evaluate scores
-(:func:`aelat.metrics.structure.knn_predictions`, :func:`~aelat.metrics.structure.gmm_clusters`),
-so the share of correct votes among all test points is the kNN accuracy in metrics.json.
+The votes and clusters are evaluate's own (predictions.npz): each test point's kNN vote, and the
+Gaussian mixture of the first seed of ``evaluate.clustering`` (``clustering_runs`` in metrics.json), so
+the share of correct votes among all test points is the kNN accuracy in metrics.json.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from sklearn.metrics.cluster import contingency_matrix
 
 from aelat import artifacts
 from aelat.artifacts import Run
-from aelat.metrics.structure import gmm_clusters, knn_predictions
-from aelat.runtime import progress_bar
 from aelat.sampling import seeded_subset
 
 HTML = "report.html"
@@ -36,8 +34,9 @@ def vote_k(ks) -> int:
 
 def write_html(run: Run, scores: dict, figures: list[tuple[str, str]], out: artifacts.Outputs,
                before_page: Callable[[], None] = lambda: None) -> None:
-    """Write report.html (to ``out(HTML)``) from the run's latents and maps (those ``scores`` holds),
-    which the report stage has checked current and intact (and records as its inputs).
+    """Write report.html (to ``out(HTML)``) from the run's latents, maps (those ``scores`` holds) and
+    evaluate's predictions.npz, which the report stage has checked current and intact (and records as its
+    inputs).
 
     ``figures`` are (caption, report output) shown below the maps, read from ``out(file)`` after
     ``before_page()`` (which completes them when they are drawn elsewhere meanwhile).
@@ -48,41 +47,31 @@ def write_html(run: Run, scores: dict, figures: list[tuple[str, str]], out: arti
     cfg = run.cfg
     maps = [name for name, row in scores.items() if row.get("source")]
     sources = list(dict.fromkeys(scores[name]["source"] for name in maps))
-    keys = [artifacts.REPRESENTATIONS[s] for s in sources]
     stored = artifacts.npz_keys(run.file(artifacts.LATENTS))  # embeddings made outside aelat: no images
-    latents = artifacts.read_npz(
-        run.file(artifacts.LATENTS),
-        ["y_train", "y_test", "class_names", *(key for key in ("examples_input", "raw_test") if key in stored),
-         *(f"{key}_{split}" for key in dict.fromkeys(keys) for split in ("train", "test"))],
-    )
+    latents = artifacts.read_npz(run.file(artifacts.LATENTS), ["y_train", "y_test", "class_names", *(
+        key for key in ("examples_input", "raw_test") if key in stored)])
     class_names = [str(name) for name in latents["class_names"]]
     y_test = latents["y_test"]
     shown = sample_test_rows(len(y_test), cfg.report.max_points, cfg.seed)
     k = vote_k(cfg.evaluate.knn.ks)
+    predicted = artifacts.read_npz(run.file(artifacts.PREDICTIONS), [
+        f"{name}.{key}" for name in [*sources, *maps] for key in (f"knn_accuracy_{k}", "gmm")])
 
-    def votes_of(label, train, y_train, test) -> Votes:
-        points = np.concatenate([train, test])
-        clusters = gmm_clusters(points, len(class_names), **cfg.evaluate.clustering, seed=cfg.seed)
-        labels = np.concatenate([y_train, y_test])
-        return Votes(label, knn_predictions(train, y_train, test[shown], k),
-                     clusters[len(train):][shown], matched_classes(labels, clusters))
+    def votes_of(label: str, name: str, y_train: np.ndarray) -> Votes:
+        clusters = predicted[f"{name}.gmm"][0]  # the first seed's, of train then test points
+        return Votes(label, predicted[f"{name}.knn_accuracy_{k}"][shown], clusters[len(y_train):][shown],
+                     matched_classes(np.concatenate([y_train, y_test]), clusters))
 
-    votes, panels = {}, []
-    with progress_bar() as bar:
-        task = bar.add_task(f"{HTML}: kNN votes and clusters", total=len(sources) + len(maps), status="",
-                            unit="representation")
-        for source, key in zip(sources, keys):
-            train, test = latents[f"{key}_train"], latents[f"{key}_test"]
-            votes[source] = votes_of(f"{source} ({train.shape[1]}-d)", train, latents["y_train"], test)
-            bar.update(task, advance=1, status=source)
-        for name in maps:
-            method, source = name.split("(")[0], scores[name]["source"]
-            emb = artifacts.read_npz(run.file(f"{artifacts.embedding_stem(method, source)}.npz"))
-            votes[name] = votes_of(name, emb["train"], emb["y_train"], emb["test"])
-            accuracy = scores[name]["structure"].get(f"knn_accuracy_{k}")
-            title = f"{method} of {votes[source].label}" + (f" — kNN@{k} {accuracy:.3f}" if accuracy is not None else "")
-            panels.append(Map(name, method, source, title, emb["test"][shown]))
-            bar.update(task, advance=1, status=name)
+    votes = {source: votes_of(f"{source} ({scores[source]['dim']}-d)", source, latents["y_train"])
+             for source in sources}
+    panels = []
+    for name in maps:
+        method, source = name.split("(")[0], scores[name]["source"]
+        emb = artifacts.read_npz(run.file(f"{artifacts.embedding_stem(method, source)}.npz"), ["y_train", "test"])
+        votes[name] = votes_of(name, name, emb["y_train"])
+        accuracy = scores[name]["structure"].get(f"knn_accuracy_{k}")
+        title = f"{method} of {votes[source].label}" + (f" — kNN@{k} {accuracy:.3f}" if accuracy is not None else "")
+        panels.append(Map(name, method, source, title, emb["test"][shown]))
 
     thumbnails = None
     if "raw_test" in latents and "examples_input" in latents and pictured(latents["examples_input"]):

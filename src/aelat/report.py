@@ -160,6 +160,7 @@ def write_report(run: Run, background: Background | None = None) -> Path:
     """
     started = time.perf_counter()
     inputs = run.require("evaluate", artifacts.METRICS)  # so, through it, the latents and maps it scored
+    inputs |= run.require("evaluate", artifacts.PREDICTIONS)  # report.html's votes and clusters
     scored = run.manifest()["stages"]["evaluate"]["inputs"]
     for stage in run.manifest()["stages"]:
         if stage.startswith("embed:"):
