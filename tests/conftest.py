@@ -45,7 +45,6 @@ SWEEP_FAST = ["train.epochs=2", "model.hidden=[32]", "train.snapshots=[]", "eval
 MAPS = ["--method", "pca", "--of", "latent"]  # the cheapest map a run can draw
 
 
-
 def children(pid: int) -> list[int]:
     """The processes whose parent is ``pid`` (from /proc)."""
     found = []
@@ -65,6 +64,7 @@ def running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
 
 @pytest.fixture
 def out(tmp_path: Path) -> Path:
