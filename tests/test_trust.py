@@ -159,6 +159,20 @@ def test_report_checks_the_training_log(copied):
     assert "train_log.csv changed after `aelat train` wrote it; re-run `aelat train`" in error_line(stderr)
 
 
+def test_report_checks_the_votes_and_clusters_it_shows(copied):
+    """report.html shows evaluate's predictions.npz: a forged vote or cluster is refused, not drawn."""
+    out, run_dir, _ = copied
+    path = run_dir / artifacts.PREDICTIONS
+    arrays = artifacts.read_npz(path)
+    name = next(key for key in arrays if key.endswith(".gmm"))
+    arrays[name] = (arrays[name] + 1) % arrays[name].max()
+    with path.open("wb") as file:
+        np.savez(file, **arrays)
+    code, _, stderr = cli(out, "report")
+    assert code == 1
+    assert "predictions.npz changed after `aelat evaluate` wrote it; re-run `aelat evaluate`" in error_line(stderr)
+
+
 # --- one-off settings ----------------------------------------------------------------------------
 
 
