@@ -39,8 +39,9 @@ return found;
 """
 
 
-def chromium():
-    """A headless Chromium WebDriver, or skip with the reason."""
+def chromium(profile: Path):
+    """A headless Chromium WebDriver keeping its profile in ``profile`` (else Chromium leaves one in /tmp
+    at every start), or skip with the reason."""
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -53,15 +54,15 @@ def chromium():
     options = webdriver.ChromeOptions()
     options.binary_location = browser
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1400,1100", "--force-device-scale-factor=1"):
+                 "--window-size=1400,1100", "--force-device-scale-factor=1", f"--user-data-dir={profile}"):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(driver), options=options)
 
 
 @pytest.fixture(scope="module")
-def browser():
-    driver = chromium()
+def browser(tmp_path_factory):
+    driver = chromium(tmp_path_factory.mktemp("chromium-profile"))
     yield driver
     driver.quit()
 

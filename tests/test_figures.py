@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
+import aelat.artifacts
 import aelat.plots
 from aelat.plots import figures, latent, sweep
 
@@ -117,3 +118,45 @@ def test_gaussianity_bars_put_each_class_next_to_the_pooled_one(drawn, tmp_path)
     hatched = [bool(bar.get_hatch()) for bar in ax.patches[:6]]
     assert hatched == [False, False, True] * 2  # p >= 0.05: no detectable departure
     assert inside(fig, fig.legends[0])
+
+
+def test_map_animation_is_a_gif_of_every_frame_written_only_where_asked(tmp_path, monkeypatch):
+    """The GIF goes to its (extensionless, temporary-like) path in one write: each snapshot held, the
+    in-between frames moving the points where the maps put them; nothing is left in the temp folder."""
+    from PIL import Image
+
+    from aelat.plots.analysis import animate_maps
+    from aelat.plots.scatter import class_colours
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(scratch))
+    written = aelat.artifacts.write_bytes
+    in_temp = []  # what the temp folder held while the GIF was written (a kill there would leave it)
+
+    def write(path, data):
+        in_temp.append(list(scratch.iterdir()))
+        written(path, data)
+
+    monkeypatch.setattr(aelat.artifacts, "write_bytes", write)
+    rng = np.random.default_rng(0)
+    maps = rng.normal(size=(3, 40, 2))
+    maps[1, :20, 0] += 30.0  # class 0 moves far right at the second snapshot, back at the third
+    out = tmp_path / "maps-temporary"
+    animate_maps([1, 2, 4], maps, np.repeat([0, 1], 20), ["a", "b"], "latent", out, steps=2)
+
+    colour = np.asarray(class_colours(2)[0][:3]) * 255
+    with Image.open(out) as gif:
+        assert gif.format == "GIF" and gif.size == (440, 416) and gif.info["loop"] == 0
+        frames = []
+        for index in range(gif.n_frames):
+            gif.seek(index)
+            frames.append((np.asarray(gif.convert("RGB"), dtype=float), gif.info["duration"]))
+    # 6 frames a second (166 ms); Pillow merges the three identical frames that hold a snapshot into one
+    # of 498 ms, and GIF keeps whole centiseconds
+    assert [duration for _, duration in frames] == [490, 160, 160, 490, 160, 160, 490]
+    column = [np.argwhere(np.abs(frame - colour).sum(axis=2) < 60)[:, 1].mean() for frame, _ in frames]
+    assert column[0] < column[1] < column[2] < column[3]  # class 0 travels right to the second snapshot
+    assert column[3] > column[4] > column[5] > column[6]  # and back
+    assert abs(column[6] - column[0]) < 0.1 * abs(column[3] - column[0])
+    assert in_temp == [[]] and list(scratch.iterdir()) == []

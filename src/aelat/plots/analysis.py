@@ -123,10 +123,15 @@ def plot_geometry(spectra: Mapping[str, np.ndarray], ratios: Mapping[str, Mappin
 def animate_maps(epochs: Sequence[int], maps: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
                  title: str, path: Path, steps: int = 4) -> None:
     """An animated GIF of the aligned maps (s, n, 2): each snapshot held, ``steps`` linear in-between frames
-    to the next, so the eye follows each point (matplotlib's FuncAnimation and Pillow writer)."""
-    import tempfile
+    to the next, so the eye follows each point.
 
-    from matplotlib.animation import FuncAnimation, PillowWriter
+    Each frame is rendered and the GIF assembled in memory, as matplotlib's PillowWriter does, then written
+    to ``path`` in one step. PillowWriter itself writes only to a file whose extension names the format,
+    which ``path`` (a temporary) lacks: a folder of its own in /tmp would outlive a killed command.
+    """
+    from io import BytesIO
+
+    from PIL import Image
 
     from aelat.artifacts import write_bytes
 
@@ -148,16 +153,18 @@ def animate_maps(epochs: Sequence[int], maps: np.ndarray, labels: np.ndarray, cl
     points = ax.scatter(*frames[0][0].T, c=colours[labels], s=size, linewidths=0)
     caption = ax.set_title("", fontsize=10)
 
-    def draw(index: int):
-        points.set_offsets(frames[index][0])
-        caption.set_text(f"{title}: {frames[index][1]}")
-        return points, caption
-
-    animation = FuncAnimation(fig, draw, frames=len(frames), blit=False)
-    try:  # Pillow picks the format by the file's extension, which ``path`` (a temporary) may lack
-        with tempfile.TemporaryDirectory() as folder:
-            gif = Path(folder) / "maps.gif"
-            animation.save(gif, writer=PillowWriter(fps=6), dpi=80)
-            write_bytes(path, gif.read_bytes())
+    dpi, fps = 80, 6
+    width, height = (int(inches * dpi) for inches in fig.get_size_inches())
+    images = []
+    try:
+        for points_now, step in frames:
+            points.set_offsets(points_now)
+            caption.set_text(f"{title}: {step}")
+            rgba = BytesIO()
+            fig.savefig(rgba, format="rgba", dpi=dpi)
+            images.append(Image.frombuffer("RGBA", (width, height), rgba.getbuffer(), "raw", "RGBA", 0, 1))
+        gif = BytesIO()
+        images[0].save(gif, format="GIF", save_all=True, append_images=images[1:], duration=1000 // fps, loop=0)
+        write_bytes(path, gif.getvalue())
     finally:
         plt.close(fig)
