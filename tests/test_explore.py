@@ -276,6 +276,22 @@ def test_point_cap_draws_a_seeded_sample_and_says_so(explored_run, maps, tmp_pat
     assert (run / HTML).stat().st_size < (explored_run / HTML).stat().st_size
 
 
+def test_the_same_run_gives_the_same_page_whatever_the_process_drew_before(explored_run, tmp_path):
+    """Two reports of the same run in one process (as in a sweep or a notebook): the same bytes, and no
+    id that counts the Bokeh models the process made before."""
+    import re
+
+    pages = []
+    for copy in ("first", "second"):
+        run = tmp_path / copy / explored_run.name  # the page names its run
+        shutil.copytree(explored_run, run)
+        result = CliRunner().invoke(app, ["report", "--run", str(run)], catch_exceptions=False)
+        assert result.exit_code == 0, result.stderr
+        pages.append((run / HTML).read_bytes())
+    assert pages[0] == pages[1]
+    assert re.search(rb'"id":"p[0-9]+"', pages[0]) is None and b'"id":"aelat-' in pages[0]
+
+
 def test_votes_and_clusters_are_those_evaluate_scored(explored_run, maps, tmp_path, monkeypatch):
     """The page's kNN votes and mixture clusters, checked against the metric functions run here afresh."""
     import aelat.plots.interactive as interactive

@@ -10,11 +10,12 @@ that swap colour columns and count the selection (Bokeh's documented CustomJS me
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 from bokeh.embed import file_html
@@ -22,6 +23,7 @@ from bokeh.layouts import column, gridplot, row
 from bokeh.models import ColumnDataSource, CustomJS, Div, HoverTool, Select
 from bokeh.plotting import figure
 from bokeh.resources import INLINE
+from bokeh.settings import settings
 from matplotlib.colors import to_hex
 
 from aelat.artifacts import write_text
@@ -90,47 +92,60 @@ def write_page(
     figures : sequence of (caption, PNG path)
         Figures shown below the maps, embedded in the page.
     """
-    palette = [to_hex(c) for c in class_colours(len(class_names))]
-    # tags: the representation behind each vote<j>/cluster<j> column, for readers of the page's data
-    source = ColumnDataSource(_columns(class_names, palette, labels, index, thumbnails, maps, votes), name="points",
-                              tags=[list(votes)])
-    modes = _colour_modes(maps, votes, k)
-    key = Div(text=_key(modes[0][0], class_names, palette, k), styles={"font-size": "12px"})
-    selected = Div(text="drag a box or lasso in any map: the same points light up in every map",
-                   styles={"font-size": "12px", "color": "#555"})
+    with _uuid_model_ids():  # the same inputs give the same page, whatever the process made before
+        palette = [to_hex(c) for c in class_colours(len(class_names))]
+        # tags: the representation behind each vote<j>/cluster<j> column, for readers of the page's data
+        source = ColumnDataSource(_columns(class_names, palette, labels, index, thumbnails, maps, votes), name="points",
+                                  tags=[list(votes)])
+        modes = _colour_modes(maps, votes, k)
+        key = Div(text=_key(modes[0][0], class_names, palette, k), styles={"font-size": "12px"})
+        selected = Div(text="drag a box or lasso in any map: the same points light up in every map",
+                       styles={"font-size": "12px", "color": "#555"})
 
-    panels = {m.name: _panel(m, i, source, votes, k, thumbnails is not None) for i, m in enumerate(maps)}
-    methods = list(dict.fromkeys(m.method for m in maps))
-    sources = list(dict.fromkeys(m.source for m in maps))
-    grid = [[panels.get(f"{method}({src})") for src in sources] for method in methods]
+        panels = {m.name: _panel(m, i, source, votes, k, thumbnails is not None) for i, m in enumerate(maps)}
+        methods = list(dict.fromkeys(m.method for m in maps))
+        sources = list(dict.fromkeys(m.source for m in maps))
+        grid = [[panels.get(f"{method}({src})") for src in sources] for method in methods]
 
-    menu = Select(title="colour by", value=modes[0][0], options=[name for name, _ in modes], width=330, name="colour-by")
-    keys = {name: _key(name, class_names, palette, k) for name, _ in modes}
-    menu.js_on_change("value", CustomJS(args={"source": source, "key": key, "fields": dict(modes), "keys": keys}, code="""
-        const data = Object.assign({}, source.data);
-        fields[cb_obj.value].forEach((field, i) => { data["colour" + i] = source.data[field]; });
-        source.data = data;
-        key.text = keys[cb_obj.value];
-    """))
-    source.selected.js_on_change("indices", CustomJS(args={"source": source, "div": selected}, code="""
-        const n = source.selected.indices.length;
-        div.text = n ? `${n} of ${source.get_length()} points selected (in every map); click an empty spot to clear`
-                     : "drag a box or lasso in any map: the same points light up in every map";
-    """))
+        menu = Select(title="colour by", value=modes[0][0], options=[name for name, _ in modes], width=330, name="colour-by")
+        keys = {name: _key(name, class_names, palette, k) for name, _ in modes}
+        menu.js_on_change("value", CustomJS(args={"source": source, "key": key, "fields": dict(modes), "keys": keys}, code="""
+            const data = Object.assign({}, source.data);
+            fields[cb_obj.value].forEach((field, i) => { data["colour" + i] = source.data[field]; });
+            source.data = data;
+            key.text = keys[cb_obj.value];
+        """))
+        source.selected.js_on_change("indices", CustomJS(args={"source": source, "div": selected}, code="""
+            const n = source.selected.indices.length;
+            div.text = n ? `${n} of ${source.get_length()} points selected (in every map); click an empty spot to clear`
+                         : "drag a box or lasso in any map: the same points light up in every map";
+        """))
 
-    header = Div(text=f"<h1 style='margin:4px 0'>{html.escape(title)}</h1>"
-                 + "".join(f"<p style='margin:4px 0'>{html.escape(line)}</p>" for line in intro),
-                 styles={"font-family": "sans-serif"}, width=PANEL * len(sources))
-    parts = [header, row(menu, key), selected, gridplot(grid, toolbar_location="right", merge_tools=True)]
-    if figures:
-        parts.append(Div(text=_figures_html(figures), width=PANEL * max(len(sources), 3)))
-    write_text(path, stable_ids(file_html(column(*parts), resources=INLINE, title=title)))
+        header = Div(text=f"<h1 style='margin:4px 0'>{html.escape(title)}</h1>"
+                     + "".join(f"<p style='margin:4px 0'>{html.escape(line)}</p>" for line in intro),
+                     styles={"font-family": "sans-serif"}, width=PANEL * len(sources))
+        parts = [header, row(menu, key), selected, gridplot(grid, toolbar_location="right", merge_tools=True)]
+        if figures:
+            parts.append(Div(text=_figures_html(figures), width=PANEL * max(len(sources), 3)))
+        write_text(path, stable_ids(file_html(column(*parts), resources=INLINE, title=title)))
+
+
+@contextlib.contextmanager
+def _uuid_model_ids() -> Iterator[None]:
+    """Bokeh models made in the block get uuid4 ids, which `stable_ids` then numbers by their place in
+    the page. Bokeh's default ids count the models made in the process ("p1001", ...), so a page made
+    after others (a sweep, a notebook) would differ from the same page made alone."""
+    settings.simple_ids.set_value(False)
+    try:
+        yield
+    finally:
+        settings.simple_ids.unset_value()
 
 
 def stable_ids(page: str) -> str:
-    """The page with Bokeh's random element and document ids (uuid4) renamed by order of first
-    appearance, so that the same inputs give the same bytes (Bokeh's model ids are already
-    sequential in a fresh process)."""
+    """The page with Bokeh's random ids (uuid4: of its elements, its document and, made under
+    `_uuid_model_ids`, its models) renamed by order of first appearance, so that the same inputs give
+    the same bytes."""
     ids = dict.fromkeys(UUID.findall(page))
     return UUID.sub(lambda found: f"aelat-{list(ids).index(found.group(0))}", page) if ids else page
 
