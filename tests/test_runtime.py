@@ -15,6 +15,8 @@ from aelat.errors import ConfigError
 from aelat.runtime import available_cores, current_threads, use_threads
 from aelat.sweep import job_threads
 
+from conftest import FAST
+
 # Loads the OpenMP runtimes aelat brings (scikit-learn's and openTSNE's libgomp, one library; torch's)
 # the way the CLI does.
 LOAD_RUNTIMES = "import aelat.cli, aelat.stages.train, aelat.stages.evaluate; import torch; torch.ones(64).sum()"
@@ -48,20 +50,42 @@ def test_a_wait_setting_the_user_made_is_kept(setting, spin):
     assert set(spin_counts(LOAD_RUNTIMES, {**env, **setting})) == {spin}
 
 
-def test_subnormal_floats_flush_to_zero_in_torch_worker_threads():
-    """A product landing in the subnormal range is zero after flush_denormals, also where torch splits
-    the work over its threads (each thread has its own setting)."""
+SUBNORMAL = "numpy.array([1e-39], dtype=numpy.float32) * numpy.float32(1)"  # zero where this thread flushes
+
+
+def test_subnormal_floats_flush_to_zero_in_torch_worker_threads_inside_the_block_only():
+    """A product landing in the subnormal range is zero inside denormals_flushed, also where torch splits
+    the work over its threads (each thread has its own setting); after the block NumPy in this thread
+    keeps subnormals again, and a flush set before the block stays set."""
     code = (
-        "import torch\n"
-        "from aelat.runtime import flush_denormals, use_threads\n"
-        "flush_denormals()\n"
-        "use_threads(2)\n"
-        "x = torch.full((4_000_000,), 1e-20) * torch.full((4_000_000,), 1e-20)\n"
-        "print(torch.get_num_threads(), int(torch.count_nonzero(x)), int(torch.count_nonzero(torch.full((8,), 1e-39))))"
+        "import numpy, torch\n"
+        "from aelat.runtime import denormals_flushed, use_threads\n"
+        "with denormals_flushed():\n"
+        "    use_threads(2)\n"
+        "    x = torch.full((4_000_000,), 1e-20) * torch.full((4_000_000,), 1e-20)\n"
+        "    counts = [torch.get_num_threads(), int(torch.count_nonzero(x)),\n"
+        "              int(torch.count_nonzero(torch.full((8,), 1e-39))), int(numpy.count_nonzero(%s))]\n"
+        "counts.append(int(numpy.count_nonzero(%s)))\n"
+        "torch.set_flush_denormal(True)\n"
+        "with denormals_flushed():\n"
+        "    pass\n"
+        "print(*counts, int(numpy.count_nonzero(%s)))" % (SUBNORMAL, SUBNORMAL, SUBNORMAL)
     )
-    assert python_output(code).split() == ["2", "0", "0"]
-    unflushed = code.replace("flush_denormals()\n", "")
-    assert python_output(unflushed).split() == ["2", "4000000", "8"]  # without it, torch keeps them
+    assert python_output(code).split() == ["2", "0", "0", "0", "1", "0"]
+    unflushed = code.replace("with denormals_flushed():\n    use", "if True:\n    use")
+    assert python_output(unflushed).split()[:4] == ["2", "4000000", "8", "1"]  # without it, torch keeps them
+
+
+def test_a_run_leaves_the_callers_arithmetic_as_it_found_it(tmp_path):
+    """aelat.run trains (flushing subnormals while torch computes) and evaluates in the caller's process:
+    afterwards NumPy there keeps subnormals, as evaluate in a process of its own or a worker does."""
+    code = (
+        "import numpy, aelat\n"
+        f"aelat.run([*{FAST!r}, 'evaluate.distribution.n_bootstrap=20', 'evaluate.neighbourhood.sample_size=200', "
+        f"'train.snapshots=[]', 'output_dir={tmp_path}'], methods=['pca'], of='latent')\n"
+        f"print(int(numpy.count_nonzero({SUBNORMAL})))"
+    )
+    assert python_output(code).split()[-1] == "1"
 
 
 def test_threads_sizes_torch_blas_and_openmp_alike():

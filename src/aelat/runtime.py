@@ -44,18 +44,27 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def flush_denormals() -> None:
-    """Make torch's CPU arithmetic treat subnormal floats (below 1.2e-38 in float32) as zero.
+@contextlib.contextmanager
+def denormals_flushed() -> Iterator[None]:
+    """In the block, torch's CPU arithmetic treats subnormal floats (below 1.2e-38 in float32) as zero.
 
     Gradients and Adam's moments of a trained autoencoder drift into that range, where x86 cores
     compute tens of times slower: with it, MNIST training epochs after the first took 1.7x as long.
     Values that small move no loss or score aelat reports (the losses agree to print precision).
-    The setting is per thread and torch's worker threads copy it when they start, so a stage calls
-    this before torch computes anything.
+    The setting is per thread and torch's worker threads copy it when they start, so a stage enters
+    this before torch computes anything. It also holds for NumPy in this thread, so it is undone at the
+    end: evaluate after train in one process (``aelat run``) computes as in a process of its own or a
+    worker. torch has no getter; whether it was already on is read from NumPy (a subnormal times one).
     """
     import torch
 
+    subnormal = np.array([1e-39], dtype=np.float32)
+    before = bool((subnormal * np.float32(1.0))[0] == 0)
     torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(before)
 
 
 # cuBLAS needs a fixed workspace to reduce in a fixed order (torch refuses deterministic mode without it).

@@ -42,7 +42,7 @@ from aelat.metrics.profile import PROFILE_METRICS, separation_profile
 from aelat.models import Autoencoder, build_model, load_checkpoint
 from aelat.models.inference import reconstruction_mse
 from aelat.models.probes import encoder_layers, jacobians, layer_names
-from aelat.runtime import flush_denormals, progress_bar, seed_everything, use_threads
+from aelat.runtime import denormals_flushed, progress_bar, seed_everything, use_threads
 
 DYNAMICS_COLUMNS = ("representation", "epoch", *PROFILE_METRICS, "recon_mse")
 LAYER_METRICS = ("knn_accuracy", "between_class_variance_share", "sw_between_classes", "twonn_dimension")
@@ -54,9 +54,13 @@ PROFILES = content_store.FOLDER / "profiles"  # under output_dir
 
 def run(run: Run) -> list[str]:
     """Compute and write the analyses; returns the names of the artifacts written."""
+    with denormals_flushed():  # first: torch's threads copy the setting when they start
+        return _run(run)
+
+
+def _run(run: Run) -> list[str]:
     cfg = run.cfg
     started = time.perf_counter()
-    flush_denormals()  # first: torch's threads copy the setting when they start
     use_threads(cfg.get("threads"))
     inputs = run.require("train", artifacts.MODEL) | run.require("encode", artifacts.LATENTS)
     with_snapshots = artifacts.SNAPSHOTS in run.manifest()["stages"]["train"]["outputs"]

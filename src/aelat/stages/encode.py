@@ -14,14 +14,14 @@ from aelat.config import resolve_device
 from aelat.data import load_dataset
 from aelat.models import build_model, load_checkpoint
 from aelat.models.inference import encode, extra_codes, reconstruction_mse
-from aelat.runtime import deterministic_torch, flush_denormals, seed_everything, use_threads
+from aelat.runtime import denormals_flushed, deterministic_torch, seed_everything, use_threads
 
 
 def run(run: Run) -> None:
-    flush_denormals()  # first: torch's threads copy the setting when they start
-    use_threads(run.cfg.get("threads"))  # before deterministic_torch, which runs torch on one thread
-    with deterministic_torch(run.cfg.train.get("deterministic", False)):
-        _run(run)
+    with denormals_flushed():  # first: torch's threads copy the setting when they start
+        use_threads(run.cfg.get("threads"))  # before deterministic_torch, which runs torch on one thread
+        with deterministic_torch(run.cfg.train.get("deterministic", False)):
+            _run(run)
 
 
 def _run(run: Run) -> None:

@@ -18,15 +18,15 @@ from aelat.errors import ConfigError, TrainingError
 from aelat.models import Autoencoder, build_model, checkpoint
 from aelat.models.inference import held_out_scores
 from aelat.models.snapshots import snapshot_epochs, stack_snapshots, take_snapshot
-from aelat.runtime import console, deterministic_torch, flush_denormals, progress_bar, seed_everything, use_threads
+from aelat.runtime import console, denormals_flushed, deterministic_torch, progress_bar, seed_everything, use_threads
 from aelat.stages import train_checkpoint
 
 
 def run(run: Run) -> None:
-    flush_denormals()  # first: torch's threads copy the setting when they start
-    use_threads(run.cfg.get("threads"))  # before deterministic_torch, which runs torch on one thread
-    with deterministic_torch(run.cfg.train.get("deterministic", False)):
-        _run(run)
+    with denormals_flushed():  # first: torch's threads copy the setting when they start
+        use_threads(run.cfg.get("threads"))  # before deterministic_torch, which runs torch on one thread
+        with deterministic_torch(run.cfg.train.get("deterministic", False)):
+            _run(run)
 
 
 def _run(run: Run) -> None:
