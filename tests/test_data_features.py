@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 
 import numpy as np
@@ -114,6 +115,11 @@ def test_standardised_features_run_end_to_end(tmp_path, aelat, out):
     report = (run / "report.md").read_text()
     assert "report_reconstructions.png" not in report and not (run / "report_reconstructions.png").exists()
     assert "report_training.png" in report
+    # analyse's untrained baseline is the network training started from, linear decoder included
+    with open(run / artifacts.DYNAMICS, newline="") as fh:
+        dynamics = {(row["representation"], row["epoch"]): row for row in csv.DictReader(fh)}
+    assert float(dynamics["untrained", ""]["recon_mse"]) == pytest.approx(float(dynamics["latent", "0"]["recon_mse"]),
+                                                                          rel=1e-5)
 
 
 def test_a_latent_as_wide_as_the_input_warns_and_runs(tmp_path, aelat, out):

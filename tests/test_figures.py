@@ -160,3 +160,22 @@ def test_map_animation_is_a_gif_of_every_frame_written_only_where_asked(tmp_path
     assert column[3] > column[4] > column[5] > column[6]  # and back
     assert abs(column[6] - column[0]) < 0.1 * abs(column[3] - column[0])
     assert in_temp == [[]] and list(scratch.iterdir()) == []
+
+
+@pytest.mark.parametrize("scale", [{"value": "log"}, {"value": "symlog", "linthresh": 1e-2}, {"value": "log", "base": 2}])
+def test_log_axes_are_labelled_in_plain_numbers(tmp_path, scale, monkeypatch):
+    """Mathtext is off (names with $ stay text), so log axes' ticks must not be mathtext strings: each
+    labelled tick reads as the number it stands at."""
+    shown = []
+    monkeypatch.setattr(aelat.plots.plt, "close", lambda fig: shown.append(fig))
+    fig, ax = aelat.plots.plt.subplots()
+    ax.plot([1, 2, 4, 8, 16, 32], [0, 1e-3, 0.1, 1, 10, 100])
+    ax.set_yscale(**scale)
+    ax.set_xscale(**scale)
+    aelat.plots.save(fig, tmp_path / "log.png")
+    labels = [(tick.get_text(), value) for axis in (ax.xaxis, ax.yaxis)
+              for tick, value in zip(axis.get_ticklabels(), axis.get_ticklocs()) if tick.get_text()]
+    assert shown == [fig] and len(labels) >= 4
+    for text, value in labels:
+        assert float(text) == pytest.approx(value, rel=1e-5), text  # six significant digits
+    aelat.plots.plt.close("all")

@@ -106,8 +106,9 @@ HOW_TO_READ = """\
   about 2 s.e.) for a Gaussian at any size and dimension, and it does not grow with the number of
   points, so runs compare. Two separated clusters (unit Gaussians 6 s.d. apart) score 0.2–0.3 in
   2 to 784 dimensions. p is a parametric-bootstrap p-value of the test "this is Gaussian" over
-  several kernel bandwidths; "≤ 0.005" means it is at its floor 1/(n_bootstrap + 1): no bootstrap
-  Gaussian data set looked as far from its Gaussian.
+  several kernel bandwidths; "≤" before it means it is at its floor, 1/(n_bootstrap + 1) (0.005 at
+  the default `evaluate.distribution.n_bootstrap`): no bootstrap Gaussian data set looked as far from
+  its Gaussian.
 - **ID 2NN / ID MLE (MG) / ID MLE cls (MG)**: intrinsic dimension (TwoNN, Facco et al. 2017;
   Levina–Bickel with the MacKay–Ghahramani averaging, i.e. the inverse of the mean inverse
   per-point estimate) of the pooled points, and the MLE averaged over classes; compare with the raw
@@ -117,9 +118,11 @@ HOW_TO_READ = """\
 - **SW₂ ± s.e.**: mean sliced Wasserstein-2 distance between class-conditional distributions, in
   units of the pooled spread, so representations of different dimension compare; the ± is the
   Monte-Carlo standard error from the random directions (`evaluate.distribution.n_directions`).
-- **BIC best k**: the number of components (1, 2, and ½, 1, 1½, 2 × the classes) at which a
-  full-covariance Gaussian mixture's BIC is lowest: 1 = one blob, the number of classes = one blob
-  per class (when the clustering scores say the blobs are the classes).
+- **BIC best k**: the number of components (1, and ½, 1 and 2 × the classes; only sizes with fewer
+  parameters than points) at which a full-covariance Gaussian mixture's BIC is lowest: 1 = one blob,
+  the number of classes = one blob per class (when the clustering scores say the blobs are the
+  classes). BIC's penalty grows with the dimension squared, so in many dimensions and few points it
+  favours few components even for separate classes: read it with the clustering scores.
 """
 
 

@@ -12,7 +12,9 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from aelat import __version__
+from aelat.data.base import Dataset
 from aelat.errors import ArtifactError, ConfigError
+from aelat.runtime import seed_everything
 from aelat.schema import checked_options
 from aelat.models.base import Autoencoder
 from aelat.models.conv import ConvAutoencoder
@@ -21,6 +23,14 @@ from aelat.models.mlp import MLPAutoencoder
 from aelat.models.vae import VAE
 
 MODELS = {"mlp": MLPAutoencoder, "conv": ConvAutoencoder, "vae": VAE, "dae": DenoisingAutoencoder}
+
+
+def initial_model(cfg: DictConfig, data: Dataset) -> Autoencoder:
+    """The network a run's training starts from: ``cfg.model`` for ``data``'s samples, built right after
+    seeding with the run's seed. train trains it; encode and analyse build it again as the untrained
+    baseline, so all three build it here (its decoder's output follows the data's range)."""
+    seed_everything(cfg.seed)
+    return build_model(cfg.model, data.sample_shape, cfg.latent_dim, data.unit_range)
 
 
 def build_model(model_cfg: DictConfig | dict, sample_shape: Sequence[int], latent_dim: int,

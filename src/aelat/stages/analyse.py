@@ -39,10 +39,10 @@ from aelat.metrics.geometry import GEOMETRY_COLUMNS, geometry_summary, local_geo
 from aelat.metrics.holes import prior_holes
 from aelat.metrics.layers import layer_distance
 from aelat.metrics.profile import PROFILE_METRICS, separation_profile
-from aelat.models import Autoencoder, build_model, load_checkpoint
+from aelat.models import Autoencoder, initial_model, load_checkpoint
 from aelat.models.inference import reconstruction_mse
 from aelat.models.probes import encoder_layers, jacobians, layer_names
-from aelat.runtime import denormals_flushed, progress_bar, seed_everything, use_threads
+from aelat.runtime import denormals_flushed, progress_bar, use_threads
 
 DYNAMICS_COLUMNS = ("representation", "epoch", *PROFILE_METRICS, "recon_mse")
 LAYER_METRICS = ("knn_accuracy", "between_class_variance_share", "sw_between_classes", "twonn_dimension")
@@ -71,8 +71,7 @@ def _run(run: Run) -> list[str]:
     sample = draw_sample(cfg, len(data.x_train), len(data.x_test))
     device = resolve_device(cfg)
     trained = load_checkpoint(run.file(artifacts.MODEL), device)
-    seed_everything(cfg.seed)  # as in train and encode: the network training started from
-    untrained = build_model(cfg.model, data.sample_shape, cfg.latent_dim).to(device)
+    untrained = initial_model(cfg, data).to(device)
     x = {"train": data.x_train[sample.train].to(device), "test": data.x_test[sample.test].to(device)}
     y = {"train": data.y_train[sample.train].numpy(), "test": data.y_test[sample.test].numpy()}
     latents = artifacts.read_npz(run.file(artifacts.LATENTS), ["raw_train", "raw_test", "pca_train", "pca_test",

@@ -12,9 +12,9 @@ from aelat.artifacts import Run
 from aelat.baselines import raw_and_pca
 from aelat.config import resolve_device
 from aelat.data import load_dataset
-from aelat.models import build_model, load_checkpoint
+from aelat.models import initial_model, load_checkpoint
 from aelat.models.inference import encode, extra_codes, reconstruction_mse
-from aelat.runtime import denormals_flushed, deterministic_torch, seed_everything, use_threads
+from aelat.runtime import denormals_flushed, deterministic_torch, use_threads
 
 
 def run(run: Run) -> None:
@@ -32,8 +32,7 @@ def _run(run: Run) -> None:
     data = load_dataset(cfg)
     run.dataset_digest()  # of the files just read, for run.json
     trained = load_checkpoint(run.file(artifacts.MODEL), device)
-    seed_everything(cfg.seed)  # same seed as training: the untrained encoder is the trained one's start
-    untrained = build_model(cfg.model, data.sample_shape, cfg.latent_dim, data.unit_range).to(device)
+    untrained = initial_model(cfg, data).to(device)
 
     arrays, pca = raw_and_pca(data, cfg.latent_dim, cfg.seed)
     x_train, x_test = data.x_train.to(device), data.x_test.to(device)

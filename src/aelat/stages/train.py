@@ -15,10 +15,10 @@ from aelat.config import config_hash, resolve_device
 from aelat.data import load_dataset
 from aelat.data.sample import draw_sample
 from aelat.errors import ConfigError, TrainingError
-from aelat.models import Autoencoder, build_model, checkpoint
+from aelat.models import Autoencoder, checkpoint, initial_model
 from aelat.models.inference import held_out_scores
 from aelat.models.snapshots import snapshot_epochs, stack_snapshots, take_snapshot
-from aelat.runtime import console, denormals_flushed, deterministic_torch, progress_bar, seed_everything, use_threads
+from aelat.runtime import console, denormals_flushed, deterministic_torch, progress_bar, use_threads
 from aelat.stages import train_checkpoint
 
 
@@ -46,8 +46,7 @@ def _run(run: Run) -> None:
             "components")
     run.path.mkdir(parents=True, exist_ok=True)  # fail on an unwritable output_dir before training, not after
     device = resolve_device(cfg)
-    seed_everything(cfg.seed)
-    model = build_model(cfg.model, data.sample_shape, cfg.latent_dim, data.unit_range).to(device)
+    model = initial_model(cfg, data).to(device)
     # fused: one kernel per parameter instead of about ten, so fewer OpenMP regions whose idle threads
     # must be woken (see aelat/__init__.py); the same update, to round-off
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay,
