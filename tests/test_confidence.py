@@ -210,3 +210,47 @@ def test_compare_refuses_different_points():
     summary = PointSummary(y, {}, 0.0, np.zeros(2), 0.0, np.zeros(4))
     with pytest.raises(DataError, match="same points"):
         compare(HeldOutPredictions(y, {}), HeldOutPredictions(y[::-1], {}), summary, summary)
+
+
+@pytest.mark.parametrize("n, k, concentration, stray", [(60, 3, 2.0, 0), (300, 4, 2.0, 0), (200, 5, 0.3, 0),
+                                                         (500, 10, 2.0, 1)])
+def test_balanced_accuracy_against_chance_matches_scikit_learn_and_a_permutation_null(n, k, concentration, stray):
+    """The value is scikit-learn's balanced accuracy; the null's mean and spread are those of the votes
+    paired with shuffled labels (4,000 shuffles), also with unequal classes and votes for a class the
+    test set lacks (``stray``)."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    rng = np.random.default_rng(n + k)
+    y = rng.choice(k, n, p=rng.dirichlet(np.full(k, concentration)))
+    votes = np.where(rng.random(n) < 0.3, y, rng.choice(k + stray, n))
+    found = confidence.balanced_accuracy_vs_chance(y, votes)
+    present = np.unique(y)
+
+    def balanced(labels):
+        return np.mean([np.mean(votes[labels == c] == c) for c in present])
+
+    assert found["balanced_accuracy"] == pytest.approx(balanced(y), abs=1e-12)
+    if not stray:
+        assert found["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, votes), abs=1e-12)
+        assert found["chance"] == pytest.approx(1 / len(present))
+    shuffled = np.array([balanced(rng.permutation(y)) for _ in range(4000)])
+    assert found["chance"] == pytest.approx(shuffled.mean(), abs=3 * shuffled.std() / np.sqrt(4000))
+    assert found["null_se"] == pytest.approx(shuffled.std(), rel=0.06)
+    assert found["ci"][0] < found["balanced_accuracy"] < found["ci"][1]
+
+
+def test_a_small_class_told_apart_is_structure_beyond_chance_where_plain_accuracy_sees_none():
+    """95 % of the points in one class, the rest found a third of the time with a few false alarms: plain
+    accuracy is within noise of always guessing the big class, the balanced accuracy is far above 1/2."""
+    rng = np.random.default_rng(0)
+    y = (rng.random(2000) < 0.05).astype(int)
+    votes = np.where((y == 1) & (rng.random(2000) < 0.3), 1, 0)
+    votes[np.flatnonzero(y == 0)[:40]] = 1  # false alarms
+    accuracy = np.mean(votes == y)
+    majority = np.mean(y == 0)
+    assert stats.binomtest(int(accuracy * 2000), 2000, majority).pvalue > 0.05
+    found = confidence.balanced_accuracy_vs_chance(y, votes)
+    assert found["balanced_accuracy"] > 0.6 and found["ci"][0] > 0.5 and found["p_value"] < 1e-6
+    # votes unrelated to the labels stay within chance
+    unrelated = confidence.balanced_accuracy_vs_chance(y, rng.permutation(votes))
+    assert unrelated["ci"][0] < 0.5 < unrelated["ci"][1] and unrelated["p_value"] > 0.01

@@ -4,7 +4,11 @@
 (b) classes set by a bump's position along a line of pixels, which a 1-d code can hold and one linear
     direction folds over: the trained encoder's gain over PCA is detected;
 (c) one Gaussian with random labels: no representation has class structure, and every t-SNE map is
-    flagged as showing groups that are not the classes.
+    flagged as showing groups that are not the classes;
+(d) one class in twenty, shifted away from the rest: structure beyond chance, which plain accuracy
+    against always guessing the big class would miss;
+(e) classes on a small circle in one plane under large noise in every other direction: a linear probe
+    tells them apart, nearest neighbours do not, and the untrained encoder loses what the probe found.
 """
 
 from __future__ import annotations
@@ -135,6 +139,49 @@ def test_structureless_data_no_class_structure_is_claimed_and_maps_are_flagged(s
         warning = claims[f"warning.not_class_related.tsne({source})"]
         assert "not the classes" in warning["statement"]
     assert "The raw input shows no class structure beyond chance" in report
+
+
+@pytest.fixture(scope="module")
+def rare_class(tmp_path_factory):
+    rng = np.random.default_rng(11)
+    y = (rng.random(2000) < 0.05).astype(int)
+    shift = np.zeros(20)
+    shift[:3] = 1.6
+    X = rng.normal(size=(2000, 20)) + y[:, None] * shift
+    return run(tmp_path_factory.mktemp("rare"), "rare", split(X, y, 1500), "dataset.scale=standard", "latent_dim=4",
+               "train.epochs=10", "--method", "pca", "--of", "raw")
+
+
+def test_a_rare_class_told_apart_is_structure_beyond_chance(rare_class):
+    findings, report = rare_class
+    claims = claims_by_id(findings)
+    assert any(claims[f"raw_vs_chance.{metric}"]["verdict"] == "a_higher" for metric in STRUCTURE)
+    assert claims["raw_vs_chance.knn_accuracy_10"]["b_value"] == pytest.approx(0.5)  # 1 / 2 classes, not 0.95
+    assert "The raw input shows no class structure beyond chance" not in report
+
+
+@pytest.fixture(scope="module")
+def linear_only(tmp_path_factory):
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 4, 2000)
+    angle = y * np.pi / 2 + rng.normal(scale=0.1, size=2000)
+    X = rng.normal(size=(2000, 50))
+    X[:, :2] = 0.5 * np.column_stack([np.cos(angle), np.sin(angle)])
+    return run(tmp_path_factory.mktemp("linear"), "linear", split(X, y, 1500), "dataset.scale=none", "latent_dim=4",
+               "train.epochs=5", "--method", "pca", "--of", "raw")
+
+
+def test_classes_a_probe_finds_but_neighbours_do_not_are_structure_and_the_untrained_encoder_loses_it(linear_only):
+    findings, report = linear_only
+    claims = claims_by_id(findings)
+    assert claims["raw_vs_chance.probe_accuracy"]["verdict"] == "a_higher"
+    assert claims["raw_vs_chance.knn_accuracy_10"]["verdict"] != "a_higher"
+    sentences = findings_sentences(report)
+    assert sentences[0].startswith("The raw input's classes are told apart beyond chance by a linear probe but not "
+                                   "by their nearest neighbours"), sentences[0]
+    if claims["untrained_vs_raw.probe_accuracy"]["verdict"] == "b_higher":
+        assert sentences[1].startswith("A random, untrained encoder of the same shape loses part of the raw input's "
+                                       "class structure: linear probe"), sentences[1]
 
 
 def test_findings_quote_no_dataset_by_name():

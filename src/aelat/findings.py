@@ -1,8 +1,8 @@
 """The answer, computed: a run's Findings (report.md) and its claims (findings.json).
 
 Every sentence is generated from the numbers in metrics.json (and the training log), never written
-for a dataset. It answers, in order: what class structure the raw input already has (against
-always guessing the commonest class) and whether a random network of the encoder's shape keeps it;
+for a dataset. It answers, in order: what class structure the raw input already has (the balanced
+accuracy of its kNN votes and linear probe against chance, 1 / the number of classes) and whether a random network of the encoder's shape keeps it;
 what training adds beyond PCA of the same size and beyond the raw input; what each 2-D map adds
 or invents against the representation it was made from; and the shape of Q (one Gaussian or not,
 a mixture's best number of components, intrinsic dimension against the raw input's), then the
@@ -23,7 +23,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from scipy import stats
 
 from aelat.metrics.confidence import holm, t_interval
 
@@ -136,6 +135,11 @@ def _pm(value: float, ci: list | None, digits: int = 3) -> str:
     return f"{format_number(value, digits)} ± {format_number(max(value - ci[0], ci[1] - value), digits)}"
 
 
+def _value_interval(claim: Claim) -> list[float]:
+    """The interval of ``claim.a_value`` (a claim holds the interval of the difference a - b)."""
+    return [claim.ci_low + claim.b_value, claim.ci_high + claim.b_value]
+
+
 def map_name(name: str) -> str:
     """``tsne(latent)`` -> ``the t-SNE map of the latent``."""
     method, source = name.rstrip(")").split("(")
@@ -177,19 +181,18 @@ def _comparison_claim(comparisons: dict, a: str, b: str, metric: str) -> Claim |
                  a_value=entry["a"], b_value=entry["b"])
 
 
-def _chance_claim(name: str, scores: dict, metric: str, data: dict) -> Claim | None:
-    """Accuracy against always guessing the commonest test class (binomial test, Wilson interval)."""
-    structure = scores.get(name, {}).get("structure", {})
-    if metric not in structure:
+def _chance_claim(name: str, scores: dict, metric: str) -> Claim | None:
+    """The balanced accuracy of ``metric``'s votes against chance (evaluate's ``structure.vs_chance``, see
+    :func:`aelat.metrics.confidence.balanced_accuracy_vs_chance`): plain accuracy against the commonest
+    class's share would call a small class told apart from the rest no structure."""
+    test = scores.get(name, {}).get("structure", {}).get("vs_chance", {}).get(metric)
+    if test is None:
         return None
-    n, chance = data["n_test"], max(data["test_counts"]) / data["n_test"]
-    value = structure[metric]
-    low, high = structure.get(f"{metric}_ci", [value, value])
-    p = float(stats.binomtest(int(round(value * n)), n, chance).pvalue)
-    return Claim(id=f"{name}_vs_chance.{metric}", statement="", metric=metric, a=name, b="chance",
-                 difference=value - chance, ci_low=low - chance, ci_high=high - chance,
-                 test="two-sided binomial test against the commonest class's share; Wilson interval",
-                 p_value=p, a_value=value, b_value=chance)
+    value, chance = test["balanced_accuracy"], test["chance"]
+    low, high = test["ci"]
+    return Claim(id=f"{name}_vs_chance.{metric}", statement="", metric=f"balanced_{metric}", a=name, b="chance",
+                 difference=value - chance, ci_low=low - chance, ci_high=high - chance, test=test["test"],
+                 p_value=test["p_value"], a_value=value, b_value=chance)
 
 
 def _id_claim(scores: dict, a: str, b: str) -> Claim | None:
@@ -265,6 +268,8 @@ def _quote(claim: Claim, verdict_word: bool = True) -> str:
 
 
 def metric_title(metric: str) -> str:
+    if metric.startswith("balanced_"):
+        return f"balanced {metric_title(metric[len('balanced_'):])}"
     if metric.startswith("knn_accuracy_"):
         return f"kNN@{metric.split('_')[-1]}"
     return TITLES.get(metric, metric)
@@ -304,7 +309,9 @@ def run_findings(metrics: dict, train_log: np.ndarray | None = None, *, alpha: f
             claims[claim.id] = claim
 
     for name in [*NAMES, *maps]:
-        add(_chance_claim(name, scores, knn, data))
+        add(_chance_claim(name, scores, knn))
+    for name in NAMES:
+        add(_chance_claim(name, scores, "probe_accuracy"))
     base_metrics = [knn, "probe_accuracy", "between_class_variance_share", "gmm_nmi"]
     for a, b in (("untrained", "raw"), ("latent", "pca"), ("latent", "raw")):
         for metric in base_metrics:
@@ -341,7 +348,7 @@ def claim_statement(claim: Claim) -> str:
     a = NAMES.get(claim.a) or (map_name(claim.a) if "(" in (claim.a or "") else claim.a)
     b = NAMES.get(claim.b) or (map_name(claim.b) if "(" in (claim.b or "") else claim.b)
     if claim.b == "chance":
-        b = "always guessing the commonest class"
+        b = "chance"
     digits = 1 if claim.metric.startswith("intrinsic") else 3
     verdict = {A_HIGHER: f"{a} is higher", B_HIGHER: f"{b} is higher", SAME: "no detectable difference"}[claim.verdict]
     return (f"{metric_title(claim.metric)}: {a} {format_number(claim.a_value, digits)} against {b} {format_number(claim.b_value, digits)} "
@@ -361,32 +368,43 @@ class _Writer:
         structure = self.scores[name]["structure"]
         return _pm(structure[metric], structure.get(f"{metric}_ci"))
 
+    def has_structure(self, name: str) -> bool:
+        """Whether ``name``'s kNN votes or linear probe beat chance."""
+        return any(claim is not None and claim.verdict == A_HIGHER
+                   for claim in (self.claim(name, "chance", self.knn), self.claim(name, "chance", "probe_accuracy")))
+
     def data_had(self) -> str:
-        chance = self.claim("raw", "chance", self.knn)
-        if chance is None:
+        knn, probe = self.claim("raw", "chance", self.knn), self.claim("raw", "chance", "probe_accuracy")
+        if knn is None:
             return ""
-        guess = f"{format_number(chance.b_value)} for always guessing the commonest class"
-        if chance.verdict == A_HIGHER:
-            probe = self.scores["raw"]["structure"].get("probe_accuracy")
-            probe_text = f", linear probe {self.value('raw', 'probe_accuracy')}" if probe is not None else ""
-            return (f"The raw input already separates the classes: {metric_title(self.knn)} "
-                    f"{self.value('raw', self.knn)} against {guess}{probe_text}.")
-        return (f"The raw input shows no class structure beyond chance: {metric_title(self.knn)} "
-                f"{self.value('raw', self.knn)} against {guess} ({describe_p(chance.p_holm)}).")
+        tests = [claim for claim in (knn, probe) if claim is not None]
+        quoted = "; ".join(f"{metric_title(claim.metric)} {_pm(claim.a_value, _value_interval(claim))} against "
+                           f"{format_number(claim.b_value)} for chance ({describe_p(claim.p_holm)})" for claim in tests)
+        if knn.verdict == A_HIGHER:
+            return f"The raw input already separates the classes beyond chance: {quoted}."
+        if probe is not None and probe.verdict == A_HIGHER:
+            return (f"The raw input's classes are told apart beyond chance by a linear probe but not by their "
+                    f"nearest neighbours: {quoted}.")
+        return f"The raw input shows no class structure beyond chance: {quoted}."
 
     def untrained(self) -> str:
-        claim = self.claim("untrained", "raw", self.knn)
-        if claim is None:
+        claims = [claim for claim in (self.claim("untrained", "raw", metric) for metric in (self.knn, "probe_accuracy"))
+                  if claim is not None]
+        if not claims:
             return ""
-        verb = {A_HIGHER: "adds to the raw input's class structure",
-                B_HIGHER: "loses part of the raw input's class structure",
-                SAME: "keeps the raw input's class structure, with no detectable difference"}[claim.verdict]
-        if self.claim("raw", "chance", self.knn).verdict != A_HIGHER and claim.verdict == SAME:
-            verb = "shows no more class structure than the raw input"
+        verdicts = {claim.verdict for claim in claims}
+        if B_HIGHER in verdicts:  # what it loses is the news, even where it also gains
+            verb, quoted = "loses part of the raw input's class structure", [c for c in claims if c.verdict == B_HIGHER]
+        elif A_HIGHER in verdicts:
+            verb, quoted = "adds to the raw input's class structure", [c for c in claims if c.verdict == A_HIGHER]
+        elif self.has_structure("raw"):
+            verb, quoted = "keeps the raw input's class structure, with no detectable difference", claims[:1]
+        else:
+            verb, quoted = "shows no more class structure than the raw input", claims[:1]
         share = self.claim("untrained", "raw", "between_class_variance_share")
-        share_text = f"; {_quote(share)}" if share is not None else ""
-        return (f"A random, untrained encoder of the same shape {verb}: {metric_title(self.knn)} "
-                f"{format_number(claim.a_value)} against {format_number(claim.b_value)} ({format_difference(claim)}){share_text}.")
+        parts = [f"{metric_title(c.metric)} {format_number(c.a_value)} against {format_number(c.b_value)} "
+                 f"({format_difference(c)})" for c in quoted] + ([_quote(share)] if share is not None else [])
+        return f"A random, untrained encoder of the same shape {verb}: {'; '.join(parts)}."
 
     def training(self, baseline: str) -> str:
         """What training adds beyond ``baseline`` (pca or raw), metric by metric.
@@ -443,8 +461,9 @@ class _Writer:
         sil = self.claim(name, source, "silhouette")
         title = map_name(name)
         if chance is not None and chance.verdict != A_HIGHER:
-            return (f"{title} shows no class structure beyond chance ({metric_title(self.knn)} "
-                    f"{self.value(name, self.knn)}): whatever groups it draws are not the classes")
+            return (f"{title} shows no class structure beyond chance ({metric_title(chance.metric)} "
+                    f"{format_number(chance.a_value)} against {format_number(chance.b_value)}): whatever groups it "
+                    "draws are not the classes")
         pieces = []
         if knn is not None:
             how = {A_HIGHER: "more class neighbourhoods than", B_HIGHER: "fewer class neighbourhoods than",
@@ -551,7 +570,7 @@ def _warnings(metrics: dict, train_log, claims: dict[str, Claim], knn: str, maps
         if chance is not None and chance.verdict != A_HIGHER:
             out.append(warning_claim(f"not_class_related.{name}", (
                 f"{map_name(name)[0].upper() + map_name(name)[1:]} shows no class structure beyond chance "
-                f"({metric_title(knn)} {format_number(chance.a_value)} against {format_number(chance.b_value)}): any groups or islands "
+                f"({metric_title(chance.metric)} {format_number(chance.a_value)} against {format_number(chance.b_value)}): any groups or islands "
                 "it shows are not the classes."), knn, name))
     out.append(warning_claim("one_seed", (
         f"One trained model (seed {cfg['seed']}): the intervals cover the test points and the clustering fits, "

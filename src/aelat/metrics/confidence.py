@@ -4,6 +4,10 @@ Three kinds of uncertainty, three tools:
 
 * A test accuracy (kNN, linear probe) is a share of n test points classified right: its 95%
   interval is Wilson's score interval (:func:`wilson_interval`, SciPy's ``binomtest``).
+* Whether a classifier's votes carry class information at all: its balanced accuracy (the mean of the
+  classes' recalls, scikit-learn's) against 1 / the number of classes, which any vote made without
+  looking at the point scores on average whatever the class sizes; plain accuracy against the
+  commonest class's share misses a small class told apart (:func:`balanced_accuracy_vs_chance`).
 * Two representations classify the *same* test points: McNemar's test on the points where exactly
   one of them is right (:func:`mcnemar`, exact binomial and mid-p) and Newcombe's square-and-add
   interval for the difference of the two accuracies (:func:`paired_accuracy_difference`).
@@ -34,6 +38,7 @@ from sklearn.metrics.pairwise import euclidean_distances
 from aelat.errors import ConfigError, DataError
 
 __all__ = [
+    "balanced_accuracy_vs_chance",
     "bootstrap_comparison",
     "bootstrap_interval",
     "paired_clustering_replicates",
@@ -401,6 +406,52 @@ def bootstrap_comparison(a: float, b: float, replicates_a: np.ndarray, replicate
     return _normal_comparison(a, b, np.sqrt(variance), level,
                               f"paired bootstrap over points ({len(ra)} resamples) plus the spread of the fits, "
                               f"t interval ({dof:.1f} df)", dof=dof)
+
+
+def balanced_accuracy_vs_chance(y_true: np.ndarray, y_pred: np.ndarray, level: float = 0.95) -> dict:
+    """Balanced accuracy of ``y_pred`` and its test against chance, 1 / K for the K classes of ``y_true``.
+
+    The null hypothesis is that the votes are unrelated to the labels: every pairing of the test labels
+    with the votes is equally likely. Its mean is exactly 1 / K (when every vote names one of the K
+    classes) and its variance is exact (each class's hits are hypergeometric, two classes' hits
+    covary through the shared points); the p-value is the two-sided normal one from them. Written by
+    hand because a permutation test would put a floor of 1 / (permutations + 1) under p, which
+    Holm's adjustment over a run's claims turns into "no evidence" whatever the data. The interval
+    is the normal one for the mean of the K recalls, each recall's variance taken with one hit and
+    one miss added (Agresti-Coull) so that a recall of 0 or 1 still has some spread.
+
+    Returns
+    -------
+    dict
+        ``balanced_accuracy``, ``ci`` ([low, high]), ``chance`` (the null mean: 1 / K, less where votes
+        name classes the test set lacks), ``null_se`` (its standard deviation under the null), ``p_value``,
+        ``test``.
+    """
+    _check_level(level)
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    classes, true_codes = np.unique(y_true, return_inverse=True)
+    k, n = len(classes), len(y_true)
+    vote_codes = np.minimum(np.searchsorted(classes, y_pred), k - 1)
+    named = classes[vote_codes] == y_pred  # votes for a class with test points (the others never hit)
+    true_counts = np.bincount(true_codes, minlength=k).astype(float)
+    vote_counts = np.bincount(vote_codes[named], minlength=k).astype(float)
+    hits = np.bincount(true_codes[named & (vote_codes == true_codes)], minlength=k).astype(float)
+    value = float(np.mean(hits / true_counts))
+    chance = float(vote_counts.sum() / n / k)  # the null mean: 1 / K when every vote names a test class
+    share = vote_counts / n
+    covariance = np.outer(true_counts * vote_counts, true_counts * vote_counts) / (n**2 * max(n - 1, 1))
+    np.fill_diagonal(covariance, true_counts * share * (1 - share) * (n - true_counts) / max(n - 1, 1))
+    null_se = float(np.sqrt(max((covariance / np.outer(true_counts, true_counts)).sum(), 0.0))) / k
+    if null_se > 0:
+        p_value = float(2 * stats.norm.sf(abs(value - chance) / null_se))
+    else:
+        p_value = 1.0 if value == chance else 0.0
+    smoothed = (hits + 1) / (true_counts + 2)
+    spread = _z(level) * float(np.sqrt(np.sum(smoothed * (1 - smoothed) / true_counts))) / k
+    return {"balanced_accuracy": value, "ci": [max(0.0, value - spread), min(1.0, value + spread)],
+            "chance": chance, "null_se": null_se, "p_value": p_value,
+            "test": "balanced accuracy against 1 / the number of classes: two-sided normal test with the exact "
+                    "variance of votes unrelated to the labels"}
 
 
 def bootstrap_interval(estimate: float, replicates: np.ndarray, level: float = 0.95) -> tuple[float, float]:

@@ -29,7 +29,8 @@ from aelat.artifacts import Run
 from aelat.background import Background, workers
 from aelat.embedders import EMBEDDERS, REPEATS
 from aelat.errors import ConfigError
-from aelat.metrics.confidence import bootstrap_interval, paired_clustering_replicates, wilson_interval
+from aelat.metrics.confidence import (balanced_accuracy_vs_chance, bootstrap_interval, paired_clustering_replicates,
+                                      wilson_interval)
 from aelat.metrics.distribution import class_moments, distribution_metrics
 from aelat.metrics.n2d import n2d_clustering
 from aelat.metrics.neighbourhood import neighbourhood_scores_of_maps
@@ -292,6 +293,9 @@ def measure(rep: Representation, cfg) -> dict:
         right = int(np.sum(predicted == rep.y_test))
         structure[metric] = right / len(rep.y_test)
         structure[f"{metric}_ci"] = list(wilson_interval(right, len(rep.y_test), level))
+    # whether the votes carry class information at all, whatever the class sizes (the Findings' test)
+    structure["vs_chance"] = {metric: balanced_accuracy_vs_chance(rep.y_test, predicted, level)
+                              for metric, predicted in predictions.items()}
     scores, clusters = metric_call(clustering_fits, cfg, "evaluate.clustering", points, labels, seed=seed)
     structure |= scores
     predictions |= clusters  # one row per seed's fit
