@@ -133,3 +133,14 @@ def test_a_latent_as_wide_as_the_input_warns_and_runs(tmp_path, aelat, out):
     code, _, stderr = aelat("encode")
     assert code == 0, stderr
     assert artifacts.read_npz((out / "latest").resolve() / artifacts.LATENTS)["pca_train"].shape == (240, 6)
+
+
+def test_feature_vectors_are_never_pictures_whatever_their_length():
+    """36 features in [0, 1] are no 6 x 6 image (nor 64 an 8 x 8 one); image-shaped samples are."""
+    from aelat.plots.images import pictured
+
+    rng = np.random.default_rng(0)
+    for length in (36, 64, 784, 20):
+        assert not pictured(rng.random((5, length))), length
+    assert pictured(rng.random((5, 1, 6, 6))) and pictured(rng.random((5, 3, 8, 8))) and pictured(rng.random((5, 6, 6)))
+    assert not pictured(rng.normal(size=(5, 1, 6, 6)))  # standardised: outside [0, 1]

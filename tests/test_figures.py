@@ -179,3 +179,20 @@ def test_log_axes_are_labelled_in_plain_numbers(tmp_path, scale, monkeypatch):
     for text, value in labels:
         assert float(text) == pytest.approx(value, rel=1e-5), text  # six significant digits
     aelat.plots.plt.close("all")
+
+
+@pytest.mark.parametrize("n_classes", [2, 10, 20, 40])
+def test_the_class_legend_of_a_map_strip_fits_the_figure(drawn, tmp_path, n_classes, monkeypatch):
+    """However many classes, every entry of the legend is inside the figure (more columns, not cut off)."""
+    from aelat.plots import analysis
+
+    monkeypatch.setattr(analysis, "save", lambda fig, path: drawn.append(fig) or fig.canvas.draw())
+    rng = np.random.default_rng(0)
+    labels = np.arange(200) % n_classes
+    analysis.plot_map_strip([0, 1, 2], rng.normal(size=(3, 200, 2)), labels, [f"class {i}" for i in range(n_classes)],
+                            "maps", tmp_path / "strip.png")
+    fig = drawn[-1]
+    legend = fig.legends[0]
+    assert len(legend.get_texts()) == n_classes
+    for text in legend.get_texts():
+        assert inside(fig, text), text.get_text()

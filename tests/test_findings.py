@@ -216,3 +216,21 @@ def test_a_test_loss_still_falling_is_flagged(blobs, tmp_path_factory, fall, war
     log = np.array(list(zip(range(1, 11), loss)), dtype=[("epoch", int), ("test_loss", float)])
     findings = findings_module.run_findings(metrics, log, loss_still_falling=0.01)
     assert any(c.id == "warning.under_trained.loss" for c in findings.claims) == warned
+
+
+def test_a_difference_only_holms_correction_leaves_undetected_says_so():
+    """An interval (uncorrected) that excludes 0 beside "no detectable difference" is explained; an interval
+    covering 0 needs no explanation."""
+    def claim(low, high, p_holm):
+        made = findings_module.Claim(id="latent_vs_raw.gmm_nmi", statement="", metric="gmm_nmi", a="latent", b="raw",
+                                     difference=(low + high) / 2, ci_low=low, ci_high=high, test="paired bootstrap",
+                                     p_value=0.01, a_value=0.5, b_value=0.5 - (low + high) / 2)
+        made.p_holm = p_holm
+        made.verdict = findings_module.decide(made, 0.05)
+        return made
+
+    undetected = claim(-0.006, -0.001, 0.236)
+    assert undetected.verdict == findings_module.SAME
+    assert "after Holm's correction" in findings_module.format_difference(undetected)
+    assert "after Holm's correction" not in findings_module.format_difference(claim(-0.006, 0.002, 0.236))
+    assert "after Holm's correction" not in findings_module.format_difference(claim(-0.006, -0.001, 0.001))

@@ -123,9 +123,14 @@ def _interval(claim: Claim, digits: int = 3) -> str:
 
 
 def format_difference(claim: Claim, digits: int = 3) -> str:
-    """``+0.008, 95% CI [0.005, 0.011], p < 0.001`` (p Holm-adjusted where the claim is in the family)."""
+    """``+0.008, 95% CI [0.005, 0.011], p < 0.001`` (p Holm-adjusted where the claim is in the family,
+    and said so where that alone makes a difference whose interval excludes 0 undetected)."""
     p = claim.p_holm if claim.corrected else claim.p_value
-    return f"{_signed(claim.difference, digits)}, {_interval(claim, digits)}, {describe_p(p)}"
+    text = f"{_signed(claim.difference, digits)}, {_interval(claim, digits)}, {describe_p(p)}"
+    excludes_zero = claim.ci_low is not None and (claim.ci_low > 0 or claim.ci_high < 0)
+    if claim.corrected and claim.verdict == SAME and excludes_zero:
+        text += " after Holm's correction over the run's comparisons (the interval is not corrected)"
+    return text
 
 
 def _pm(value: float, ci: list | None, digits: int = 3) -> str:

@@ -22,16 +22,14 @@ def as_image(sample: np.ndarray) -> np.ndarray:
 
 
 def is_image(sample_shape: tuple[int, ...]) -> bool:
-    """Whether samples of this shape are pictures: (C, H, W), (H, W), or flat with a square size."""
-    if len(sample_shape) >= 2:
-        return True
-    side = int(round(math.sqrt(sample_shape[0]))) if sample_shape else 0
-    return side > 1 and side * side == sample_shape[0]
+    """Whether samples of this shape are pictures: (C, H, W) or (H, W). A flat vector is a feature vector,
+    whatever its length (36 features are no 6 x 6 picture); images stored flat are not drawn."""
+    return len(sample_shape) >= 2
 
 
 def pictured(samples: np.ndarray) -> bool:
     """Whether samples (n, *sample_shape) are drawable as pictures: image-shaped (:func:`is_image`) with
-    values in [0, 1]; feature vectors (not square, or standardised) are not."""
+    values in [0, 1]; feature vectors (flat, or standardised) are not."""
     return len(samples) > 0 and is_image(samples.shape[1:]) and 0 <= float(samples.min()) and float(samples.max()) <= 1
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
+from matplotlib.font_manager import FontProperties
 
 from aelat.plots import plt, save
 
@@ -25,10 +27,16 @@ def scatter_panel(ax, points: np.ndarray, labels: np.ndarray, colours: np.ndarra
 
 
 def class_legend(fig, colours: np.ndarray, class_names: Sequence[str]) -> None:
+    """The classes' colours right of the panels, in as many columns as the figure's height needs (a legend
+    taller than the figure is cut off)."""
     handles = [
         plt.Line2D([], [], marker="o", linestyle="", color=colours[i], label=name) for i, name in enumerate(class_names)
     ]
-    fig.legend(handles=handles, loc="outside right center", title="class", frameon=False)
+    size = FontProperties(size=plt.rcParams["legend.fontsize"]).get_size_in_points() / 72  # inches
+    entry = size * (1 + plt.rcParams["legend.labelspacing"])
+    rows = max(1, int((fig.get_figheight() - 3 * size) / entry))  # less the title and the borders
+    fig.legend(handles=handles, loc="outside right center", title="class", frameon=False,
+               ncols=math.ceil(len(handles) / rows))
 
 
 def plot_map(
