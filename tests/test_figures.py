@@ -196,3 +196,17 @@ def test_the_class_legend_of_a_map_strip_fits_the_figure(drawn, tmp_path, n_clas
     assert len(legend.get_texts()) == n_classes
     for text in legend.get_texts():
         assert inside(fig, text), text.get_text()
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 12])
+def test_q_marginals_titles_neither_overlap_nor_leave_the_figure(drawn, tmp_path, n_classes):
+    rng = np.random.default_rng(1)
+    Z = rng.normal(size=(400, 6)) * np.array([123.4, 56.7, 8.9, 0.12, 3.4, 5.6])
+    latent.plot_marginals(Z, np.arange(400) % n_classes, [f"c{i}" for i in range(n_classes)], "Q", tmp_path / "m.png")
+    fig = drawn[-1]
+    renderer = fig.canvas.get_renderer()
+    titles = [ax.title for ax in fig.axes if ax.get_visible()]
+    boxes = [title.get_window_extent(renderer) for title in titles]
+    assert all(inside(fig, title) for title in titles)
+    for first, second in itertools.combinations(boxes, 2):
+        assert not first.overlaps(second), (first, second)

@@ -36,7 +36,8 @@ def plot_marginals(Z: np.ndarray, y: np.ndarray, class_names: Sequence[str], tit
     classes = np.unique(y)
     columns = min(3, len(dims))
     rows = -(-len(dims) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(0.45 * (len(classes) + 1) * columns + 1.5, 2.6 * rows + 0.6),
+    panel = max(0.45 * (len(classes) + 1), 2.3)  # a violin per class, but room for the panel's title
+    fig, axes = plt.subplots(rows, columns, figsize=(panel * columns + 1.5, 2.6 * rows + 0.6),
                              layout="constrained", squeeze=False)
     for ax in axes.flat[len(dims):]:
         ax.set_visible(False)
