@@ -148,6 +148,25 @@ def test_export_refuses_a_folder_of_other_files_and_replaces_its_own(explored_ru
         assert result.exit_code == 0, result.stderr
     assert len((again / METADATA).read_text().splitlines()) == 1 + 20
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left
+
+    # an export folder someone added to, a folder that only claims to be one, a neighbour named like the
+    # old export: refused or left alone, nothing of theirs removed
+    (again / "NOTES.md").write_text("mine")
+    (tmp_path / ".again.old").mkdir()
+    (tmp_path / ".again.old" / "precious.txt").write_text("mine")
+    claims = tmp_path / "claims"
+    claims.mkdir()
+    (claims / RECORD).write_text("{}")
+    (claims / "data.csv").write_text("mine")
+    for folder in (again, claims):
+        result = runner.invoke(app, ["export", "--tensorboard", "--run", str(explored_run), "--out", str(folder)])
+        assert result.exit_code == 1 and "holds other files" in result.stderr, result.stderr
+    assert (again / "NOTES.md").read_text() == "mine" and (claims / "data.csv").read_text() == "mine"
+    (again / "NOTES.md").unlink()
+    result = runner.invoke(app, ["export", "--tensorboard", "--run", str(explored_run), "--out", str(again)])
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / ".again.old" / "precious.txt").read_text() == "mine"
+    assert sorted(json.loads((again / RECORD).read_text())["files"]) == sorted(p.name for p in again.iterdir())
     assert runner.invoke(app, ["export", "--run", str(explored_run)]).exit_code == 1  # no format named
 
 

@@ -253,6 +253,16 @@ def test_clustering_fits_assign_every_point_and_score_each_seeds_fitted_rows():
     np.testing.assert_array_equal(clusters["kmeans"][1], fitted.predict(Z))
 
 
+def test_clustering_fits_at_the_largest_seed_wrap_the_later_seeds_around():
+    """seed = 2**32 - 1 (the largest the config takes) with 3 fits: seeds 2**32 - 1, 0 and 1."""
+    rng = np.random.default_rng(15)
+    y = np.arange(300) % 3
+    Z = rng.normal(size=(300, 4)) + 2.5 * np.eye(4)[y]
+    scores, clusters = clustering_fits(Z, y, fit_size=100, seed=2**32 - 1, n_seeds=3)
+    later, _ = clustering_fits(Z, y, fit_size=100, seed=0, n_seeds=2)
+    assert scores["clustering_runs"]["kmeans_nmi"][1:] == later["clustering_runs"]["kmeans_nmi"]
+
+
 def test_clustering_scores_are_seeded():
     Z = np.random.default_rng(10).standard_normal((300, 4))
     y = np.arange(300) % 3

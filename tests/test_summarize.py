@@ -245,3 +245,42 @@ def test_summarize_without_arguments_keeps_families_apart_in_one_folder(sweep_ou
     names = {p.name for p in folder.glob("*.png")}
     assert names == {"summary.png"} | {f"summary_{stem}.png" for _, _, stem, _ in KEY_METRICS}
     assert (folder / "notes.txt").read_text() == "mine"
+
+
+def test_summarize_touches_no_file_it_did_not_write_and_skips_a_changed_metrics_json(aelat, sweep_out, tmp_path,
+                                                                                       caplog):
+    """--out into a run folder, or beside a user's summary.md, is refused; a summary.json that lists a
+    user's file does not get it deleted; a metrics.json edited after evaluate wrote it is left out."""
+    import shutil
+
+    runs = tmp_path / "runs"
+    for run in sorted(sweep_out.glob("digits-*-s0-*"))[:2]:
+        shutil.copytree(run, runs / run.name)
+    target = next(runs.iterdir())
+    findings = (target / "findings.json").read_bytes()
+    code, _, stderr = aelat("summarize", str(runs), "--out", str(target), overrides=False)
+    assert code == 1 and "findings.json, which summarize did not write there" in stderr, stderr
+    assert (target / "findings.json").read_bytes() == findings
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("mine")
+    (mine / "summary.json").write_text(json.dumps({"files": ["thesis.tex", "../runs/x.png"]}))
+    assert aelat("summarize", str(runs), "--out", str(mine), overrides=False)[0] == 0
+    assert (mine / "thesis.tex").read_text() == "mine"
+    (mine / "summary.md").unlink()
+    (mine / "summary.md").write_text("my notes")  # a summary.md the record does not list... after a rewrite
+    record = json.loads((mine / "summary.json").read_text())
+    (mine / "summary.json").write_text(json.dumps({**record, "files": [f for f in record["files"] if f != "summary.md"]}))
+    code, _, stderr = aelat("summarize", str(runs), "--out", str(mine), overrides=False)
+    assert code == 1 and "summary.md, which summarize did not write there" in stderr
+    assert (mine / "summary.md").read_text() == "my notes"
+
+    metrics = json.loads((target / "metrics.json").read_text())
+    metrics["representations"]["latent"]["structure"]["knn_accuracy_10"] = 0.999
+    (target / "metrics.json").write_text(json.dumps(metrics))
+    code, _, stderr = aelat("summarize", str(runs), "--out", str(tmp_path / "forged"), overrides=False)
+    assert code == 0, stderr
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(f"skipping {target / 'metrics.json'}" in w and "changed" in w for w in warnings), warnings
+    assert "0.999" not in (tmp_path / "forged" / "summary.csv").read_text()

@@ -129,8 +129,28 @@ def test_checkpoint_of_another_training_config_is_refused(tmp_path, monkeypatch)
     other = make_run(tmp_path, "train.epochs=4")
     other.path.mkdir(parents=True)
     run.file(artifacts.CHECKPOINT).rename(other.file(artifacts.CHECKPOINT))
-    with pytest.raises(StaleArtifactError, match="saved under another training config; delete it"):
+    with pytest.raises(StaleArtifactError, match="saved under another training config or from other data; delete it"):
         train_stage.run(other)
+
+
+def test_checkpoint_of_data_changed_since_is_refused(tmp_path, monkeypatch):
+    """The dataset file rewritten between the interruption and the resume: the epochs trained so far saw
+    other data, so they are not resumed."""
+    import numpy as np
+
+    from conftest import write_npz
+
+    data = write_npz(tmp_path / "data.npz")
+    overrides = ("dataset=npz", f"dataset.path={data}", "train.epochs=3", "train.checkpoint_every=1", "train.batch_size=8")
+    run = make_run(tmp_path, *overrides)
+    interrupt_at(monkeypatch, 2, KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        train_stage.run(run)
+    monkeypatch.undo()
+    assert run.file(artifacts.CHECKPOINT).is_file()
+    write_npz(data, Xtr=np.random.default_rng(1).integers(0, 256, size=(40, 6, 6), dtype=np.uint8))
+    with pytest.raises(StaleArtifactError, match="saved under another training config or from other data; delete it"):
+        train_stage.run(make_run(tmp_path, *overrides))
 
 
 def test_compiled_training_step_matches_eager(tmp_path):

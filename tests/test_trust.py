@@ -173,6 +173,42 @@ def test_report_checks_the_votes_and_clusters_it_shows(copied):
     assert "predictions.npz changed after `aelat evaluate` wrote it; re-run `aelat evaluate`" in error_line(stderr)
 
 
+@pytest.mark.parametrize("name", [artifacts.FINDINGS, "moments.npz"])
+def test_run_redoes_a_stage_whose_other_outputs_were_changed(copied, name):
+    """`aelat run` checks every file a stage recorded, not only the one it names: a forged findings.json
+    (the report's) or moments.npz (evaluate's) is made again, never kept as complete."""
+    out, run_dir, args = copied
+    path = run_dir / name
+    assert name in json.loads((run_dir / artifacts.MANIFEST).read_text())["stages"][
+        "report" if name == artifacts.FINDINGS else "evaluate"]["outputs"]
+    original = path.read_bytes()
+    path.write_bytes(original + b" " if name == artifacts.FINDINGS else original[:-10])
+    code, stdout, stderr = cli(out, "run", *args, *EVAL, *MAPS)
+    assert code == 0, stderr
+    assert "skip" not in stdout + stderr and "resume:" in stdout + stderr
+    consistent(run_dir)
+    assert path.read_bytes() == original  # made again, as it was
+
+
+@pytest.mark.parametrize("name", [artifacts.MANIFEST, artifacts.CONFIG, artifacts.METRICS])
+def test_a_fifo_in_place_of_a_run_file_is_refused_at_once(copied, name):
+    """A named pipe where aelat's own file should be: `aelat report` and `aelat summarize` say so in one
+    line or skip it, never wait for a writer."""
+    import sys
+
+    out, run_dir, _ = copied
+    (run_dir / name).unlink()
+    os.mkfifo(run_dir / name)
+    command = [str(Path(sys.executable).with_name("aelat")), "report", "--run", str(run_dir)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    if name != artifacts.METRICS:
+        assert f"{name} is unreadable (not a regular file)" in error_line(done.stderr), done.stderr
+    summary = subprocess.run([command[0], "summarize", str(out), "--out", str(out.parent / "summary")],
+                             capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in summary.stderr and f"skipping {run_dir / artifacts.METRICS}" in summary.stderr
+
+
 # --- one-off settings ----------------------------------------------------------------------------
 
 

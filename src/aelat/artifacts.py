@@ -130,6 +130,7 @@ from omegaconf import DictConfig, OmegaConf
 from aelat import __version__
 from aelat.config import STAGE_KEYS, config_hash, flatten, load_saved
 from aelat.errors import ArtifactError, ConfigError, StaleArtifactError
+from aelat.reading import read_regular_bytes
 
 CONFIG = "config.yaml"
 MANIFEST = "run.json"
@@ -542,7 +543,7 @@ class Run:
         """run.json's content, after checking its structure (a missing run.json records no stage)."""
         path = self.file(MANIFEST)
         try:
-            manifest = json.loads(path.read_text())
+            manifest = json.loads(read_regular_bytes(path))
         except FileNotFoundError:
             return {"stages": {}}
         except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -555,7 +556,7 @@ class Run:
     def saved_config(self) -> DictConfig | None:
         """The run's config.yaml, or None when there is none or it is unreadable (the command rewrites it)."""
         try:
-            key = self.file(CONFIG).read_bytes()  # each stage rewrites the file, mostly as it was
+            key = read_regular_bytes(self.file(CONFIG))  # each stage rewrites the file, mostly as it was
         except OSError:
             return None
         if self._saved is None or self._saved[0] != key:

@@ -19,6 +19,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from aelat import schema
 from aelat.errors import ArtifactError, ConfigError
+from aelat.reading import read_regular_bytes
 
 if TYPE_CHECKING:
     import torch
@@ -141,7 +142,7 @@ def load_saved(path: Path) -> DictConfig:
     path = Path(path)
     fix = "restore it, or delete the run folder and re-run `aelat run` with the run's overrides"
     try:
-        loaded = yaml.safe_load(path.read_text())
+        loaded = yaml.safe_load(read_regular_bytes(path).decode())
     except FileNotFoundError:
         raise ArtifactError(f"{path.parent} is not an aelat run (no {path.name}); pass a folder `aelat train` made") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:

@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import shutil
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +55,7 @@ def export_tensorboard(run: Run, out: Path | None = None, max_points: int | None
     out = Path(out) if out is not None else run.file(DEFAULT_FOLDER)
     if out.exists() and not out.is_dir():
         raise ArtifactError(f"{out} is a file; export into a folder (--out DIR)")
-    if out.exists() and any(out.iterdir()) and not (out / RECORD).is_file():
+    if out.exists() and any(out.iterdir()) and not _is_export(out):
         raise ArtifactError(f"{out} holds other files; export into an empty or new folder (--out DIR)")
     inputs = run.require("encode", artifacts.LATENTS)
     stages = run.manifest()["stages"]
@@ -78,8 +79,7 @@ def export_tensorboard(run: Run, out: Path | None = None, max_points: int | None
         tensors[f"{method}({source})"] = emb["test"][rows]
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = _new_name(out, "tmp")
     staging.mkdir()
     try:
         files = {name: f"{name.replace('(', '_').rstrip(')')}.tsv" for name in tensors}
@@ -96,6 +96,7 @@ def export_tensorboard(run: Run, out: Path | None = None, max_points: int | None
         record = {"run": str(run.path), "config_hash": config_hash(run.cfg, "encode"), "inputs": inputs,
                   "seed": run.cfg.seed, "max_points": max_points, "points": len(rows),
                   "tensors": {name: list(values.shape) for name, values in tensors.items()},
+                  "files": sorted([RECORD, *(path.name for path in staging.iterdir())]),
                   "versions": artifacts.versions()}
         (staging / RECORD).write_text(json.dumps(record, indent=2) + "\n")
         _replace_folder(staging, out)
@@ -116,13 +117,35 @@ def projector_config(files: dict[str, str], thumb: tuple[int, int] | None) -> st
     return "\n".join(blocks) + "\n"
 
 
+def _is_export(folder: Path) -> bool:
+    """Whether ``folder`` holds an aelat export and nothing else: its record lists every file in it (an
+    export made before records listed their files: only the names an export writes)."""
+    try:
+        record = json.loads((folder / RECORD).read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(record, dict):
+        return False
+    held = list(folder.iterdir())
+    if isinstance(record.get("files"), list):
+        return all(path.is_file() and path.name in record["files"] for path in held)
+    return all(path.is_file() and (path.name in (RECORD, METADATA, CONFIG, SPRITE) or path.suffix == ".tsv")
+               for path in held)
+
+
+def _new_name(out: Path, kind: str) -> Path:
+    """A name beside ``out`` that nothing has (``.<name>.<pid>.<random>.<kind>``): made and removed by this
+    export alone."""
+    return out.with_name(f".{out.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.{kind}")
+
+
 def _replace_folder(staging: Path, out: Path) -> None:
-    """Put ``staging`` at ``out`` by renames, so ``out`` is always a whole export (old or new)."""
+    """Put ``staging`` at ``out`` by renames, so ``out`` is always a whole export (old or new); the old one
+    is moved to a new name of its own first, so no other folder is ever removed."""
     if not out.exists():
         staging.rename(out)
         return
-    old = out.with_name(f".{out.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
+    old = _new_name(out, "old")
     out.rename(old)
     staging.rename(out)
     with contextlib.suppress(OSError):

@@ -33,8 +33,12 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from aelat import artifacts
-from aelat.errors import ArtifactError
+from aelat.artifacts import Run
+from aelat.config import load_saved
+from aelat.data import dataset_digest
+from aelat.errors import AelatError, ArtifactError
 from aelat.metrics.confidence import t_interval
+from aelat.reading import read_regular_bytes
 from aelat.sweep_findings import sweep_findings
 
 CSV, MARKDOWN, RECORD, SEEDS_CSV = "summary.csv", "summary.md", "summary.json", "summary_seeds.csv"
@@ -91,7 +95,12 @@ def collect_rows(paths: Iterable[Path]) -> tuple[list[dict], dict[str, dict], li
     rows, settings, runs = [], {}, []
     for path in paths:
         try:
-            metrics = json.loads(path.read_text())
+            _check_current(path)
+        except AelatError as exc:
+            log.warning("skipping %s: %s", path, exc)
+            continue
+        try:
+            metrics = json.loads(read_regular_bytes(path))
             mine = run_rows(path, metrics)
             settings.setdefault(family(metrics["config"]), family_settings(metrics["config"]))
         except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -101,6 +110,16 @@ def collect_rows(paths: Iterable[Path]) -> tuple[list[dict], dict[str, dict], li
         ids = {key: value for key, value in mine[0].items() if key in ID_COLUMNS and key not in ("representation", "dim")}
         runs.append({**ids, "config": ids["family"], "metrics": metrics})
     return rows, settings, runs
+
+
+def _check_current(path: Path) -> None:
+    """Raise unless the metrics.json at ``path`` is the one `aelat evaluate` recorded for its run, from the
+    run's current inputs and data (a run folder's checks, as `aelat report` makes them); another tool's
+    file, in a folder with neither config.yaml nor run.json, is left to the parser."""
+    folder = path.parent
+    if not ((folder / artifacts.CONFIG).exists() or (folder / artifacts.MANIFEST).exists()):
+        return
+    Run(folder, load_saved(folder / artifacts.CONFIG), dataset_digest).require("evaluate", artifacts.METRICS)
 
 
 def run_rows(path: Path, metrics: dict) -> list[dict]:
@@ -261,6 +280,7 @@ def summarize(dirs: Sequence[Path], out: Path | None = None) -> list[Path]:
     out = Path(out) if out is not None else dirs[0] / FOLDER
     if out.exists() and not out.is_dir():
         raise ArtifactError(f"--out {out} is a file; give a folder for summary.csv, summary.md and the plots")
+    earlier = _earlier_summary(out)
     paths = find_metrics(dirs)
     if not paths:
         raise ArtifactError(f"no metrics.json under {', '.join(map(str, dirs))}; run `aelat run` first")
@@ -288,19 +308,41 @@ def summarize(dirs: Sequence[Path], out: Path | None = None) -> list[Path]:
             path = out / f"{prefix}_{stem}.png"
             if plot_metric_vs_latent(mine, metric, title, f"{title} — {name}", path):
                 written.append(path)
-    _remove_gone(out, written)
+    _remove_gone(out, earlier, written)
     artifacts.write_json(out / RECORD, {"files": [p.name for p in written], "families": sorted(settings),
                                         "plotted": plotted})
     return written
 
 
-def _remove_gone(out: Path, written: Sequence[Path]) -> None:
-    """Delete the files an earlier summary in ``out`` wrote (per its summary.json) that this one did not."""
+def _is_summary_name(name: str) -> bool:
+    """Whether summarize writes files of this name (the other files of its folder are the user's)."""
+    return Path(name).name == name and (name in (CSV, MARKDOWN, SEEDS_CSV, RECORD, artifacts.FINDINGS) or (
+        name.startswith("summary") and name.endswith(".png")))
+
+
+def _earlier_summary(out: Path) -> list[str]:
+    """The files an earlier summary wrote into ``out`` (per its summary.json); refuses a folder where a file
+    of a name summarize writes is not one of them (a run folder's findings.json, a user's summary.md)."""
+    if not out.is_dir():
+        return []
     try:
-        before = json.loads((out / RECORD).read_text())["files"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return
+        files = json.loads((out / RECORD).read_text())["files"]
+        earlier = [name for name in files if isinstance(name, str) and _is_summary_name(name)]
+    except FileNotFoundError:
+        earlier = []
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ArtifactError(f"--out {out} holds a {RECORD} that summarize did not write ({type(exc).__name__}); "
+                            "choose another --out") from exc
+    theirs = sorted(p.name for p in out.iterdir() if _is_summary_name(p.name) and p.name not in {*earlier, RECORD})
+    if theirs:
+        raise ArtifactError(f"--out {out} holds {', '.join(theirs)}, which summarize did not write there; choose "
+                            "another --out (an empty folder, or an earlier summary's)")
+    return earlier
+
+
+def _remove_gone(out: Path, earlier: Sequence[str], written: Sequence[Path]) -> None:
+    """Delete the files the earlier summary in ``out`` wrote that this one did not."""
     keep = {p.name for p in written} | {RECORD}
-    for name in before:
-        if name not in keep and Path(name).name == name:
+    for name in earlier:
+        if name not in keep:
             (out / name).unlink(missing_ok=True)

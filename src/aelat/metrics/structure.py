@@ -239,7 +239,7 @@ def clustering_scores(
 ) -> dict:
     """Cluster with k-means and a Gaussian mixture under several seeds; score the clusters against the labels.
 
-    For each seed s = seed, seed + 1, ..., seed + n_seeds - 1: draw a subsample of ``fit_size``
+    For each seed s = seed, seed + 1, ..., seed + n_seeds - 1 (modulo 2**32): draw a subsample of ``fit_size``
     points with s, cast it to float64, fit scikit-learn's KMeans (k-means++, one initialisation)
     and GaussianMixture (initialised by k-means), both with random_state s, and score the two
     clusterings of those points against their labels. One fit is not a result: on an MNIST
@@ -316,7 +316,7 @@ def clustering_fits(
     size = len(Z) if fit_size is None else min(fit_size, len(Z))
     if not 1 <= n_clusters <= size:
         raise ConfigError(f"n_clusters={n_clusters} must be between 1 and the {size} points fitted.")
-    seeds = range(seed, seed + n_seeds)
+    seeds = [(seed + i) % 2**32 for i in range(n_seeds)]  # the libraries take seeds below 2**32
     Z = Z.astype(np.float64)
     # One thread per fit, the seeds side by side: numpy and scikit-learn's OpenMP release the GIL.
     workers = min(n_seeds, _blas_threads())

@@ -53,7 +53,8 @@ def _run(run: Run) -> None:
                                  fused=True)
     x_train, x_test = data.x_train.to(device), data.x_test.to(device)
     order = torch.Generator().manual_seed(cfg.seed)
-    checkpoint_path, train_hash = run.file(artifacts.CHECKPOINT), config_hash(cfg, "train")
+    # the training config and the data it trains on: epochs trained on other data are never resumed
+    checkpoint_path, train_hash = run.file(artifacts.CHECKPOINT), f"{config_hash(cfg, 'train')}/{run.dataset_digest()}"
     progress = train_checkpoint.restore(checkpoint_path, train_hash, model, optimizer, order)
     if progress is None:
         progress = train_checkpoint.Progress(0, ["epoch,train_loss,test_loss,test_recon_mse,seconds"])

@@ -54,7 +54,7 @@ def restore(path: Path, train_hash: str, model, optimizer, order: torch.Generato
     with unreadable_torch_file(path, "training checkpoint", fix):
         state = torch.load(path, map_location="cpu", weights_only=True)
         if state["train_hash"] != train_hash:
-            raise StaleArtifactError(f"{path} was saved under another training config; {fix}")
+            raise StaleArtifactError(f"{path} was saved under another training config or from other data; {fix}")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         order.set_state(state["order_rng"])
