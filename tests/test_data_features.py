@@ -144,3 +144,15 @@ def test_feature_vectors_are_never_pictures_whatever_their_length():
         assert not pictured(rng.random((5, length))), length
     assert pictured(rng.random((5, 1, 6, 6))) and pictured(rng.random((5, 3, 8, 8))) and pictured(rng.random((5, 6, 6)))
     assert not pictured(rng.normal(size=(5, 1, 6, 6)))  # standardised: outside [0, 1]
+
+
+def test_values_whose_squares_overflow_are_refused_unscaled_and_scaled_otherwise(tmp_path):
+    """scale=none keeps values as they are, so 1e20 would make every squared distance inf: refused in one
+    line naming the fix; standardised, the same data load."""
+    path = features(tmp_path / "f.npz")
+    arrays = dict(np.load(path))
+    arrays["Xtr"] = arrays["Xtr"] * 1e20
+    np.savez(path, **arrays)
+    with pytest.raises(DataError, match=r"Xtr values reach .*overflow float32.*dataset.scale=standard"):
+        load_npz(path, scale="none")
+    assert np.isfinite(load_npz(path, scale="standard").x_train.numpy()).all()

@@ -178,3 +178,16 @@ def test_killing_a_joblib_sweep_ends_its_workers(tmp_path):
         except ProcessLookupError:
             pass
         sweep.wait()
+
+
+def test_a_sweep_over_dataset_files_runs_each(aelat, out, tmp_path):
+    """dataset=npz needs dataset.path to compose: swept, its first value stands in for the shared check."""
+    from conftest import write_npz
+
+    first, second = write_npz(tmp_path / "first.npz"), write_npz(tmp_path / "second.npz", n_train=48)
+    code, stdout, stderr = aelat("train", "-m", "dataset=npz", f"dataset.path={first},{second}", "train.epochs=1",
+                                 "train.batch_size=8", "model.hidden=[8]", "latent_dim=2", "train.snapshots=[]")
+    assert code == 0, stderr
+    assert "2 done, 0 skipped, 0 failed" in stdout, stdout
+    assert sorted(p.name.split("-")[0] for p in out.iterdir() if p.name.endswith(tuple("0123456789abcdef"))
+                  and (p / "model.pt").is_file()) == ["first.npz", "second.npz"]

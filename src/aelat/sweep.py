@@ -25,6 +25,7 @@ watches the jobs itself (a job that cannot start or dies without a result fails 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -123,6 +124,19 @@ def job_threads(launcher: DictConfig) -> int | None:
     return None
 
 
+def first_values(parsed: Sequence) -> list[str]:
+    """``key=value`` of each swept key's first value, for the sweeps that list their values (a choice or a
+    range; a glob's values are known only to Hydra's config loader)."""
+    from hydra.errors import HydraException
+
+    firsts = []
+    for override in parsed:
+        if override.is_sweep_override() and not override.is_hydra_override():
+            with contextlib.suppress(HydraException, StopIteration):
+                firsts.append(f"{override.get_key_element()}={next(iter(override.sweep_string_iterator()))}")
+    return firsts
+
+
 def multirun(command: str, overrides: Sequence[str], methods: Sequence[str], of: str, force: bool,
              debug: bool = False) -> list[dict]:
     """Launch the sweep the overrides describe; returns each job's status (see :data:`STATUS`)."""
@@ -137,9 +151,15 @@ def multirun(command: str, overrides: Sequence[str], methods: Sequence[str], of:
         parsed = OverridesParser.create().parse_overrides(list(overrides))
     except HydraException as exc:
         raise ConfigError(" ".join(str(exc).split())) from None
-    # The values every job shares decide output_dir (and are checked once, before launching).
+    # The values every job shares decide output_dir (and are checked once, before launching), with each
+    # swept key at its first value where that composes (a dataset=npz sweeping dataset.path needs a path;
+    # a bad value among the swept ones fails its own job, not the sweep).
     fixed = [o.input_line for o in parsed if not o.is_sweep_override() and not o.is_hydra_override()]
-    output_dir = Path(compose(fixed).output_dir).resolve()
+    try:
+        shared = compose([*fixed, *first_values(parsed)])
+    except ConfigError:
+        shared = compose(fixed)
+    output_dir = Path(shared.output_dir).resolve()
     sweep_dir = output_dir / SWEEPS / time.strftime("%Y-%m-%d_%H-%M-%S") / f"{time.time_ns() % 10**9:09d}"
     sweep_dir.mkdir(parents=True, exist_ok=True)  # here, so an unwritable output_dir is aelat's one line, not Hydra's traceback
     ours = [f"hydra.sweep.dir={quoted(str(sweep_dir))}", "hydra.job.chdir=False"]

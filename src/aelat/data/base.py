@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     import torch
 
 MIN_PER_CLASS = 2  # class statistics (silhouette, class moments, within-class distances) need two points
+# Largest magnitude taken as it is: squared and summed over dimensions and points (distances, variances,
+# losses) larger values overflow float32's 3.4e38 into inf, and every score computed from them is wrong.
+LARGEST_VALUE = 1e15
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,10 @@ def scale_features(arrays: Mapping[str, np.ndarray], scale: str, source: str) ->
     import torch  # here, not at the top: aelat.data.files (embed, evaluate) must not load torch
 
     values = [_numbers(x, f"{source}:{name}") for name, x in arrays.items()]
-    if scale != "none":
+    if scale == "none":
+        for name, x in zip(arrays, values):
+            check_magnitude(x, f"{source}: {name}", "scale them (dataset.scale=standard)")
+    else:
         from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
         scaler = (MinMaxScaler if scale == "minmax" else StandardScaler)().fit(values[0].reshape(len(values[0]), -1))
@@ -83,6 +89,14 @@ def with_class_names(data: Dataset, names: Sequence[str] | None, source: str, er
         raise error(f"{source} gives {len(names)} class names but the data has {len(data.class_names)} classes "
                     f"({', '.join(data.class_names)}); give one name per class, in that order")
     return dataclasses.replace(data, class_names=names)
+
+
+def check_magnitude(x: np.ndarray, source: str, fix: str) -> None:
+    """Raise DataError when a value of ``x`` exceeds :data:`LARGEST_VALUE` in magnitude."""
+    top = float(np.abs(x).max()) if x.size else 0.0
+    if top > LARGEST_VALUE:
+        raise DataError(f"{source} values reach {top:.3g}: beyond {LARGEST_VALUE:.0e} their squares overflow float32 "
+                        f"and every distance and variance is wrong; {fix}")
 
 
 def _numbers(x: np.ndarray, source: str) -> np.ndarray:

@@ -18,6 +18,7 @@ from aelat import artifacts
 from aelat.artifacts import Run
 from aelat.baselines import raw_and_pca
 from aelat.data import load_dataset
+from aelat.data.base import check_magnitude
 from aelat.labels import encode_labels
 from aelat.data.npz import read_arrays
 from aelat.errors import DataError
@@ -55,6 +56,7 @@ def read_embeddings(path: Path) -> dict[str, np.ndarray]:
             raise DataError(f"{path}: z_{split} has shape {x.shape} and dtype {x.dtype}; expected numbers (n, d)")
         if not np.isfinite(x).all():
             raise DataError(f"{path}: z_{split} holds NaN or inf; clean the embeddings first")
+        check_magnitude(x, f"{path}: z_{split}", "divide the embeddings by their spread first")
         if y.shape != (len(x),):
             raise DataError(f"{path}: y_{split} has shape {y.shape} but z_{split} holds {len(x)} rows")
         z[split] = x.astype(np.float32)
