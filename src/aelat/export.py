@@ -35,6 +35,7 @@ from aelat.config import config_hash
 from aelat.embedders import EMBEDDERS, REPEATS
 from aelat.errors import ArtifactError
 from aelat.explorer import sample_test_rows
+from aelat.reading import read_regular_bytes
 
 CONFIG = "projector_config.pbtxt"
 METADATA = "metadata.tsv"
@@ -121,7 +122,7 @@ def _is_export(folder: Path) -> bool:
     """Whether ``folder`` holds an aelat export and nothing else: its record lists every file in it (an
     export made before records listed their files: only the names an export writes)."""
     try:
-        record = json.loads((folder / RECORD).read_text())
+        record = json.loads(read_regular_bytes(folder / RECORD))
     except (OSError, ValueError):
         return False
     if not isinstance(record, dict):

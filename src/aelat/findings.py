@@ -2,7 +2,8 @@
 
 Every sentence is generated from the numbers in metrics.json (and the training log), never written
 for a dataset. It answers, in order: what class structure the raw input already has (the balanced
-accuracy of its kNN votes and linear probe against chance, 1 / the number of classes) and whether a random network of the encoder's shape keeps it;
+accuracy of its kNN votes and linear probe against chance, 1 / the number of classes) and whether a
+random network of the encoder's shape keeps it;
 what training adds beyond PCA of the same size and beyond the raw input; what each 2-D map adds
 or invents against the representation it was made from; and the shape of Q (one Gaussian or not,
 a mixture's best number of components, intrinsic dimension against the raw input's), then the
@@ -304,7 +305,7 @@ def run_findings(metrics: dict, train_log: np.ndarray | None = None, *, alpha: f
     -------
     Findings
     """
-    scores, comparisons, data = metrics["representations"], metrics.get("comparisons", {}), metrics["data"]
+    scores, comparisons = metrics["representations"], metrics.get("comparisons", {})
     knn = primary_knn(scores.get("raw", scores["latent"])["structure"])  # no raw: embeddings scored alone
     maps = [name for name, row in scores.items() if row.get("source")]
     claims: dict[str, Claim] = {}
@@ -336,7 +337,7 @@ def run_findings(metrics: dict, train_log: np.ndarray | None = None, *, alpha: f
         claims[gaussianity.id] = gaussianity
 
     findings = Findings(alpha=alpha)
-    writer = _Writer(scores, claims, knn, data, metrics["config"])
+    writer = _Writer(scores, claims, knn, metrics["config"])
     for sentence in (writer.data_had(), writer.untrained(), writer.training("pca"), writer.training("raw"),
                      writer.maps(maps), writer.shape(), writer.n2d()):
         if sentence:
@@ -363,15 +364,11 @@ def claim_statement(claim: Claim) -> str:
 class _Writer:
     """The sentences of the Findings, each from the claims it quotes."""
 
-    def __init__(self, scores: dict, claims: dict[str, Claim], knn: str, data: dict, cfg: dict):
-        self.scores, self.claims, self.knn, self.data, self.cfg = scores, claims, knn, data, cfg
+    def __init__(self, scores: dict, claims: dict[str, Claim], knn: str, cfg: dict):
+        self.scores, self.claims, self.knn, self.cfg = scores, claims, knn, cfg
 
     def claim(self, a: str, b: str, metric: str) -> Claim | None:
         return self.claims.get(f"{a}_vs_{b}.{metric}")
-
-    def value(self, name: str, metric: str) -> str:
-        structure = self.scores[name]["structure"]
-        return _pm(structure[metric], structure.get(f"{metric}_ci"))
 
     def has_structure(self, name: str) -> bool:
         """Whether ``name``'s kNN votes or linear probe beat chance."""

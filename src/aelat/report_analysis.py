@@ -14,6 +14,7 @@ from aelat.metrics.geometry import paired_ratio_change
 from aelat.plots.analysis import animate_maps, plot_dynamics, plot_geometry, plot_layers, plot_map_strip
 from aelat.plots.drawing import Figures
 from aelat.plots.figures import plot_reconstructions
+from aelat.plots.images import pictured
 
 # (column of dynamics.csv / layers.csv, title); the dynamics figure and table show them in this order.
 DYNAMICS_METRICS = [
@@ -294,7 +295,7 @@ def holes_section(run: Run, draw: Figures) -> str:
     decodings = artifacts.read_npz(run.file(artifacts.HOLES_ARRAYS))
     shown = min(len(decodings["hole_decodings"]), len(decodings["covered_decodings"]))
     files = []
-    if shown:
+    if shown and pictured(decodings["hole_decodings"]) and pictured(decodings["covered_decodings"]):
         draw("report_vae_holes.png", plot_reconstructions, {"from holes": decodings["hole_decodings"][:shown],
                                                              "covered": decodings["covered_decodings"][:shown]},
              "decoded prior draws: from holes (top) and from covered regions (bottom)")

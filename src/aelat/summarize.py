@@ -326,7 +326,7 @@ def _earlier_summary(out: Path) -> list[str]:
     if not out.is_dir():
         return []
     try:
-        files = json.loads((out / RECORD).read_text())["files"]
+        files = json.loads(read_regular_bytes(out / RECORD))["files"]
         earlier = [name for name in files if isinstance(name, str) and _is_summary_name(name)]
     except FileNotFoundError:
         earlier = []
