@@ -47,9 +47,9 @@ def bounded_settings():
 
 
 def outside(rules: dict, kind: str) -> list:
-    """Values just outside each bound of a setting."""
+    """Values just outside each bound of a setting; for a number of any range, infinity too."""
     step = 1 if kind == "int" else 0.5
-    values = []
+    values = [] if kind == "int" else ["inf", "-inf"]
     if "ge" in rules:
         values.append(rules["ge"] - step)
     if "gt" in rules:
@@ -135,6 +135,8 @@ def test_every_number_refuses_text(key, rules, kind, base):
         (["model=dae", "model.noise=mask", "model.noise_level=1.5"], "model.noise_level=1.5 must be in [0, 1] for"),
         (["model=vae", "model.beta=-1"], "model.beta=-1 must be >= 0; see aelat/conf/model/vae.yaml"),
         (["model.hidden=[64,0]"], "model.hidden entries=0 is too small; it must be >= 1; see aelat/conf/model/mlp"),
+        (["train.lr=inf"], "train.lr=inf is infinite; give a finite number"),
+        (["output_dir="], "output_dir is empty (an unset shell variable?); give a folder, e.g. output_dir=outputs"),
     ],
 )
 def test_bad_value_is_one_line_naming_the_key(overrides, message):

@@ -148,3 +148,16 @@ def test_a_scored_run_exports_its_tensors_without_a_sprite(files, aelat, out, wi
     assert record["points"] == len(rows) == 50
     z_test = np.load(emb)["z_test"]
     np.testing.assert_allclose(np.loadtxt(exported / "latent.tsv", delimiter="\t"), z_test[rows], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["latent_dim=7"], "aelat score takes latent_dim from the embeddings file and --raw; remove latent_dim=7"),
+    (["model=conv"], "aelat score takes model from the embeddings file and --raw; remove model=conv"),
+    (["dataset=mnist"], "aelat score takes dataset from the embeddings file and --raw; remove dataset=mnist"),
+    (["--raw", "EMB"], "is the embeddings file itself"),
+])
+def test_settings_the_embeddings_decide_are_refused_not_ignored(files, aelat, out, extra, message):
+    emb, _ = files
+    code, _, stderr = aelat("score", str(emb), *[str(emb) if arg == "EMB" else arg for arg in extra])
+    assert code == 1 and message in stderr and stderr.strip().splitlines()[-1].startswith("aelat: error:"), stderr
+    assert not [p for p in out.iterdir() if not p.name.startswith(".")] if out.exists() else True

@@ -124,6 +124,8 @@ def validate(cfg: DictConfig) -> DictConfig:
     given = OmegaConf.to_container(cfg, resolve=False) if isinstance(cfg, DictConfig) else cfg
     cfg = schema.typed(given)
     schema.check(cfg, given=given)
+    if not str(cfg.output_dir).strip():  # Path("") is the working directory
+        raise ConfigError("output_dir is empty (an unset shell variable?); give a folder, e.g. output_dir=outputs")
     if cfg.device == "cuda" and not _cuda_available():
         raise ConfigError("device=cuda but torch sees no CUDA device; use device=auto or device=cpu")
     for section, key in (("dataset", "path"), ("dataset", "root"), ("model", "path")):

@@ -25,7 +25,7 @@ from aelat.background import Background
 from aelat.config import STAGE_KEYS, apply_overrides, compose, load_saved, quoted, validate
 from aelat.data import dataset_digest
 from aelat.embedders import REPEATS
-from aelat.errors import ArtifactError
+from aelat.errors import ArtifactError, ConfigError
 from aelat.explorer import HTML
 from aelat.locking import run_lock
 from aelat.runtime import console
@@ -193,6 +193,13 @@ def scored_run(file: Path, raw: Optional[Path], overrides: Sequence[str]) -> Run
     """The run of embeddings made outside aelat (``model=external``): ``file``'s codes, ``raw``'s input."""
     from aelat.stages.external import read_embeddings
 
+    if raw is not None and Path(raw).resolve() == Path(file).resolve():
+        raise ConfigError(f"--raw {raw} is the embeddings file itself; give the raw input's npz (Xtr ytr Xte yte), "
+                          "or leave --raw out")
+    for override in overrides:  # what the embeddings and --raw decide; any other setting applies
+        key = override.split("=", 1)[0].lstrip("+~")
+        if key in ("latent_dim", "model", "dataset", "dataset.path", "dataset.name") or key.startswith("model."):
+            raise ConfigError(f"aelat score takes {key} from the embeddings file and --raw; remove {override}")
     dim = read_embeddings(file)["z_train"].shape[1]
     composed = compose([*overrides, "dataset=npz", f"dataset.path={quoted(str(raw or file))}"])
     cfg = validate(OmegaConf.to_container(composed) | {"model": {"name": "external", "path": str(file)},

@@ -517,6 +517,8 @@ def _check_value(key: str, value: Any, rules: dict, where: str = "", shown: Any 
         return
     if "choices" in rules and value not in rules["choices"]:
         raise ConfigError(f"{key}={value!r} is not one of {', '.join(rules['choices'])}{where}")
+    if isinstance(value, float) and math.isinf(value):  # no setting means anything at infinity
+        raise ConfigError(f"{key}={value if shown is None else shown} is infinite; give a finite number{where}")
     if isinstance(value, (int, float)) and not isinstance(value, bool) and not _in_range(value, rules):
         shown = value if shown is None else shown
         if isinstance(value, int) and "ge" in rules and value < rules["ge"]:
