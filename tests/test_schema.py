@@ -300,3 +300,14 @@ def test_a_users_own_option_files_are_checked_like_the_shipped_ones(tmp_path, mo
         compose(["train=broken"])
     with pytest.raises(ConfigError, match=r"^cannot add 'dataset.sacle': no such config key; did you mean 'dataset.scale'\?"):
         compose(["dataset=typo"])
+
+
+@pytest.mark.parametrize("text", ["name: broken\npath: [a, b\n", "name: evil\npath: !!python/object/apply:os.system [echo]\n"])
+def test_a_users_option_file_that_is_not_yaml_is_named(tmp_path, monkeypatch, text):
+    """Not an aelat bug: the user's own file, named, with the parser's problem; a python tag is never run."""
+    (tmp_path / "dataset").mkdir()
+    (tmp_path / "dataset" / "mine.yaml").write_text(text)
+    monkeypatch.setenv("AELAT_CONFIG_DIR", str(tmp_path))
+    with pytest.raises(ConfigError, match=rf"^{tmp_path / 'dataset' / 'mine.yaml'} is not valid YAML \(.*line \d+ "
+                                          r"column \d+\); fix it or remove it from AELAT_CONFIG_DIR$"):
+        compose(["dataset=mine"])

@@ -61,7 +61,26 @@ def compose(overrides: Sequence[str] = ()) -> DictConfig:
     except (HydraException, ValueError) as exc:  # ValueError: e.g. a group given a number (evaluate=3)
         cause = f" ({schema.one_line(exc.__cause__)})" if exc.__cause__ else ""
         raise ConfigError(_unknown_key(exc) or schema.one_line(exc) + cause) from None
+    except yaml.YAMLError as exc:  # an option file of the user's own (AELAT_CONFIG_DIR) that is not YAML
+        raise ConfigError(_not_yaml(exc)) from None
     return validate(cfg)
+
+
+def _not_yaml(exc: yaml.YAMLError) -> str:
+    """One line naming the option file that is not YAML: the first under $AELAT_CONFIG_DIR that fails to
+    parse (Hydra's error names no file)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = f"{getattr(exc, 'problem', None) or schema.one_line(exc)}" + (
+        f", line {mark.line + 1} column {mark.column + 1}" if mark is not None else "")
+    folder = os.environ.get(EXTRA_CONFIG_ENV)
+    for path in sorted(Path(folder).rglob("*.yaml")) if folder else []:
+        try:
+            yaml.safe_load(path.read_text())
+        except yaml.YAMLError:
+            return f"{path} is not valid YAML ({problem}); fix it or remove it from {EXTRA_CONFIG_ENV}"
+        except (OSError, UnicodeDecodeError):
+            continue
+    return f"a config file is not valid YAML ({problem}); fix it"
 
 
 def quoted(value: str) -> str:
