@@ -81,6 +81,7 @@ def test_npz_rejects_bad_content_in_one_line(tmp_path, replace, message):
     with pytest.raises(DataError) as info:
         load_npz(path)
     assert message in str(info.value) and "\n" not in str(info.value)
+    assert "not a readable .npz" not in str(info.value)  # a readable file with wrong content says just that
 
 
 def test_npz_missing_or_not_a_zip(tmp_path):

@@ -86,6 +86,7 @@ def test_without_the_raw_input_only_the_embedding_is_scored(files, aelat, out):
         (lambda a: a.update(y_train=a["y_train"][:-1]), "y_train has shape (1346,) but z_train holds 1347 rows"),
         (lambda a: a.update(y_train=np.roll(a["y_train"], 1)), "differ from those of"),
         (lambda a: a.update(z_train=a["z_train"] * 1e37), "z_train values reach"),  # squares overflow float32
+        (lambda a: a.update(z_train=np.zeros_like(a["z_train"])), "every z_train row is the same point"),
     ],
 )
 def test_bad_embeddings_are_one_line(files, aelat, out, damage, message):

@@ -75,6 +75,8 @@ def read_arrays(path: Path, keys: tuple[str, ...], optional: tuple[str, ...] = (
         present = check_declared_sizes(path, keys, optional)
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in present}
+    except DataError:  # check_declared_sizes' own message (a ValueError too) says what is wrong already
+        raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError) as exc:
         savez = ", ".join(f"{name}=..." for name in keys)
         raise DataError(f"{path} is not a readable .npz file ({str(exc) or type(exc).__name__}); write it with "

@@ -57,6 +57,9 @@ def read_embeddings(path: Path) -> dict[str, np.ndarray]:
         if not np.isfinite(x).all():
             raise DataError(f"{path}: z_{split} holds NaN or inf; clean the embeddings first")
         check_magnitude(x, f"{path}: z_{split}", "divide the embeddings by their spread first")
+        if len(x) > 1 and bool((x == x[:1]).all()):
+            raise DataError(f"{path}: every z_{split} row is the same point, so no score of it means anything; "
+                            "check how the embeddings were made")
         if y.shape != (len(x),):
             raise DataError(f"{path}: y_{split} has shape {y.shape} but z_{split} holds {len(x)} rows")
         z[split] = x.astype(np.float32)
