@@ -18,7 +18,7 @@ LAYERS = [
     {"aelat.data", "aelat.models", "aelat.metrics", "aelat.embedders", "aelat.plots", "aelat.baselines"},
     {"aelat", "aelat.errors", "aelat.labels", "aelat.schema", "aelat.config", "aelat.artifacts", "aelat.runtime",
      "aelat.locking", "aelat.content_store", "aelat.score_cache", "aelat.sampling", "aelat.background",
-     "aelat.umap_import"},
+     "aelat.umap_import", "aelat.reading"},
 ]
 
 
