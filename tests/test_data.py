@@ -68,6 +68,8 @@ def test_npz_refuses_splits_that_would_be_scaled_differently(tmp_path):
     [
         ({"yte": None}, "lacks yte"),
         ({"ytr": np.arange(39) % 3}, "ytr has shape (39,) but Xtr holds 40 samples"),
+        ({"ytr": np.eye(3)[np.arange(40) % 3]}, "labels must be one class per sample, shape (40,): for one-hot "
+                                                 "labels store ytr.argmax(axis=1)"),
         ({"ytr": np.linspace(0, 2, 40)}, "class labels must be integers"),
         ({"Xtr": np.full((40, 6, 6), np.nan)}, "NaN or inf"),
         ({"Xtr": np.full((40, 6, 6), 3.5)}, "expected uint8 pixels or floats in [0, 1]"),

@@ -137,6 +137,8 @@ def test_every_number_refuses_text(key, rules, kind, base):
         (["model.hidden=[64,0]"], "model.hidden entries=0 is too small; it must be >= 1; see aelat/conf/model/mlp"),
         (["train.lr=inf"], "train.lr=inf is infinite; give a finite number"),
         (["output_dir="], "output_dir is empty (an unset shell variable?); give a folder, e.g. output_dir=outputs"),
+        (["embed.max_points=20"], "embed.max_points=20 leaves a map too few points for evaluate.neighbourhood.ks "
+                                  "(k=10 needs more than 20); raise embed.max_points above 20 or lower the ks"),
     ],
 )
 def test_bad_value_is_one_line_naming_the_key(overrides, message):

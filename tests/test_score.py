@@ -83,7 +83,8 @@ def test_without_the_raw_input_only_the_embedding_is_scored(files, aelat, out):
     [
         (lambda a: a.pop("z_test"), "emb.npz lacks z_test"),
         (lambda a: a.update(z_test=a["z_test"][:, :3]), "z_train has 5 columns but z_test 3"),
-        (lambda a: a.update(y_train=a["y_train"][:-1]), "y_train has shape (1346,) but z_train holds 1347 rows"),
+        (lambda a: a.update(y_train=a["y_train"][:-1]), "y_train has shape (1346,) but z_train holds 1347 samples"),
+        (lambda a: a.update(y_test=np.stack([a["y_test"]] * 2, axis=1)), "y_test has shape (450, 2), a row of 2 values"),
         (lambda a: a.update(y_train=np.roll(a["y_train"], 1)), "differ from those of"),
         (lambda a: a.update(z_train=a["z_train"] * 1e37), "z_train values reach"),  # squares overflow float32
         (lambda a: a.update(z_train=np.zeros_like(a["z_train"])), "every z_train row is the same point"),

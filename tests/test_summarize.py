@@ -196,6 +196,9 @@ def test_summarize_out_that_is_a_file_is_one_error_line(aelat, sweep_out, tmp_pa
     assert code == 1 and "Traceback" not in stderr
     assert f"--out {target} is a file; give a folder" in stderr
     assert target.read_text() == "mine"
+    code, _, stderr = aelat("summarize", str(sweep_out), "--out", "/proc/aelat-summary", overrides=False)
+    assert code == 1 and "cannot write /proc/aelat-summary" in stderr
+    assert "choose a writable --out DIR" in stderr and "output_dir" not in stderr  # the option summarize has
 
 
 def test_summarize_without_arguments_keeps_families_apart_in_one_folder(sweep_out, tmp_path, monkeypatch):

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from aelat import artifacts, score_cache
@@ -230,6 +231,28 @@ def test_a_one_off_setting_never_rewrites_the_run_config(copied):
     assert code == 0, stderr
     assert "max_points: 30" in (run_dir / artifacts.CONFIG).read_text()
     code, _, stderr = cli(out, "evaluate", *EVAL)
+    assert code == 0, stderr
+    consistent(run_dir)
+
+
+def test_a_hand_edited_config_is_named_and_aelat_run_writes_it_again(copied):
+    out, run_dir, args = copied
+    config = run_dir / artifacts.CONFIG
+    original = yaml.safe_load(config.read_text())
+    edited = yaml.safe_load(config.read_text())
+    edited["evaluate"]["distribution"]["k"] += 1
+    config.write_text(yaml.safe_dump(edited))
+    code, _, stderr = cli(out, "report")
+    assert code == 1
+    line = error_line(stderr)
+    assert f"{config} was edited after aelat wrote it, so metrics.json no longer matches it: undo the edit" in line, line
+    assert yaml.safe_load(config.read_text()) == edited  # aelat reads it, never changes it here
+
+    code, _, stderr = cli(out, "run", *args, *EVAL, *MAPS)  # the run's own overrides: every stage is current
+    assert code == 0, stderr
+    assert "had been edited; wrote it again from this run's settings" in stderr and "skip: " in stderr
+    assert yaml.safe_load(config.read_text()) == original | {"output_dir": str(out)}  # the copy's place
+    code, _, stderr = cli(out, "report")
     assert code == 0, stderr
     consistent(run_dir)
 

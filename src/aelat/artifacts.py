@@ -6,7 +6,8 @@ A run folder holds one configuration's artifacts::
         config.yaml            resolved config (written with every stage's outputs; never with interpolations)
         run.json               manifest: per stage, config hash, the dataset's digest, the checksums of its inputs
                                and outputs, timing, environment (CPU, thread pools, torch device:
-                               artifacts.environment) (see Run); versions
+                               artifacts.environment) (see Run); versions; config_checksums (config.yaml's
+                               SHA-256 as aelat wrote it: another one means it was edited by hand)
         model.pt               train: {"state_dict", "model" (name + config), "sample_shape", "latent_dim",
                                "unit_range" (decoder ends in a sigmoid), ...}
         train_log.csv          train: epoch, train_loss, test_loss (the objective), test_recon_mse, seconds
@@ -56,10 +57,16 @@ A run folder holds one configuration's artifacts::
                                sliced W2 between classes), twonn_dimension, gmm_nmi, recon_mse (test sample)
         dynamics_maps.npz      analyse (with snapshots.npz): aligned 2-D maps of every snapshot: epochs (int64, (s,)),
                                train, test (float32, (s, n, 2)), y_train, y_test (int64)
+        dynamics_points.npz    analyse (with snapshots.npz): per snapshot the sample's per-point evidence for paired
+                               comparisons of two epochs: epochs (int64, (s,)), knn_correct (bool, (s, n_test)),
+                               share_influence (float64, (s, n): influence on the between-class variance share)
         layers.csv             analyse: one row per encoder (trained, untrained) and layer (0 = raw input, last =
-                               latent): encoder, layer, name, dim, twonn_dimension, knn_accuracy,
-                               between_class_variance_share, sw_between_classes, sw_to_next (normalised sliced W2 to
+                               latent): encoder, layer, name, dim, knn_accuracy, between_class_variance_share,
+                               sw_between_classes, twonn_dimension with its interval twonn_dimension_low,
+                               twonn_dimension_high (evaluate.confidence.level), sw_to_next (normalised sliced W2 to
                                the next layer's distribution; empty on the last)
+        layers_points.npz      analyse: knn_correct, share_influence as in dynamics_points.npz, one row per row of
+                               layers.csv
         geometry.csv           analyse: the Jacobian of g at analyse.geometry_points sample points, one row per encoder
                                (trained, untrained, pca) and class (and "all"): encoder, class, n, log_volume (mean of
                                sum log sigma_i over the latent_dim largest), stretch_same, stretch_other (geometric
@@ -133,6 +140,7 @@ from aelat.errors import ArtifactError, ConfigError, StaleArtifactError
 from aelat.reading import read_regular_bytes
 
 CONFIG = "config.yaml"
+CONFIG_RECORD = "config_checksums"  # run.json's key: checksums of config.yaml as aelat wrote it
 MANIFEST = "run.json"
 MODEL = "model.pt"
 CHECKPOINT = "checkpoint.pt"
@@ -145,7 +153,9 @@ FINDINGS = "findings.json"
 SNAPSHOTS = "snapshots.npz"
 DYNAMICS = "dynamics.csv"
 DYNAMICS_MAPS = "dynamics_maps.npz"
+DYNAMICS_POINTS = "dynamics_points.npz"
 LAYERS = "layers.csv"
+LAYERS_POINTS = "layers_points.npz"
 GEOMETRY = "geometry.csv"
 GEOMETRY_ARRAYS = "geometry.npz"
 HOLES = "holes.json"
@@ -645,11 +655,49 @@ class Run:
             "environment": current["environment"],
         }
         before = {name: value for name, value in manifest["stages"].items() if name != stage}
-        write_json(outputs(MANIFEST), {**manifest, "stages": {**manifest["stages"], stage: entry}, "versions": current})
-        if stage in manifest["stages"]:  # until the renames are done, run.json records nothing of this stage
-            write_json(self.file(MANIFEST), {**manifest, "stages": before})
+        # config.yaml's checksum as written: a config.yaml with another one was edited by hand
+        earlier = manifest.get(CONFIG_RECORD, [])
+        config = [_config_checksum(outputs.files[CONFIG])] if save_config else earlier
+        write_json(outputs(MANIFEST), {**manifest, "stages": {**manifest["stages"], stage: entry}, "versions": current,
+                                       CONFIG_RECORD: config})
+        if stage in manifest["stages"] or config != earlier:
+            # until the renames are done, run.json records nothing of this stage, and either config.yaml
+            write_json(self.file(MANIFEST), {**manifest, "stages": before,
+                                             CONFIG_RECORD: list(dict.fromkeys([*earlier, *config]))})
         for name, tmp in outputs.files.items():  # run.json last
             os.replace(tmp, self.file(name))
+
+    def config_edited(self) -> bool:
+        """Whether config.yaml differs from every version of it run.json records aelat writing (False when
+        run.json records none: no stage yet, or an older aelat made the run)."""
+        recorded = self.manifest().get(CONFIG_RECORD)
+        try:
+            return bool(recorded) and _config_checksum(self.file(CONFIG)) not in recorded
+        except OSError:
+            return False  # missing or unreadable: the command that reads it says so
+
+    def restore_config(self) -> bool:
+        """Write config.yaml again from this run's settings, when it was edited (:meth:`config_edited`);
+        for a run whose every stage is current under those settings. Returns whether it wrote it.
+
+        As a stage's outputs: run.json first accepts both versions, then the file is renamed into
+        place, then run.json records only the new one, so a killed command leaves no false alarm.
+        """
+        if not self.config_edited():
+            return False
+        manifest = self.manifest()
+        outputs = Outputs(self.path)
+        try:
+            write_text(outputs(CONFIG), OmegaConf.to_yaml(self.cfg, resolve=True))
+            written = _config_checksum(outputs.files[CONFIG])
+            write_json(self.file(MANIFEST), {**manifest, CONFIG_RECORD: [*manifest[CONFIG_RECORD], written]})
+            os.replace(outputs.files[CONFIG], self.file(CONFIG))
+            write_json(self.file(MANIFEST), {**manifest, CONFIG_RECORD: [written]})
+        except OSError as exc:
+            raise outputs.naming(exc) from None
+        finally:
+            outputs.discard()
+        return True
 
     def require(self, stage: str, name: str) -> dict[str, str]:
         """Check that ``stage`` made ``name`` under the current config, from the current dataset and from
@@ -681,6 +729,11 @@ class Run:
             raise ArtifactError(f"{path} is not recorded in {MANIFEST} (made by another command, or run.json was "
                                 f"replaced); make it again with `{command}` for this run")
         if entry["config_hash"] != config_hash(self.cfg, stage):
+            if self.config_edited():
+                raise ArtifactError(
+                    f"{self.file(CONFIG)} was edited after aelat wrote it, so {name} no longer matches it: undo the "
+                    f"edit, or run `{self._remake()}` with this run's overrides, which writes it again; a setting to "
+                    "try goes in an override (`aelat run key=value`), which makes a run of its own")
             raise StaleArtifactError(f"{path} was made under another config; re-run `{command}` with the same overrides")
         if self.checksum(name) != entry["outputs"][name]:
             raise ArtifactError(f"{path} changed after `{command}` wrote it; re-run `{command}`")
@@ -704,6 +757,10 @@ class Run:
         checked.add(stage)
 
 
+def _config_checksum(path: Path) -> str:
+    return hashlib.sha256(read_regular_bytes(path)).hexdigest()
+
+
 _MANIFEST_FIX = "delete it (every stage is then made again by `aelat run`) or restore it"
 
 
@@ -722,6 +779,9 @@ def _manifest_problem(manifest) -> str | None:
                 return f"stage '{stage}' has no {key} checksums"
         if not all(name and "/" not in name and name not in (".", "..") for name in (*entry["inputs"], *entry["outputs"])):
             return f"stage '{stage}' names a file outside the run folder"
+    config = manifest.get(CONFIG_RECORD, [])
+    if not isinstance(config, list) or not all(isinstance(value, str) for value in config):
+        return f"'{CONFIG_RECORD}' is not a list of checksums"
     for stage, entry in manifest["stages"].items():  # each input is made by an earlier stage: no cycle
         for name in entry["inputs"]:
             makers = [other for other, e in manifest["stages"].items() if name in e["outputs"]]

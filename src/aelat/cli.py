@@ -58,6 +58,10 @@ def main(
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="aelat: %(levelname)s: %(message)s")
 
 
+# The commands that write where --out says, not into output_dir: a file-system error names that option.
+WRITES_TO = {"export": "--out DIR", "summarize": "--out DIR"}
+
+
 def reports_errors(command):
     """Turn every exception into one line on stderr (:func:`aelat.errors.one_line`) and exit code 1,
     Ctrl-C into one line and exit code 130; ``--debug`` shows the traceback instead."""
@@ -77,7 +81,7 @@ def reports_errors(command):
         except Exception as exc:  # noqa: BLE001 - the one place every error becomes a line
             if state["debug"]:
                 raise
-            print_error("error:", one_line(exc))
+            print_error("error:", one_line(exc, WRITES_TO.get(command.__name__, "output_dir=DIR")))
             raise typer.Exit(1) from None
 
     return wrapper

@@ -38,9 +38,10 @@ class RunInUseError(ArtifactError):
     """Another aelat process holds the run folder's lock."""
 
 
-# errno -> (what went wrong, how to fix it), for file-system errors a user can fix.
-_WRITE_FIX = "free space there or choose another output_dir=DIR"
-_PLACE_FIX = "choose a writable output_dir=DIR"
+# errno -> (what went wrong, how to fix it), for file-system errors a user can fix; {place} is the
+# option that names where the command writes.
+_WRITE_FIX = "free space there or choose another {place}"
+_PLACE_FIX = "choose a writable {place}"
 _OS_ERRORS = {
     errno.ENOSPC: ("no space left on the device", _WRITE_FIX),
     errno.EDQUOT: ("disk quota exceeded", _WRITE_FIX),
@@ -50,23 +51,24 @@ _OS_ERRORS = {
     errno.EROFS: ("read-only file system", _PLACE_FIX),
     errno.ENOENT: ("no such file or folder, and it cannot be made there", _PLACE_FIX),
     errno.ENAMETOOLONG: ("a name in the path is longer than the file system allows",
-                         "choose a shorter output_dir=DIR (or a shorter dataset file name)"),
-    errno.ELOOP: ("too many levels of symbolic links", "fix the links on that path or choose another output_dir=DIR"),
-    errno.EISDIR: ("it is a folder", "move that folder or choose another output_dir=DIR"),
+                         "choose a shorter {place} (or a shorter dataset file name)"),
+    errno.ELOOP: ("too many levels of symbolic links", "fix the links on that path or choose another {place}"),
+    errno.EISDIR: ("it is a folder", "move that folder or choose another {place}"),
     errno.EIO: ("input/output error (a failing disk or network file system)", "check the device, or choose "
-                                                                              "another output_dir=DIR"),
+                                                                              "another {place}"),
     errno.EMFILE: ("too many open files", "raise the limit (ulimit -n) or run fewer jobs at once"),
     errno.EXDEV: ("it is on another device", _PLACE_FIX),
 }
 
 
-def one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException, place: str = "output_dir=DIR") -> str:
     """The one line aelat prints for an error: its message for aelat's errors, what failed and the fix
-    for a file-system error (by errno), and for anything else (a bug) its type and first line."""
+    for a file-system error (by errno; ``place`` is the option that names where the command writes),
+    and for anything else (a bug) its type and first line."""
     if isinstance(exc, AelatError):
         return " ".join(str(exc).split("\n"))
     if isinstance(exc, OSError):
-        return _os_error_line(exc)
+        return _os_error_line(exc, place)
     text = (str(exc).strip().splitlines() or [""])[0]
     if isinstance(exc, MemoryError) or "can't allocate memory" in text or "out of memory" in text.lower():
         return ("ran out of memory; use a smaller dataset or model (model.hidden, train.batch_size), or lower "
@@ -75,15 +77,14 @@ def one_line(exc: BaseException) -> str:
             "`aelat --debug ...` shows the traceback, please report it")
 
 
-def _os_error_line(exc: OSError) -> str:
+def _os_error_line(exc: OSError, place: str) -> str:
     what = exc.filename if exc.filename is not None else "a file"
     if exc.errno in (errno.ENOTDIR, errno.EEXIST):
         blocker = _file_in_the_way(Path(str(exc.filename))) if exc.filename is not None else None
         if blocker is not None:
-            return (f"cannot write {what}: {blocker} is a file, not a folder; "
-                    "choose another output_dir=DIR, or move that file")
+            return f"cannot write {what}: {blocker} is a file, not a folder; choose another {place}, or move that file"
     reason, fix = _OS_ERRORS.get(exc.errno, (exc.strerror or type(exc).__name__, _PLACE_FIX))
-    return f"cannot write {what}: {reason}; {fix}"
+    return f"cannot write {what}: {reason}; {fix.format(place=place)}"
 
 
 def _file_in_the_way(path: Path) -> Path | None:

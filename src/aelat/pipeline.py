@@ -153,6 +153,8 @@ def run_pipeline(run: Run, methods: Sequence[str], of: str, *, force: bool = Fal
         steps = pipeline_steps(run, methods, of, train_only=train_only, on_report=on_report, background=background)
         start = 0 if force else first_incomplete(run, steps)
         if start == len(steps):
+            if run.restore_config():
+                console().print(f"{run.file(artifacts.CONFIG)} had been edited; wrote it again from this run's settings")
             return "skipped"
         run.will_make(stage for _, made, _ in steps[start:] for stage, _ in made)
         if start > 0:

@@ -393,6 +393,11 @@ class Config:
         jobs = node.jobs
         if jobs != "auto" and (not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1):
             raise ConfigError(f"jobs={jobs!r} must be auto or a whole number >= 1 (1: no worker processes)")
+        cap, largest_k = node.embed.max_points, max(node.evaluate.neighbourhood.ks)
+        if cap is not None and cap <= 2 * largest_k:  # each map's neighbourhoods are scored on its points
+            raise ConfigError(f"embed.max_points={cap} leaves a map too few points for evaluate.neighbourhood.ks "
+                              f"(k={largest_k} needs more than {2 * largest_k}); raise embed.max_points above "
+                              f"{2 * largest_k} or lower the ks")
 
 
 def register() -> None:

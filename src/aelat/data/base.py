@@ -91,6 +91,16 @@ def with_class_names(data: Dataset, names: Sequence[str] | None, source: str, er
     return dataclasses.replace(data, class_names=names)
 
 
+def check_label_shape(y: np.ndarray, n: int, source: str, y_key: str, x_key: str) -> None:
+    """One label per sample: a 1-D array of length ``n``; one-hot (or other 2-D) labels are named as such."""
+    if y.ndim == 2 and len(y) == n:
+        raise DataError(f"{source}: {y_key} has shape {y.shape}, a row of {y.shape[1]} values per sample; labels "
+                        f"must be one class per sample, shape ({n},): for one-hot labels store {y_key}.argmax(axis=1)")
+    if y.shape != (n,):
+        raise DataError(f"{source}: {y_key} has shape {y.shape} but {x_key} holds {n} samples; "
+                        f"expected one label per sample, shape ({n},)")
+
+
 def check_magnitude(x: np.ndarray, source: str, fix: str) -> None:
     """Raise DataError when a value of ``x`` exceeds :data:`LARGEST_VALUE` in magnitude."""
     top = float(np.abs(x).max()) if x.size else 0.0

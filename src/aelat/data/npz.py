@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aelat.data.base import Dataset, scale_features, with_class_names
+from aelat.data.base import Dataset, check_label_shape, scale_features, with_class_names
 from aelat.errors import DataError
 from aelat.labels import encode_labels
 from aelat.runtime import available_memory
@@ -39,8 +39,7 @@ def load_npz(path: str | Path, scale: str = "unit") -> Dataset:
         if x.ndim > 4:
             raise DataError(f"{path}: {x_key} has shape {x.shape}; expected vectors (n, D) or images (n, H, W), "
                             "(n, H, W, C) or (n, C, H, W)")
-        if y.ndim != 1 or len(y) != len(x):
-            raise DataError(f"{path}: {y_key} has shape {y.shape} but {x_key} holds {len(x)} samples")
+        check_label_shape(y, len(x), str(path), y_key, x_key)
     if arrays["Xtr"].shape[1:] != arrays["Xte"].shape[1:]:
         raise DataError(f"{path}: Xtr samples have shape {arrays['Xtr'].shape[1:]}, Xte {arrays['Xte'].shape[1:]}")
 

@@ -18,7 +18,7 @@ from aelat import artifacts
 from aelat.artifacts import Run
 from aelat.baselines import raw_and_pca
 from aelat.data import load_dataset
-from aelat.data.base import check_magnitude
+from aelat.data.base import check_label_shape, check_magnitude
 from aelat.labels import encode_labels
 from aelat.data.npz import read_arrays
 from aelat.errors import DataError
@@ -60,8 +60,7 @@ def read_embeddings(path: Path) -> dict[str, np.ndarray]:
         if len(x) > 1 and bool((x == x[:1]).all()):
             raise DataError(f"{path}: every z_{split} row is the same point, so no score of it means anything; "
                             "check how the embeddings were made")
-        if y.shape != (len(x),):
-            raise DataError(f"{path}: y_{split} has shape {y.shape} but z_{split} holds {len(x)} rows")
+        check_label_shape(y, len(x), str(path), f"y_{split}", f"z_{split}")
         z[split] = x.astype(np.float32)
     if z["train"].shape[1] != z["test"].shape[1]:
         raise DataError(f"{path}: z_train has {z['train'].shape[1]} columns but z_test {z['test'].shape[1]}")
