@@ -172,3 +172,21 @@ def test_without_snapshots_there_are_no_dynamics(tmp_path):
     report = (run / "report.md").read_text()
     assert "## Training dynamics" not in report and "## Layer by layer" in report
 
+
+
+def test_the_per_point_evidence_gives_the_tables_numbers_and_the_report_its_intervals(runs):
+    run = runs["conv"]
+    dynamics = [r for r in rows(run / artifacts.DYNAMICS) if r["representation"] == "latent"]
+    points = artifacts.read_npz(run / artifacts.DYNAMICS_POINTS)
+    assert points["epochs"].tolist() == [int(r["epoch"]) for r in dynamics]
+    assert points["knn_correct"].mean(axis=1) == pytest.approx([float(r["knn_accuracy"]) for r in dynamics])
+    layers = rows(run / artifacts.LAYERS)
+    evidence = artifacts.read_npz(run / artifacts.LAYERS_POINTS)
+    assert evidence["knn_correct"].mean(axis=1) == pytest.approx([float(r["knn_accuracy"]) for r in layers])
+    assert evidence["share_influence"].shape == (len(layers), points["share_influence"].shape[1])
+    assert np.abs(evidence["share_influence"].mean(axis=1)).max() < 1e-9
+    for row in layers:
+        assert float(row["twonn_dimension_low"]) < float(row["twonn_dimension"]) < float(row["twonn_dimension_high"])
+    report = (run / "report.md").read_text()
+    assert "(McNemar, Holm-corrected over 3 layers, α = 0.05), kNN@10 is" in report
+    assert "changed by no detectable amount over training" in report or "90 % of that change had come by epoch" in report

@@ -192,6 +192,22 @@ def test_n2d_clustering_is_umap_then_a_gaussian_mixture(run_dir, metrics):
     assert n2d["nmi"] == pytest.approx(normalized_mutual_info_score(y, clusters))
     assert n2d["accuracy_ci"][0] < n2d["accuracy"] < n2d["accuracy_ci"][1]
     assert "n2d" not in metrics["representations"]["pca"]["structure"]  # evaluate.n2d.of = [latent]
+    # its baseline: the mixture fitted to the latent itself, compared on the same points
+    predictions = artifacts.read_npz(run_dir / "predictions.npz")
+    gmm = predictions["latent.gmm"]
+    versus = n2d["versus_gmm"]["nmi"]
+    mixture = np.mean([normalized_mutual_info_score(y, fit) for fit in gmm])
+    assert versus["a"] == pytest.approx(n2d["nmi"]) and versus["b"] == pytest.approx(mixture)
+    assert versus["b"] == pytest.approx(metrics["representations"]["latent"]["structure"]["gmm_nmi"])
+    assert versus["fits"] == [1, len(gmm)] and versus["ci_low"] < versus["difference"] < versus["ci_high"]
+    # the interval's points part against a plain bootstrap of the two clusterings on drawn points
+    rng = np.random.default_rng(1)
+    draws = [rng.integers(0, len(y), len(y)) for _ in range(300)]
+    plain = [normalized_mutual_info_score(y[rows], clusters[rows]) - normalized_mutual_info_score(y[rows], gmm[0][rows])
+             for rows in draws]
+    points_sd = np.sqrt(max(versus["se"] ** 2 - np.var([normalized_mutual_info_score(y, fit) for fit in gmm], ddof=1)
+                            / len(gmm), 0))
+    assert points_sd == pytest.approx(np.std(plain, ddof=1), rel=0.3)
 
 
 def test_report_opens_with_findings_and_writes_findings_json(run_dir):

@@ -234,3 +234,15 @@ def test_a_difference_only_holms_correction_leaves_undetected_says_so():
     assert "after Holm's correction" in findings_module.format_difference(undetected)
     assert "after Holm's correction" not in findings_module.format_difference(claim(-0.006, 0.002, 0.236))
     assert "after Holm's correction" not in findings_module.format_difference(claim(-0.006, -0.001, 0.001))
+
+
+@pytest.mark.parametrize("low, high, verdict", [
+    (-0.01, 0.03, "no detectable difference."),
+    (0.02, 0.06, "higher on these points; the interval leaves out the N2D fit's own randomness (one fit)")])
+def test_n2d_is_compared_with_a_mixture_on_the_latent_itself(low, high, verdict):
+    versus = {"a": 0.84, "b": 0.80, "difference": 0.04, "ci_low": low, "ci_high": high, "fits": [1, 3]}
+    n2d = {"accuracy": 0.84, "accuracy_ci": [0.82, 0.86], "nmi": 0.8, "nmi_ci": [0.78, 0.82],
+           "settings": {"n_components": 10, "n_clusters": 10}, "versus_gmm": {"accuracy": versus}}
+    text = findings_module._Writer({"latent": {"structure": {"n2d": n2d}}}, {}, "knn_accuracy_10", {}).n2d()
+    assert "A Gaussian mixture on the latent itself reaches 0.800: N2D minus the mixture +0.040, 95% CI [" in text
+    assert verdict in text

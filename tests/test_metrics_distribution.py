@@ -503,3 +503,24 @@ def test_rejects_a_constant_representation():
 def test_rejects_invalid_settings(call, message):
     with pytest.raises(ConfigError, match=message):
         call(np.random.default_rng(0).normal(size=(50, 3)))
+
+
+def flat_torus(n: int, d: int, seed: int) -> np.ndarray:
+    """n uniform points on the flat d-torus in R^2d: intrinsic dimension d, no boundary."""
+    angles = np.random.default_rng(seed).uniform(0, 2 * np.pi, (n, d))
+    return np.concatenate([np.cos(angles), np.sin(angles)], axis=1)
+
+
+def test_twonn_interval_is_the_estimate_with_the_spread_of_fresh_samples():
+    X = flat_torus(2000, 3, seed=0)
+    found = dm.twonn_interval(X, n_samples=2000, seed=0)
+    assert found["dimension"] == dm.twonn_dimension(X, n_samples=2000, seed=0)
+    assert found["low"] < 3 < found["high"]
+    # the interval's width matches the spread of the estimate over independent samples of the torus
+    fresh = [dm.twonn_dimension(flat_torus(2000, 3, seed), n_samples=2000) for seed in range(1, 31)]
+    bootstrap_sd = (found["high"] - found["low"]) / (2 * 1.96)
+    assert 0.6 < bootstrap_sd / np.std(fresh, ddof=1) < 1.5
+    narrower = dm.twonn_interval(X, n_samples=2000, level=0.5, seed=0)
+    assert found["low"] < narrower["low"] < narrower["high"] < found["high"]
+    with pytest.raises(ConfigError, match="level"):
+        dm.twonn_interval(X, level=1.0)

@@ -41,7 +41,8 @@ def test_aelat_run_end_to_end_on_digits(tmp_path):
               "report_training.png", "report_reconstructions.png", "report_latent_marginals.png",
               "report_latent_corner.png", "report_gaussianity.png", "report_dynamics.png", "report_dynamics_maps.png",
               "report_layers.png", "report_geometry.png", "report_dynamics_maps.gif"}
-    analyses = {"snapshots.npz", "dynamics.csv", "dynamics_maps.npz", "layers.csv", "geometry.csv", "geometry.npz"}
+    analyses = {"snapshots.npz", "dynamics.csv", "dynamics_maps.npz", "dynamics_points.npz", "layers.csv",
+                "layers_points.npz", "geometry.csv", "geometry.npz"}
     assert {p.name for p in run_dir.iterdir()} == {
         "config.yaml", "run.json", "model.pt", "train_log.csv", "latents.npz", "metrics.json", "moments.npz",
         "predictions.npz", "findings.json", *maps, *report, *analyses,

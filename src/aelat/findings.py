@@ -476,7 +476,9 @@ class _Writer:
             if sil.verdict == A_HIGHER:
                 pieces.append(f"draws the classes as more separate islands than they are in {NAMES[source]} "
                               f"(silhouette {format_number(sil.a_value)} against {format_number(sil.b_value)}, {format_difference(sil)}), "
-                              "so the picture overstates their separation")
+                              "so the empty space between its islands is drawn by the map: judge the classes by the "
+                              "neighbourhoods it keeps (silhouettes of spaces of different dimension compare only "
+                              "roughly)")
             else:
                 relation = "less" if sil.verdict == B_HIGHER else "no more"
                 pieces.append(f"separates the classes {relation} than {NAMES[source]} does (silhouette "
@@ -517,12 +519,22 @@ class _Writer:
         if not result:
             return ""
         settings = result["settings"]
-        gmm = self.scores["latent"]["structure"].get("gmm_accuracy")
-        versus = f", against {format_number(gmm)} for a Gaussian mixture on the latent itself" if gmm is not None else ""
-        return (f"Clustered N2D-style (UMAP to {settings['n_components']} dimensions, then a "
+        text = (f"Clustered N2D-style (UMAP to {settings['n_components']} dimensions, then a "
                 f"{settings['n_clusters']}-component Gaussian mixture), the latent's clusters match the classes "
                 f"with accuracy {_pm(result['accuracy'], result.get('accuracy_ci'))} and NMI "
-                f"{_pm(result['nmi'], result.get('nmi_ci'))}{versus}.")
+                f"{_pm(result['nmi'], result.get('nmi_ci'))}.")
+        versus = result.get("versus_gmm", {}).get("accuracy")
+        if versus is None:
+            return text
+        interval = (f"{_signed(versus['difference'])}, 95% CI [{format_number(versus['ci_low'])}, "
+                    f"{format_number(versus['ci_high'])}]")
+        if versus["ci_low"] <= 0 <= versus["ci_high"]:
+            verdict = "no detectable difference"
+        else:
+            verdict = (f"{'higher' if versus['difference'] > 0 else 'lower'} on these points; the interval leaves "
+                       "out the N2D fit's own randomness (one fit), so this holds for this fit")
+        return text + (f" A Gaussian mixture on the latent itself reaches {format_number(versus['b'])}: N2D minus the "
+                       f"mixture {interval}, {verdict}.")
 
 
 # --------------------------------------------------------------------------- warnings

@@ -114,7 +114,10 @@ HOW_TO_READ = """\
   per-point estimate) of the pooled points, and the MLE averaged over classes; compare with the raw
   input's to see how much of the data's dimension the encoder keeps. Papers often report the
   original Levina–Bickel mean of per-point estimates, which is larger; metrics.json holds it too
-  (`mle_levina_bickel`).
+  (`mle_levina_bickel`). These use up to `evaluate.distribution.n_id_samples` points at once; the
+  Findings compare dimensions on disjoint draws of fewer points (`evaluate.shape.intrinsic_dimension`),
+  which gives them an interval. Both estimators depend on the number of points (on curved or noisy
+  data they grow with it), so the two values differ: compare values of one kind.
 - **SW₂ ± s.e.**: mean sliced Wasserstein-2 distance between class-conditional distributions, in
   units of the pooled spread, so representations of different dimension compare; the ± is the
   Monte-Carlo standard error from the random directions (`evaluate.distribution.n_directions`).

@@ -10,7 +10,9 @@ import numpy as np
 
 from aelat import artifacts
 from aelat.artifacts import Run
-from aelat.metrics.geometry import paired_ratio_change
+from aelat.metrics.confidence import holm, paired_accuracy_difference
+from aelat.metrics.geometry import class_ratio_test, paired_ratio_change
+from aelat.metrics.training_change import accuracy_change, share_change
 from aelat.plots.analysis import animate_maps, plot_dynamics, plot_geometry, plot_layers, plot_map_strip
 from aelat.plots.drawing import Figures
 from aelat.plots.figures import plot_reconstructions
@@ -82,19 +84,13 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 # --------------------------------------------------------------------------- dynamics
 
 
-def epoch_reaching(epochs: list[int], values: list[float], share: float = 0.9) -> int | None:
-    """The first epoch by which ``share`` of the total change (first to last value) is reached; None without change."""
-    total = values[-1] - values[0]
-    if not np.isfinite(total) or total == 0:
-        return None
-    for epoch, value in zip(epochs, values):
-        if (value - values[0]) / total >= share:
-            return epoch
-    return epochs[-1]
+def dynamics_sentences(rows: list[dict], k: int, evidence: dict, confidence) -> str:
+    """Computed findings of dynamics.csv: where the latent started and ended, whether it changed
+    detectably (paired over the sample's points), and when most of the change came.
 
-
-def dynamics_sentences(rows: list[dict], k: int) -> str:
-    """Computed findings of dynamics.csv: where the latent started and ended, and when most of the change came."""
+    ``evidence`` is dynamics_points.npz; ``confidence`` the run's evaluate.confidence (level,
+    n_resamples); the draws are seeded with 0, so a report is the same each time it is made.
+    """
     base = {row["representation"]: row for row in rows if row["epoch"] is None}
     latent = [row for row in rows if row["representation"] == "latent"]
     if not latent:
@@ -108,12 +104,31 @@ def dynamics_sentences(rows: list[dict], k: int) -> str:
                         for name in ("raw", "pca") if name in base)
     start = "the untrained network (epoch 0)" if epochs[0] == 0 else f"epoch {epochs[0]}"
     text = f"From {start} to epoch {epochs[-1]}, {moves} (same metrics, {compare})."
-    reached = [(title, epoch_reaching(epochs, [row[key] for row in latent])) for key, title in named]
-    reached = [(title, epoch) for title, epoch in reached if epoch is not None]
-    if reached and len(epochs) > 2:
-        text += (" 90 % of the change was reached by epoch " +
-                 ", ".join(f"{epoch} for {title}" for title, epoch in reached) + f" (of {epochs[-1]}).")
-    return text
+    if len(epochs) < 2:
+        return text
+    settings = {"level": confidence.level, "n_resamples": confidence.n_resamples, "seed": 0}
+    changes = [(f"kNN@{k}", accuracy_change(evidence["epochs"], evidence["knn_correct"], **settings)),
+               ("The between-class variance share", share_change(
+                   evidence["epochs"], [row["between_class_variance_share"] for row in latent],
+                   evidence["share_influence"], **settings))]
+    percent = f"{100 * confidence.level:g} %"
+    for title, change in changes:
+        interval = f"{_signed(change['difference'])} ({percent} CI {_signed(change['ci_low'])} to {_signed(change['ci_high'])})"
+        if change["ci_low"] <= 0 <= change["ci_high"]:
+            text += f" {title} changed by no detectable amount over training: {interval}."
+            continue
+        text += f" {title} {'rose' if change['difference'] > 0 else 'fell'} by {interval}"
+        if len(epochs) > 2 and change["epoch"] is not None:
+            low, high = change["epoch_low"], change["epoch_high"]
+            text += (f"; 90 % of that change had come by epoch {change['epoch']} ({percent} CI "
+                     f"{f'epoch {low}' if low == high else f'epochs {low}–{high}'}, of {epochs[-1]})")
+        text += "."
+    return text + (" (Paired over the sample's points: McNemar's test and Newcombe's interval for kNN, the delta "
+                   "method for the share; the epochs' intervals from bootstrap draws of the points.)")
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.3f}"
 
 
 def dynamics_section(run: Run, class_names: list[str], k: int, draw: Figures) -> str:
@@ -144,7 +159,8 @@ def dynamics_section(run: Run, class_names: list[str], k: int, draw: Figures) ->
         f"(`train.snapshots`; epoch 0 is the untrained network, so it equals the untrained row). kNN@{k} and "
         "the probe are fitted on the sample's train points and scored on its test points; the other metrics "
         "use all its points; recon MSE is on its test points.", "",
-        dynamics_sentences(rows, k), "",
+        dynamics_sentences(rows, k, artifacts.read_npz(run.file(artifacts.DYNAMICS_POINTS)),
+                           run.cfg.evaluate.confidence), "",
         table, "",
         "![Metrics over training](report_dynamics.png)", "",
         "Maps: each snapshot's codes, centred and scaled to unit spread, rotated onto the next snapshot's "
@@ -163,28 +179,59 @@ def _path(rows: list[dict], key: str) -> str:
     return " → ".join(f"{row['name']} {_fmt(row[key], 1 if key == 'twonn_dimension' else 3)}" for row in rows)
 
 
-def layers_sentences(rows: list[dict], k: int) -> str:
-    """Computed findings of layers.csv: the intrinsic-dimension profile, class separation by depth, the largest move."""
+def _dimension(row: dict) -> str:
+    return f"{_fmt(row['twonn_dimension'], 1)} ({_fmt(row['twonn_dimension_low'], 1)}–{_fmt(row['twonn_dimension_high'], 1)})"
+
+
+def dimension_shape(rows: list[dict]) -> str:
+    """How the TwoNN dimension runs from the input (first row) to the latent (last), called only
+    where the intervals say so: a peak in between whose interval lies above both ends' is a hunchback."""
+    low = [row["twonn_dimension_low"] for row in rows]
+    high = [row["twonn_dimension_high"] for row in rows]
+    peak = int(np.argmax([row["twonn_dimension"] for row in rows]))
+    if 0 < peak < len(rows) - 1 and low[peak] > max(high[0], high[-1]):
+        return (f"it rises to a peak at {rows[peak]['name']} and falls to the latent (a hunchback: the peak's "
+                "interval lies above both ends')")
+    if high[-1] < low[0]:
+        return "it is lower at the latent than at the input (their intervals do not overlap)"
+    if low[-1] > high[0]:
+        return "it is higher at the latent than at the input (their intervals do not overlap)"
+    return "the input's and the latent's intervals overlap: no detectable change from input to latent"
+
+
+def layers_sentences(rows: list[dict], k: int, evidence: dict, level: float, alpha: float) -> str:
+    """Computed findings of layers.csv: the intrinsic-dimension profile, at which layers kNN differs
+    detectably from the input's (paired, Holm-corrected over the layers), the largest move.
+
+    ``evidence`` is layers_points.npz (one row per row of ``rows``); ``level`` the confidence level
+    of the dimension's intervals in ``rows``; ``alpha`` the family-wise error rate of the layer
+    comparisons.
+    """
+    order = {id(row): index for index, row in enumerate(rows)}
     trained = [row for row in rows if row["encoder"] == "trained"]
     untrained = [row for row in rows if row["encoder"] == "untrained"]
-    ids = [row["twonn_dimension"] for row in trained]
-    peak = int(np.argmax(ids))
-    if 0 < peak < len(ids) - 1:
-        shape = f"it rises to a peak at {trained[peak]['name']} and falls to the latent (a hunchback)"
-    elif peak == 0:
-        shape = "it is largest at the input and lower at every later layer" if all(
-            b <= a for a, b in zip(ids, ids[1:])) else "it is largest at the input"
-    else:
-        shape = "it is largest at the latent"
-    text = f"TwoNN intrinsic dimension along the trained encoder: {_path(trained, 'twonn_dimension')}; {shape}"
-    text += f" (untrained: {_path(untrained, 'twonn_dimension')}). "
+    dimensions = " → ".join(f"{row['name']} {_dimension(row)}" for row in trained)
+    text = (f"TwoNN intrinsic dimension ({100 * level:g} % bootstrap intervals) along the trained encoder: "
+            f"{dimensions}; {dimension_shape(trained)} (untrained: {_path(untrained, 'twonn_dimension')}). ")
     text += f"kNN@{k} along the trained encoder: {_path(trained, 'knn_accuracy')} (untrained: {_path(untrained, 'knn_accuracy')}). "
+    correct = evidence["knn_correct"]
+    tests = [paired_accuracy_difference(correct[order[id(row)]], correct[order[id(trained[0])]]) for row in trained[1:]]
+    if tests:
+        adjusted = holm([test["p_value"] for test in tests])
+        verdicts = {"higher": [], "lower": [], "not detectably different": []}
+        for row, test, p in zip(trained[1:], tests, adjusted):
+            verdict = "not detectably different" if p >= alpha else "higher" if test["difference"] > 0 else "lower"
+            verdicts[verdict].append(f"{row['name']} ({_signed(test['difference'])})")
+        text += (f"Against the input on the same test points (McNemar, Holm-corrected over {len(tests)} layers, "
+                 f"α = {alpha:g}), kNN@{k} is " + "; ".join(f"{verdict} at {', '.join(names)}"
+                                                           for verdict, names in verdicts.items() if names) + ". ")
     text += (f"Between-class variance share: {_path(trained, 'between_class_variance_share')} (untrained: "
              f"{_path(untrained, 'between_class_variance_share')}). ")
     moves = [(row["sw_to_next"], row["name"], nxt["name"]) for row, nxt in zip(trained, trained[1:])]
     if moves:
         value, a, b = max(moves)
-        text += f"The trained encoder moves the distribution most between {a} and {b} (normalised SW₂ {_fmt(value, 2)})."
+        text += (f"The largest normalised SW₂ from one layer of the trained encoder to the next is between {a} "
+                 f"and {b} ({_fmt(value, 2)}; a point estimate on the sample, without an interval).")
     return text
 
 
@@ -209,7 +256,8 @@ def layers_section(run: Run, class_names: list[str], k: int, draw: Figures) -> s
         "SW₂ to next layer: sliced W₂ between a layer's and the next layer's distributions, each centred, "
         "scaled to unit spread, reduced to their common top principal components and rotated onto each other "
         "(Procrustes), in units of the pooled spread (0: the layer only rotates and rescales).", "",
-        layers_sentences(rows, k), "",
+        layers_sentences(rows, k, artifacts.read_npz(run.file(artifacts.LAYERS_POINTS)),
+                         run.cfg.evaluate.confidence.level, run.cfg.evaluate.findings.alpha), "",
         table, "",
         "![Layer profile](report_layers.png)", "",
     ])
@@ -223,8 +271,10 @@ def _interval(ratio: float, low: float, high: float) -> str:
     return f"{ratio:.2f} (95 % CI {low:.2f}–{high:.2f})"
 
 
-def geometry_sentences(rows: list[dict], arrays: dict, cfg_encoders: list[str], class_names: list[str]) -> str:
-    """Computed findings of geometry.csv: the between/within stretch ratio of each encoder, paired comparisons."""
+def geometry_sentences(rows: list[dict], arrays: dict, cfg_encoders: list[str], class_names: list[str],
+                       alpha: float) -> str:
+    """Computed findings of geometry.csv: the between/within stretch ratio of each encoder, paired
+    comparisons, and whether the classes' ratios differ (family-wise error rate ``alpha``)."""
     pooled = {row["encoder"]: row for row in rows if row["class"] == "all"}
     trained = pooled["trained"]
     text = (f"At {int(trained['n'])} points the trained encoder stretches the direction towards a point's nearest "
@@ -240,12 +290,22 @@ def geometry_sentences(rows: list[dict], arrays: dict, cfg_encoders: list[str], 
                    "higher" if low > 1 else "lower")
         text += (f"Paired at the same points, the trained ratio is {_interval(ratio, low, high)} times the {other} "
                  f"one's: {verdict}. ")
-    per_class = [row for row in rows if row["encoder"] == "trained" and row["class"] != "all"]
-    if per_class:
+    per_class = [row for row in rows if row["encoder"] == "trained" and row["class"] != "all"
+                 and all(isinstance(row[key], float) and np.isfinite(row[key])
+                         for key in ("stretch_ratio", "stretch_ratio_low", "stretch_ratio_high"))]
+    if len(per_class) > 1:
         lo, hi = min(per_class, key=lambda r: r["stretch_ratio"]), max(per_class, key=lambda r: r["stretch_ratio"])
-        text += (f"Per class the trained ratio ranges from {lo['stretch_ratio']:.2f} (class "
-                 f"{_class_label(lo['class'], class_names)}) to {hi['stretch_ratio']:.2f} (class "
-                 f"{_class_label(hi['class'], class_names)}). ")
+        pairs = len(per_class) * (len(per_class) - 1) // 2
+        test = class_ratio_test(per_point["trained"], arrays["y"], hi["class"], lo["class"])
+        p = min(1.0, test["p_value"] * pairs)
+        text += (f"Per class the trained ratio ranges from "
+                 f"{_interval(lo['stretch_ratio'], lo['stretch_ratio_low'], lo['stretch_ratio_high'])} (class "
+                 f"{_class_label(lo['class'], class_names)}, {int(lo['n'])} points) to "
+                 f"{_interval(hi['stretch_ratio'], hi['stretch_ratio_low'], hi['stretch_ratio_high'])} (class "
+                 f"{_class_label(hi['class'], class_names)}, {int(hi['n'])} points); Welch's t-test on the "
+                 f"log-ratios, Bonferroni-corrected over the {pairs} pairs of classes: p = {p:.3g}, "
+                 + ("so the encoder pulls some classes apart more than others. " if p < alpha else
+                    "no detectable difference between classes. "))
     volumes = ", ".join(f"{name} {round(pooled[name]['log_volume'], 2) + 0.0:.2f}" for name in cfg_encoders if name in pooled)
     return text + f"Mean log-volume change Σ log σᵢ: {volumes} (PCA's orthonormal projection: 0)."
 
@@ -274,7 +334,7 @@ def geometry_section(run: Run, class_names: list[str], k: int, draw: Figures) ->
         "stretch ‖J u‖ along the unit direction u towards each point's nearest neighbour (input space) of the "
         "same class and of another class, geometric means; other / same > 1: the encoder pulls classes apart "
         "locally. PCA's Jacobian is its projection matrix.", "",
-        geometry_sentences(rows, arrays, encoders, class_names), "",
+        geometry_sentences(rows, arrays, encoders, class_names, run.cfg.evaluate.findings.alpha), "",
         table, "",
         "![Jacobian spectrum and stretch ratio per class](report_geometry.png)", "",
     ])

@@ -57,7 +57,7 @@ KEY_METRICS = (
     ("intrinsic dim. (TwoNN)", "distribution.intrinsic_dimension.pooled.twonn", "twonn", ".2f"),
     ("MMD² to its Gaussian, pooled", "distribution.gaussianity.pooled.mmd2", "mmd2", ".3g"),
 )
-SKIPPED_BLOCKS = ("per_class", "settings")
+SKIPPED_BLOCKS = ("per_class", "settings", "versus_gmm")  # versus_gmm: a comparison, not a score
 ORDER = tuple(artifacts.REPRESENTATIONS)  # raw, pca, untrained, latent; maps after them
 log = logging.getLogger(__name__)
 

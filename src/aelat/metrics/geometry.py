@@ -19,7 +19,8 @@ from sklearn.neighbors import NearestNeighbors
 
 from aelat.errors import DataError
 
-__all__ = ["GEOMETRY_COLUMNS", "geometry_summary", "local_geometry", "neighbour_directions", "paired_ratio_change"]
+__all__ = ["GEOMETRY_COLUMNS", "class_ratio_test", "geometry_summary", "local_geometry", "neighbour_directions",
+           "paired_ratio_change"]
 
 GEOMETRY_COLUMNS = ("n", "log_volume", "stretch_same", "stretch_other", "stretch_ratio", "stretch_ratio_low",
                     "stretch_ratio_high")
@@ -143,6 +144,33 @@ def paired_ratio_change(a: dict[str, np.ndarray], b: dict[str, np.ndarray], conf
     """
     difference = _log_ratios(a) - _log_ratios(b)
     return _t_interval(difference[np.isfinite(difference)], confidence)
+
+
+def class_ratio_test(geometry: dict[str, np.ndarray], y: np.ndarray, a, b) -> dict[str, float]:
+    """How many times the stretch ratio of class ``a``'s points is class ``b``'s, with Welch's t-test.
+
+    Parameters
+    ----------
+    geometry : dict
+        :func:`local_geometry` at some points.
+    y : ndarray, shape (n,)
+        The points' labels.
+    a, b
+        Two labels.
+
+    Returns
+    -------
+    dict
+        ``ratio`` (exp of the difference of the classes' mean log-ratios) and ``p_value`` (SciPy's
+        Welch t-test of equal means of the log-ratios); NaN when a class has fewer than 2 points.
+    """
+    logs = _log_ratios(geometry)
+    keep = np.isfinite(logs)
+    first, second = logs[keep & (np.asarray(y) == a)], logs[keep & (np.asarray(y) == b)]
+    if min(len(first), len(second)) < 2:
+        return {"ratio": np.nan, "p_value": np.nan}
+    return {"ratio": float(np.exp(first.mean() - second.mean())),
+            "p_value": float(stats.ttest_ind(first, second, equal_var=False).pvalue)}
 
 
 def geometry_summary(geometry: dict[str, np.ndarray], y: np.ndarray, confidence: float = 0.95) -> dict[str, dict]:

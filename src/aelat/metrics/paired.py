@@ -27,7 +27,7 @@ from aelat.metrics.confidence import (
 )
 from aelat.metrics.structure import cluster_scores, silhouette
 
-__all__ = ["HeldOutPredictions", "PointSummary", "compare", "summarize_points"]
+__all__ = ["HeldOutPredictions", "PointSummary", "clustering_comparison", "compare", "summarize_points"]
 
 
 @dataclass(frozen=True)
@@ -108,20 +108,10 @@ def compare(a_tests: HeldOutPredictions, b_tests: HeldOutPredictions, a_points: 
     for metric in a_tests.predicted.keys() & b_tests.predicted.keys():
         y = a_tests.y_test
         out[metric] = paired_accuracy_difference(a_tests.predicted[metric] == y, b_tests.predicted[metric] == y, level)
-    y = a_points.labels
     for model in a_points.clusters.keys() & b_points.clusters.keys():
-        fits_a, fits_b = a_points.clusters[model], b_points.clusters[model]
-        replicates_a, replicates_b = paired_clustering_replicates(
-            y, fits_a[0], fits_b[0], n_resamples=n_resamples, seed=seed
-        )
-        values_a = [cluster_scores(y, fit) for fit in fits_a]
-        values_b = [cluster_scores(y, fit) for fit in fits_b]
-        for metric in ("accuracy", "nmi", "ari"):
-            per_fit_a, per_fit_b = [v[metric] for v in values_a], [v[metric] for v in values_b]
-            out[f"{model}_{metric}"] = bootstrap_comparison(
-                float(np.mean(per_fit_a)), float(np.mean(per_fit_b)), replicates_a[metric], replicates_b[metric],
-                fit_values_a=per_fit_a, fit_values_b=per_fit_b, level=level,
-            ) | {"fits": [len(fits_a), len(fits_b)]}
+        compared = clustering_comparison(a_points.labels, a_points.clusters[model], b_points.clusters[model],
+                                         level=level, n_resamples=n_resamples, seed=seed)
+        out |= {f"{model}_{metric}": entry for metric, entry in compared.items()}
     out["silhouette"] = bootstrap_comparison(
         a_points.silhouette, b_points.silhouette, a_points.silhouette_replicates, b_points.silhouette_replicates,
         level=level,
@@ -131,3 +121,31 @@ def compare(a_tests: HeldOutPredictions, b_tests: HeldOutPredictions, a_points: 
         b_points.variance_share, b_points.variance_share_influence, level,
     )
     return dict(sorted(out.items()))
+
+
+def clustering_comparison(y: np.ndarray, fits_a: np.ndarray, fits_b: np.ndarray, *, level: float = 0.95,
+                          n_resamples: int = 200, seed: int = 0) -> dict[str, dict]:
+    """Two clusterings of the same labelled points compared by matched accuracy, NMI and ARI.
+
+    ``fits_a``, ``fits_b`` (fits, n) hold one or more fits of each method; a method's score is the
+    mean over its fits. The points are resampled (:func:`aelat.metrics.confidence.paired_clustering_replicates`,
+    on the first fit of each), the fits' own spread is added
+    (:func:`aelat.metrics.confidence.bootstrap_comparison`).
+
+    Returns
+    -------
+    dict
+        ``accuracy``, ``nmi``, ``ari`` -> the comparison entry of A - B, with ``fits`` (per side).
+    """
+    replicates_a, replicates_b = paired_clustering_replicates(y, fits_a[0], fits_b[0], n_resamples=n_resamples,
+                                                              seed=seed)
+    values_a = [cluster_scores(y, fit) for fit in fits_a]
+    values_b = [cluster_scores(y, fit) for fit in fits_b]
+    out = {}
+    for metric in ("accuracy", "nmi", "ari"):
+        per_fit_a, per_fit_b = [v[metric] for v in values_a], [v[metric] for v in values_b]
+        out[metric] = bootstrap_comparison(
+            float(np.mean(per_fit_a)), float(np.mean(per_fit_b)), replicates_a[metric], replicates_b[metric],
+            fit_values_a=per_fit_a, fit_values_b=per_fit_b, level=level,
+        ) | {"fits": [len(fits_a), len(fits_b)]}
+    return out

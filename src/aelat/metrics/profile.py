@@ -12,10 +12,11 @@ from typing import Sequence
 import numpy as np
 
 from aelat.errors import ConfigError
+from aelat.metrics.confidence import variance_share_influence
 from aelat.metrics.distribution import between_class_variance_share, sliced_wasserstein_matrix, twonn_dimension
-from aelat.metrics.structure import clustering_scores, knn_accuracy, linear_probe_accuracy
+from aelat.metrics.structure import clustering_scores, knn_accuracy, knn_predictions, linear_probe_accuracy
 
-__all__ = ["PROFILE_METRICS", "mean_class_distance", "separation_profile"]
+__all__ = ["PROFILE_METRICS", "mean_class_distance", "point_evidence", "separation_profile"]
 
 # Every metric separation_profile knows, in the column order of dynamics.csv and layers.csv.
 PROFILE_METRICS = ("knn_accuracy", "probe_accuracy", "between_class_variance_share", "sw_between_classes",
@@ -106,3 +107,25 @@ def separation_profile(
         value = compute[name]()
         result[name] = float(next(iter(value.values())) if isinstance(value, dict) else value)
     return result
+
+
+def point_evidence(Z_train: np.ndarray, y_train: np.ndarray, Z_test: np.ndarray, y_test: np.ndarray, *,
+                   knn_k: int = 10) -> dict[str, np.ndarray]:
+    """Per point, what paired comparisons of two representations of the same sample need.
+
+    Parameters
+    ----------
+    Z_train, y_train, Z_test, y_test, knn_k
+        As for :func:`separation_profile`.
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``knn_correct`` (bool, n_test): whether kNN@k classifies each test point right (its mean is
+        ``knn_accuracy``); ``share_influence`` (n_train + n_test): each pooled point's influence
+        on the between-class variance share
+        (:func:`aelat.metrics.confidence.variance_share_influence`).
+    """
+    predicted = knn_predictions(Z_train, y_train, Z_test, min(knn_k, len(Z_train)))
+    _, influence = variance_share_influence(np.concatenate([Z_train, Z_test]), np.concatenate([y_train, y_test]))
+    return {"knn_correct": predicted == y_test, "share_influence": influence}

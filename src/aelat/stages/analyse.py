@@ -3,13 +3,16 @@
 Works on the seeded sample of train and test points train drew for its snapshots
 (:func:`aelat.data.sample.draw_sample`). Writes:
 
-* dynamics.csv, dynamics_maps.npz (when train took snapshots): per snapshot epoch the class
-  structure of the sample's codes (:func:`aelat.metrics.profile.separation_profile`), with the raw
-  input, PCA and the untrained encoder on the same sample as baselines; the aligned 2-D maps
-  (:func:`aelat.metrics.alignment.aligned_maps`);
-* layers.csv: every hidden layer of the trained and the untrained encoder, raw input first and
-  latent last, with the distance of each layer's distribution to the next one's
-  (:func:`aelat.metrics.layers.layer_distance`);
+* dynamics.csv, dynamics_maps.npz, dynamics_points.npz (when train took snapshots): per snapshot
+  epoch the class structure of the sample's codes (:func:`aelat.metrics.profile.separation_profile`),
+  with the raw input, PCA and the untrained encoder on the same sample as baselines; the aligned
+  2-D maps (:func:`aelat.metrics.alignment.aligned_maps`); per snapshot the per-point evidence of
+  :func:`aelat.metrics.profile.point_evidence`, for paired comparisons of two epochs;
+* layers.csv, layers_points.npz: every hidden layer of the trained and the untrained encoder, raw
+  input first and latent last, with the TwoNN dimension's interval
+  (:func:`aelat.metrics.distribution.twonn_interval`), the distance of each layer's distribution
+  to the next one's (:func:`aelat.metrics.layers.layer_distance`) and, per layer, the per-point
+  evidence for paired comparisons of two layers;
 * geometry.csv, geometry.npz: the Jacobian of g (trained, untrained) and PCA's projection at
   analyse.geometry_points sample points (:mod:`aelat.metrics.geometry`);
 * holes.json, holes.npz (model=vae): prior draws in holes of Q (:func:`aelat.metrics.holes.prior_holes`)
@@ -38,15 +41,17 @@ from aelat.metrics.alignment import aligned_maps
 from aelat.metrics.geometry import GEOMETRY_COLUMNS, geometry_summary, local_geometry, neighbour_directions
 from aelat.metrics.holes import prior_holes
 from aelat.metrics.layers import layer_distance
-from aelat.metrics.profile import PROFILE_METRICS, separation_profile
+from aelat.metrics.distribution import twonn_interval
+from aelat.metrics.profile import PROFILE_METRICS, point_evidence, separation_profile
 from aelat.models import Autoencoder, initial_model, load_checkpoint
 from aelat.models.inference import reconstruction_mse
 from aelat.models.probes import encoder_layers, jacobians, layer_names
 from aelat.runtime import denormals_flushed, progress_bar, use_threads
 
 DYNAMICS_COLUMNS = ("representation", "epoch", *PROFILE_METRICS, "recon_mse")
-LAYER_METRICS = ("knn_accuracy", "between_class_variance_share", "sw_between_classes", "twonn_dimension")
-LAYER_COLUMNS = ("encoder", "layer", "name", "dim", *LAYER_METRICS, "sw_to_next")
+LAYER_METRICS = ("knn_accuracy", "between_class_variance_share", "sw_between_classes")
+LAYER_COLUMNS = ("encoder", "layer", "name", "dim", *LAYER_METRICS, "twonn_dimension", "twonn_dimension_low",
+                 "twonn_dimension_high", "sw_to_next")
 HOLE_EXAMPLES = 8  # decodings shown from holes and from covered regions each
 ACTIVE_VARIANCE = 0.5  # a latent dimension whose posterior variance averages above this carries little about x
 PROFILES = content_store.FOLDER / "profiles"  # under output_dir
@@ -86,7 +91,9 @@ def _run(run: Run) -> list[str]:
         if with_snapshots:
             write_dynamics(run, sample, latents, untrained, x["test"], y, out, remembered)
         bar.update(task, advance=1, status="layers")
-        _write_csv(out(artifacts.LAYERS), LAYER_COLUMNS, layer_profile(cfg, encoders, x, y, remembered))
+        rows, evidence = layer_profile(cfg, encoders, x, y, remembered)
+        _write_csv(out(artifacts.LAYERS), LAYER_COLUMNS, rows)
+        artifacts.write_npz(out(artifacts.LAYERS_POINTS), **evidence)
         bar.update(task, advance=1, status="geometry")
         summaries, arrays = geometry(cfg, encoders, sample, x["train"], y["train"], latents["pca_components"])
         rows = [{"encoder": encoder, "class": name, **values}
@@ -113,6 +120,10 @@ def write_dynamics(run: Run, sample: Sample, latents: dict, untrained: Autoencod
                             "re-run `aelat train`")
     _write_csv(out(artifacts.DYNAMICS), DYNAMICS_COLUMNS,
                dynamics(run.cfg, snapshots, sample, latents, untrained, x_test, y, remembered))
+    evidence = [point_evidence(z_train, y["train"], z_test, y["test"], knn_k=run.cfg.analyse.profile.knn_k)
+                for z_train, z_test in zip(snapshots["train"], snapshots["test"])]
+    artifacts.write_npz(out(artifacts.DYNAMICS_POINTS), epochs=snapshots["epochs"],
+                        **{key: np.stack([point[key] for point in evidence]) for key in evidence[0]})
     n_train = len(sample.train)
     maps = aligned_maps([np.concatenate(codes) for codes in zip(snapshots["train"], snapshots["test"])],
                         fit_rows=np.arange(n_train))
@@ -143,24 +154,37 @@ def dynamics(cfg, snapshots: dict, sample: Sample, latents: dict, untrained: Aut
     return rows
 
 
-def layer_profile(cfg, encoders: dict[str, Autoencoder], x: dict, y: dict, remembered: Remembered) -> list[dict]:
-    """layers.csv's rows: every layer of each encoder on the sample; the raw input (layer 0) is scored once."""
+def layer_profile(cfg, encoders: dict[str, Autoencoder], x: dict, y: dict,
+                  remembered: Remembered) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """layers.csv's rows, every layer of each encoder on the sample (the raw input, layer 0, is
+    scored once), and layers_points.npz's arrays: the rows' per-point evidence, stacked in row order."""
     n_train = len(x["train"])
-    rows, input_scores = [], None
+    profile = OmegaConf.to_container(cfg.analyse.profile)
+    confidence = cfg.evaluate.confidence
+    rows, evidence, input_scores = [], [], None
     for encoder, model in encoders.items():
         layers = encoder_layers(model, torch.cat([x["train"], x["test"]]))
         for index, (name, Z) in enumerate(zip(layer_names(model), layers)):
-            scores = input_scores if index == 0 and input_scores is not None else remembered(
-                separation_profile, Z[:n_train], y["train"], Z[n_train:], y["test"], metrics=LAYER_METRICS,
-                **OmegaConf.to_container(cfg.analyse.profile), seed=cfg.seed)
+            if index == 0 and input_scores is not None:
+                scores = input_scores
+            else:
+                scores = remembered(separation_profile, Z[:n_train], y["train"], Z[n_train:], y["test"],
+                                    metrics=LAYER_METRICS, **profile, seed=cfg.seed)
+                dimension = remembered(twonn_interval, Z, n_samples=profile["id_samples"],
+                                       n_resamples=confidence.n_resamples, level=confidence.level, seed=cfg.seed)
+                scores |= {"twonn_dimension": dimension["dimension"], "twonn_dimension_low": dimension["low"],
+                           "twonn_dimension_high": dimension["high"]}
+                scores["evidence"] = point_evidence(Z[:n_train], y["train"], Z[n_train:], y["test"],
+                                                    knn_k=profile["knn_k"])
             if index == 0:
                 input_scores = scores
             to_next = "" if index == len(layers) - 1 else remembered(
                 layer_distance, Z, layers[index + 1], **OmegaConf.to_container(cfg.analyse.layer_distance),
                 seed=cfg.seed)
-            rows.append({"encoder": encoder, "layer": index, "name": name, "dim": Z.shape[1], **scores,
-                         "sw_to_next": to_next})
-    return rows
+            evidence.append(scores["evidence"])
+            rows.append({"encoder": encoder, "layer": index, "name": name, "dim": Z.shape[1],
+                         **{key: value for key, value in scores.items() if key != "evidence"}, "sw_to_next": to_next})
+    return rows, {key: np.stack([point[key] for point in evidence]) for key in evidence[0]}
 
 
 class Remembered:

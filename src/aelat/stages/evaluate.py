@@ -34,7 +34,7 @@ from aelat.metrics.confidence import (balanced_accuracy_vs_chance, bootstrap_int
 from aelat.metrics.distribution import class_moments, distribution_metrics
 from aelat.metrics.n2d import n2d_clustering
 from aelat.metrics.neighbourhood import neighbourhood_scores_of_maps
-from aelat.metrics.paired import HeldOutPredictions, PointSummary, compare, summarize_points
+from aelat.metrics.paired import HeldOutPredictions, PointSummary, clustering_comparison, compare, summarize_points
 from aelat.metrics.shape import gmm_bic, intrinsic_dimension_draws
 from aelat.metrics.structure import (
     clustering_fits,
@@ -100,8 +100,13 @@ def run(run: Run) -> dict:
             bar.update(task, advance=1)
         for name in n2d_names:
             bar.update(task, status=f"N2D clustering of {name}")
-            scores[name]["structure"]["n2d"], predictions[name]["n2d"] = n2d(representations[name], run.cfg, cache,
-                                                                             digests[name], code)
+            result, clusters = n2d(representations[name], run.cfg, cache, digests[name], code)
+            conf = run.cfg.evaluate.confidence
+            # the baseline: a Gaussian mixture on the representation itself, on the same points
+            result["versus_gmm"] = clustering_comparison(representations[name].labels, clusters,
+                                                         predictions[name]["gmm"], level=conf.level,
+                                                         n_resamples=conf.n_resamples, seed=run.cfg.seed)
+            scores[name]["structure"]["n2d"], predictions[name]["n2d"] = result, clusters
             bar.update(task, advance=1)
         bar.update(task, status="paired comparisons")
         comparisons = compare_pairs(representations, predictions, run.cfg)
