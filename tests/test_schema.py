@@ -27,6 +27,10 @@ OPTIONS = {
 }
 
 
+# What a setting's inclusive bound needs of the others: a map of 10 points scores neighbourhoods up to k=4.
+NEEDS = {"embed.max_points": ["evaluate.neighbourhood.ks=[4]"]}
+
+
 def bounded_settings():
     """(key, rules, type, overrides that reach it) for every setting with a numeric bound."""
     found = []
@@ -87,9 +91,9 @@ def test_every_bound_is_checked_at_compose(key, rules, kind, base):
             compose([*base, as_override(key, value, listed)])
         message = str(info.value)
         assert message.startswith(key) and "\n" not in message, message
-    for bound in ("ge", "le"):  # an inclusive bound itself is allowed
+    for bound in ("ge", "le"):  # an inclusive bound itself is allowed (with the settings it needs)
         if bound in rules:
-            cfg = compose([*base, as_override(key, rules[bound], listed)])
+            cfg = compose([*base, *NEEDS.get(key, []), as_override(key, rules[bound], listed)])
             assert OmegaConf.select(cfg, key) == ([rules[bound]] if listed else rules[bound])
 
 

@@ -63,7 +63,7 @@ A run folder holds one configuration's artifacts::
         layers.csv             analyse: one row per encoder (trained, untrained) and layer (0 = raw input, last =
                                latent): encoder, layer, name, dim, knn_accuracy, between_class_variance_share,
                                sw_between_classes, twonn_dimension with its interval twonn_dimension_low,
-                               twonn_dimension_high (evaluate.confidence.level), sw_to_next (normalised sliced W2 to
+                               twonn_dimension_high (95 %), sw_to_next (normalised sliced W2 to
                                the next layer's distribution; empty on the last)
         layers_points.npz      analyse: knn_correct, share_influence as in dynamics_points.npz, one row per row of
                                layers.csv

@@ -180,11 +180,14 @@ def run_steps(run: Run, steps: Sequence[Callable[[Run], object]], making: Iterab
 def first_incomplete(run: Run, steps: list) -> int:
     """Index of the first step with an artifact missing, stale or changed (len(steps) if none): the one it
     names, or any other its stage recorded (report.md's findings.json, evaluate's moments.npz, ...)."""
+    try:
+        recorded = run.manifest()["stages"]
+    except ArtifactError:
+        return 0
     for index, (_, made, _) in enumerate(steps):
         try:
             for stage, name in made:
-                run.require(stage, name)
-                for other in run.manifest()["stages"][stage]["outputs"]:
+                for other in dict.fromkeys([name, *recorded.get(stage, {}).get("outputs", ())]):
                     run.require(stage, other)
         except ArtifactError:
             return index

@@ -12,6 +12,7 @@ from aelat import artifacts
 from aelat.artifacts import Run
 from aelat.metrics.confidence import holm, paired_accuracy_difference
 from aelat.metrics.geometry import class_ratio_test, paired_ratio_change
+from aelat.metrics.profile import DIMENSION_LEVEL
 from aelat.metrics.training_change import accuracy_change, share_change
 from aelat.plots.analysis import animate_maps, plot_dynamics, plot_geometry, plot_layers, plot_map_strip
 from aelat.plots.drawing import Figures
@@ -207,15 +208,15 @@ def layers_sentences(rows: list[dict], k: int, evidence: dict, level: float, alp
     of the dimension's intervals in ``rows``; ``alpha`` the family-wise error rate of the layer
     comparisons.
     """
-    order = {id(row): index for index, row in enumerate(rows)}
-    trained = [row for row in rows if row["encoder"] == "trained"]
+    trained_rows = [index for index, row in enumerate(rows) if row["encoder"] == "trained"]
+    trained = [rows[index] for index in trained_rows]
     untrained = [row for row in rows if row["encoder"] == "untrained"]
     dimensions = " → ".join(f"{row['name']} {_dimension(row)}" for row in trained)
     text = (f"TwoNN intrinsic dimension ({100 * level:g} % bootstrap intervals) along the trained encoder: "
             f"{dimensions}; {dimension_shape(trained)} (untrained: {_path(untrained, 'twonn_dimension')}). ")
     text += f"kNN@{k} along the trained encoder: {_path(trained, 'knn_accuracy')} (untrained: {_path(untrained, 'knn_accuracy')}). "
     correct = evidence["knn_correct"]
-    tests = [paired_accuracy_difference(correct[order[id(row)]], correct[order[id(trained[0])]]) for row in trained[1:]]
+    tests = [paired_accuracy_difference(correct[index], correct[trained_rows[0]]) for index in trained_rows[1:]]
     if tests:
         adjusted = holm([test["p_value"] for test in tests])
         verdicts = {"higher": [], "lower": [], "not detectably different": []}
@@ -256,8 +257,8 @@ def layers_section(run: Run, class_names: list[str], k: int, draw: Figures) -> s
         "SW₂ to next layer: sliced W₂ between a layer's and the next layer's distributions, each centred, "
         "scaled to unit spread, reduced to their common top principal components and rotated onto each other "
         "(Procrustes), in units of the pooled spread (0: the layer only rotates and rescales).", "",
-        layers_sentences(rows, k, artifacts.read_npz(run.file(artifacts.LAYERS_POINTS)),
-                         run.cfg.evaluate.confidence.level, run.cfg.evaluate.findings.alpha), "",
+        layers_sentences(rows, k, artifacts.read_npz(run.file(artifacts.LAYERS_POINTS)), DIMENSION_LEVEL,
+                         run.cfg.evaluate.findings.alpha), "",
         table, "",
         "![Layer profile](report_layers.png)", "",
     ])

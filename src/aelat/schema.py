@@ -339,6 +339,7 @@ class ProfileConfig:  # metrics.profile.separation_profile: each snapshot (dynam
     knn_k: int = setting(10, ge=1)  # kNN@k, fitted on the sample's train points, scored on its test points
     n_directions: int = setting(1000, ge=2)  # directions (orthonormal frames) of the sliced W2 between classes, as evaluate
     id_samples: int = setting(3000, ge=3)  # points of the TwoNN intrinsic dimension
+    id_resamples: int = setting(200, ge=10)  # bootstrap draws of its 95 % interval (layers.csv)
 
 
 @dataclass

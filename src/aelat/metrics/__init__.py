@@ -18,6 +18,7 @@ from aelat.metrics.distribution import (
     sliced_wasserstein,
     sliced_wasserstein_matrix,
     twonn_dimension,
+    twonn_interval,
     wasserstein2_1d,
 )
 from aelat.metrics.neighbourhood import (
@@ -70,5 +71,6 @@ __all__ = [
     "sliced_wasserstein_matrix",
     "trustworthiness",
     "twonn_dimension",
+    "twonn_interval",
     "wasserstein2_1d",
 ]

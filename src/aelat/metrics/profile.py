@@ -16,7 +16,9 @@ from aelat.metrics.confidence import variance_share_influence
 from aelat.metrics.distribution import between_class_variance_share, sliced_wasserstein_matrix, twonn_dimension
 from aelat.metrics.structure import clustering_scores, knn_accuracy, knn_predictions, linear_probe_accuracy
 
-__all__ = ["PROFILE_METRICS", "mean_class_distance", "point_evidence", "separation_profile"]
+__all__ = ["DIMENSION_LEVEL", "PROFILE_METRICS", "mean_class_distance", "point_evidence", "separation_profile"]
+
+DIMENSION_LEVEL = 0.95  # of the TwoNN dimension's interval in layers.csv, as of geometry.csv's ratios
 
 # Every metric separation_profile knows, in the column order of dynamics.csv and layers.csv.
 PROFILE_METRICS = ("knn_accuracy", "probe_accuracy", "between_class_variance_share", "sw_between_classes",

@@ -42,7 +42,7 @@ from aelat.metrics.geometry import GEOMETRY_COLUMNS, geometry_summary, local_geo
 from aelat.metrics.holes import prior_holes
 from aelat.metrics.layers import layer_distance
 from aelat.metrics.distribution import twonn_interval
-from aelat.metrics.profile import PROFILE_METRICS, point_evidence, separation_profile
+from aelat.metrics.profile import DIMENSION_LEVEL, PROFILE_METRICS, point_evidence, separation_profile
 from aelat.models import Autoencoder, initial_model, load_checkpoint
 from aelat.models.inference import reconstruction_mse
 from aelat.models.probes import encoder_layers, jacobians, layer_names
@@ -136,8 +136,8 @@ def dynamics(cfg, snapshots: dict, sample: Sample, latents: dict, untrained: Aut
              y: dict, remembered: Remembered) -> list[dict]:
     """dynamics.csv's rows: the raw, PCA and untrained baselines on the sample, then the latent at each snapshot."""
     def profile(z_train: np.ndarray, z_test: np.ndarray) -> dict:
-        return remembered(separation_profile, z_train, y["train"], z_test, y["test"],
-                          **OmegaConf.to_container(cfg.analyse.profile), seed=cfg.seed)
+        return remembered(separation_profile, z_train, y["train"], z_test, y["test"], **profile_settings(cfg),
+                          seed=cfg.seed)
 
     raw_test = latents["raw_test"][sample.test]
     pca_test = latents["pca_test"][sample.test]
@@ -154,13 +154,17 @@ def dynamics(cfg, snapshots: dict, sample: Sample, latents: dict, untrained: Aut
     return rows
 
 
+def profile_settings(cfg) -> dict:
+    """analyse.profile's settings of :func:`aelat.metrics.profile.separation_profile`."""
+    return {key: value for key, value in OmegaConf.to_container(cfg.analyse.profile).items() if key != "id_resamples"}
+
+
 def layer_profile(cfg, encoders: dict[str, Autoencoder], x: dict, y: dict,
                   remembered: Remembered) -> tuple[list[dict], dict[str, np.ndarray]]:
     """layers.csv's rows, every layer of each encoder on the sample (the raw input, layer 0, is
     scored once), and layers_points.npz's arrays: the rows' per-point evidence, stacked in row order."""
     n_train = len(x["train"])
-    profile = OmegaConf.to_container(cfg.analyse.profile)
-    confidence = cfg.evaluate.confidence
+    profile = profile_settings(cfg)
     rows, evidence, input_scores = [], [], None
     for encoder, model in encoders.items():
         layers = encoder_layers(model, torch.cat([x["train"], x["test"]]))
@@ -171,7 +175,8 @@ def layer_profile(cfg, encoders: dict[str, Autoencoder], x: dict, y: dict,
                 scores = remembered(separation_profile, Z[:n_train], y["train"], Z[n_train:], y["test"],
                                     metrics=LAYER_METRICS, **profile, seed=cfg.seed)
                 dimension = remembered(twonn_interval, Z, n_samples=profile["id_samples"],
-                                       n_resamples=confidence.n_resamples, level=confidence.level, seed=cfg.seed)
+                                       n_resamples=cfg.analyse.profile.id_resamples,
+                                       level=DIMENSION_LEVEL, seed=cfg.seed)
                 scores |= {"twonn_dimension": dimension["dimension"], "twonn_dimension_low": dimension["low"],
                            "twonn_dimension_high": dimension["high"]}
                 scores["evidence"] = point_evidence(Z[:n_train], y["train"], Z[n_train:], y["test"],
