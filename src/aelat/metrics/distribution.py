@@ -557,11 +557,16 @@ def twonn_dimension(X: np.ndarray, *, discard_fraction: float = 0.1, n_samples: 
         Estimated dimension: the number of directions the data locally spread in, at the scale
         of the nearest-neighbour distances of this sample size.
     """
+    return _twonn(_twonn_distances(X, discard_fraction, n_samples, seed), discard_fraction)
+
+
+def _twonn_distances(X: np.ndarray, discard_fraction: float, n_samples: int, seed: int) -> np.ndarray:
+    """The first two neighbour distances of the seeded subsample TwoNN fits, after checking its settings."""
     X = _check_Z(X, "X")
     _check_discard_fraction(discard_fraction)
     _check_count(n_samples, "n_samples", 3)
     sample = X[_subsample(len(X), n_samples, np.random.default_rng(seed))]
-    return _twonn(_neighbour_distances(sample, 2), discard_fraction)
+    return _neighbour_distances(sample, 2)
 
 
 def twonn_interval(X: np.ndarray, *, discard_fraction: float = 0.1, n_samples: int = 3000, n_resamples: int = 200,
@@ -588,14 +593,10 @@ def twonn_interval(X: np.ndarray, *, discard_fraction: float = 0.1, n_samples: i
     dict
         ``dimension``, ``low``, ``high``.
     """
-    X = _check_Z(X, "X")
-    _check_discard_fraction(discard_fraction)
-    _check_count(n_samples, "n_samples", 3)
     _check_count(n_resamples, "n_resamples", 10)
     if not 0 < level < 1:
         raise ConfigError(f"level={level!r} is invalid; it must lie in (0, 1)")
-    sample = X[_subsample(len(X), n_samples, np.random.default_rng(seed))]
-    dist = _neighbour_distances(sample, 2)
+    dist = _twonn_distances(X, discard_fraction, n_samples, seed)
     ratios = dist[:, 1] / dist[:, 0]
     rng = np.random.default_rng([seed, 1])
     replicates = [_twonn_fit(ratios[rng.integers(len(ratios), size=len(ratios))], discard_fraction)

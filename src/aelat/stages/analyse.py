@@ -38,10 +38,10 @@ from aelat.data import load_dataset
 from aelat.data.sample import Sample, draw_sample
 from aelat.errors import ArtifactError
 from aelat.metrics.alignment import aligned_maps
+from aelat.metrics.distribution import twonn_interval
 from aelat.metrics.geometry import GEOMETRY_COLUMNS, geometry_summary, local_geometry, neighbour_directions
 from aelat.metrics.holes import prior_holes
 from aelat.metrics.layers import layer_distance
-from aelat.metrics.distribution import twonn_interval
 from aelat.metrics.profile import DIMENSION_LEVEL, PROFILE_METRICS, point_evidence, separation_profile
 from aelat.models import Autoencoder, initial_model, load_checkpoint
 from aelat.models.inference import reconstruction_mse
