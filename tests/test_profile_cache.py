@@ -8,13 +8,14 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from aelat import artifacts
 from aelat.cli import app
 from aelat.metrics.layers import layer_distance
-from aelat.metrics.profile import separation_profile
+from aelat.metrics.profile import point_evidence, separation_profile
 from aelat.stages import analyse as analyse_stage
 
 SETTINGS = ["train.epochs=2", "model.hidden=[32]", "train.snapshots=[0,2]", "analyse.geometry_points=100"]
@@ -49,6 +50,7 @@ def counted(monkeypatch) -> Counter:
         return measured
 
     monkeypatch.setattr(analyse_stage, "separation_profile", counting(separation_profile))
+    monkeypatch.setattr(analyse_stage, "point_evidence", counting(point_evidence))
     monkeypatch.setattr(analyse_stage, "layer_distance", counting(layer_distance))
     return calls
 
@@ -71,10 +73,13 @@ def test_a_latent_sweep_measures_the_raw_input_and_the_untrained_first_layer_onc
     # the hidden layer: the trained one of each run, the untrained one (initialised before the latent layer,
     # the same in both runs) once; the same for the distance from the input to it
     assert counted["separation_profile", 32] == 3 and counted["layer_distance", RAW] == 3
+    # the per-point evidence (kNN's votes) of the raw input: dynamics' row and layers' input row, once
+    assert counted["point_evidence", RAW] == 1
     assert cached[2] != cached[3]
     counted.clear()
     fresh = analysed(encoded, tmp_path / "fresh", "analyse.cache=false")
     assert counted["separation_profile", RAW] == 2 * 2 and counted["separation_profile", 32] == 2 * 2
+    assert counted["point_evidence", RAW] == 2 * 2
     assert fresh == cached  # the same numbers, to the last digit
     assert not (tmp_path / "fresh" / analyse_stage.PROFILES).exists()
 
@@ -86,6 +91,13 @@ def test_a_damaged_or_forged_entry_is_measured_again(encoded, tmp_path, counted)
     assert entries
     for entry in entries:
         entry.write_text(entry.read_text().replace("0.", "0.9", 1))  # a changed number, its checksum kept
+    evidence = sorted((out / analyse_stage.PROFILES).glob("*.npz"))
+    assert evidence
+    for entry in evidence:  # every kNN vote flipped, the key and checksum fields kept
+        with np.load(entry) as stored:
+            arrays = dict(stored)
+        arrays["knn_correct"] = ~arrays["knn_correct"]
+        np.savez(entry, **arrays)
     counted.clear()
     for latent in (2, 3):
         cli(out, "analyse", f"latent_dim={latent}")

@@ -121,6 +121,15 @@ class ContentStore:
             return None
         return arrays
 
+    def arrays_or_compute(self, name: str, compute: Callable[[], dict[str, np.ndarray]],
+                          valid: Callable[[dict], bool] = lambda arrays: True) -> dict[str, np.ndarray]:
+        """The arrays stored under ``name``; else ``compute()``'s, stored there."""
+        arrays = self.get_arrays(name, valid)
+        if arrays is None:
+            arrays = compute()
+            self.put_arrays(name, **arrays)
+        return arrays
+
     def put_arrays(self, name: str, **arrays: np.ndarray) -> None:
         """Store ``arrays`` under ``name``."""
         fields = {**arrays, _KEY: np.array(name), _CHECKSUM: np.array(arrays_checksum(name, arrays))}

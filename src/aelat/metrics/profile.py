@@ -14,14 +14,15 @@ import numpy as np
 from aelat.errors import ConfigError
 from aelat.metrics.confidence import variance_share_influence
 from aelat.metrics.distribution import between_class_variance_share, sliced_wasserstein_matrix, twonn_dimension
-from aelat.metrics.structure import clustering_scores, knn_accuracy, knn_predictions, linear_probe_accuracy
+from aelat.metrics.structure import clustering_scores, knn_predictions, linear_probe_accuracy
 
 __all__ = ["DIMENSION_LEVEL", "PROFILE_METRICS", "mean_class_distance", "point_evidence", "separation_profile"]
 
 DIMENSION_LEVEL = 0.95  # of the TwoNN dimension's interval in layers.csv, as of geometry.csv's ratios
 
-# Every metric separation_profile knows, in the column order of dynamics.csv and layers.csv.
-PROFILE_METRICS = ("knn_accuracy", "probe_accuracy", "between_class_variance_share", "sw_between_classes",
+# Every metric separation_profile knows, in the column order of dynamics.csv and layers.csv (whose kNN
+# accuracy, before them, is the mean of point_evidence's knn_correct: the neighbour search runs once).
+PROFILE_METRICS = ("probe_accuracy", "between_class_variance_share", "sw_between_classes",
                    "twonn_dimension", "gmm_nmi")
 
 
@@ -55,7 +56,6 @@ def separation_profile(
     y_test: np.ndarray,
     *,
     metrics: Sequence[str] = PROFILE_METRICS,
-    knn_k: int = 10,
     n_directions: int = 100,
     id_samples: int = 3000,
     seed: int = 0,
@@ -74,8 +74,6 @@ def separation_profile(
         Their labels.
     metrics : sequence of str
         Which of :data:`PROFILE_METRICS` to compute.
-    knn_k : int
-        k of the kNN classifier (clamped to n_train).
     n_directions : int
         Directions of the sliced W2 between classes.
     id_samples : int
@@ -86,8 +84,7 @@ def separation_profile(
     Returns
     -------
     dict of str to float
-        ``knn_accuracy`` (:func:`~aelat.metrics.structure.knn_accuracy`), ``probe_accuracy``
-        (:func:`~aelat.metrics.structure.linear_probe_accuracy` on every train point),
+        ``probe_accuracy`` (:func:`~aelat.metrics.structure.linear_probe_accuracy` on every train point),
         ``between_class_variance_share``, ``sw_between_classes`` (:func:`mean_class_distance`),
         ``twonn_dimension`` and ``gmm_nmi`` (:func:`~aelat.metrics.structure.clustering_scores`,
         fitted on every point) of the pooled train and test points; only those in ``metrics``.
@@ -97,18 +94,13 @@ def separation_profile(
         raise ConfigError(f"unknown profile metrics {sorted(unknown)}; choose from {PROFILE_METRICS}")
     Z, y = np.concatenate([Z_train, Z_test]), np.concatenate([y_train, y_test])
     compute = {
-        "knn_accuracy": lambda: knn_accuracy(Z_train, y_train, Z_test, y_test, ks=(min(knn_k, len(Z_train)),)),
         "probe_accuracy": lambda: linear_probe_accuracy(Z_train, y_train, Z_test, y_test, max_train=None, seed=seed),
         "between_class_variance_share": lambda: between_class_variance_share(Z, y),
         "sw_between_classes": lambda: mean_class_distance(Z, y, n_directions=n_directions, seed=seed),
         "twonn_dimension": lambda: twonn_dimension(Z, n_samples=id_samples, seed=seed),
         "gmm_nmi": lambda: clustering_scores(Z, y, fit_size=None, seed=seed)["gmm_nmi"],
     }
-    result = {}
-    for name in (m for m in PROFILE_METRICS if m in metrics):
-        value = compute[name]()
-        result[name] = float(next(iter(value.values())) if isinstance(value, dict) else value)
-    return result
+    return {name: float(compute[name]()) for name in PROFILE_METRICS if name in metrics}
 
 
 def point_evidence(Z_train: np.ndarray, y_train: np.ndarray, Z_test: np.ndarray, y_test: np.ndarray, *,
@@ -117,15 +109,17 @@ def point_evidence(Z_train: np.ndarray, y_train: np.ndarray, Z_test: np.ndarray,
 
     Parameters
     ----------
-    Z_train, y_train, Z_test, y_test, knn_k
+    Z_train, y_train, Z_test, y_test
         As for :func:`separation_profile`.
+    knn_k : int
+        k of the kNN classifier (clamped to n_train).
 
     Returns
     -------
     dict of str to ndarray
         ``knn_correct`` (bool, n_test): whether kNN@k classifies each test point right (its mean is
-        ``knn_accuracy``); ``share_influence`` (n_train + n_test): each pooled point's influence
-        on the between-class variance share
+        :func:`~aelat.metrics.structure.knn_accuracy`'s kNN@k); ``share_influence`` (n_train +
+        n_test): each pooled point's influence on the between-class variance share
         (:func:`aelat.metrics.confidence.variance_share_influence`).
     """
     predicted = knn_predictions(Z_train, y_train, Z_test, min(knn_k, len(Z_train)))

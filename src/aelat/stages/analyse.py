@@ -48,9 +48,9 @@ from aelat.models.inference import reconstruction_mse
 from aelat.models.probes import encoder_layers, jacobians, layer_names
 from aelat.runtime import denormals_flushed, progress_bar, use_threads
 
-DYNAMICS_COLUMNS = ("representation", "epoch", *PROFILE_METRICS, "recon_mse")
-LAYER_METRICS = ("knn_accuracy", "between_class_variance_share", "sw_between_classes")
-LAYER_COLUMNS = ("encoder", "layer", "name", "dim", *LAYER_METRICS, "twonn_dimension", "twonn_dimension_low",
+DYNAMICS_COLUMNS = ("representation", "epoch", "knn_accuracy", *PROFILE_METRICS, "recon_mse")
+LAYER_METRICS = ("between_class_variance_share", "sw_between_classes")
+LAYER_COLUMNS = ("encoder", "layer", "name", "dim", "knn_accuracy", *LAYER_METRICS, "twonn_dimension", "twonn_dimension_low",
                  "twonn_dimension_high", "sw_to_next")
 HOLE_EXAMPLES = 8  # decodings shown from holes and from covered regions each
 ACTIVE_VARIANCE = 0.5  # a latent dimension whose posterior variance averages above this carries little about x
@@ -118,10 +118,8 @@ def write_dynamics(run: Run, sample: Sample, latents: dict, untrained: Autoencod
     if not (np.array_equal(snapshots["train_index"], sample.train) and np.array_equal(snapshots["test_index"], sample.test)):
         raise ArtifactError(f"{run.file(artifacts.SNAPSHOTS)} holds another sample than this config draws; "
                             "re-run `aelat train`")
-    _write_csv(out(artifacts.DYNAMICS), DYNAMICS_COLUMNS,
-               dynamics(run.cfg, snapshots, sample, latents, untrained, x_test, y, remembered))
-    evidence = [point_evidence(z_train, y["train"], z_test, y["test"], knn_k=run.cfg.analyse.profile.knn_k)
-                for z_train, z_test in zip(snapshots["train"], snapshots["test"])]
+    rows, evidence = dynamics(run.cfg, snapshots, sample, latents, untrained, x_test, y, remembered)
+    _write_csv(out(artifacts.DYNAMICS), DYNAMICS_COLUMNS, rows)
     artifacts.write_npz(out(artifacts.DYNAMICS_POINTS), epochs=snapshots["epochs"],
                         **{key: np.stack([point[key] for point in evidence]) for key in evidence[0]})
     n_train = len(sample.train)
@@ -133,30 +131,40 @@ def write_dynamics(run: Run, sample: Sample, latents: dict, untrained: Autoencod
 
 
 def dynamics(cfg, snapshots: dict, sample: Sample, latents: dict, untrained: Autoencoder, x_test: torch.Tensor,
-             y: dict, remembered: Remembered) -> list[dict]:
-    """dynamics.csv's rows: the raw, PCA and untrained baselines on the sample, then the latent at each snapshot."""
-    def profile(z_train: np.ndarray, z_test: np.ndarray) -> dict:
-        return remembered(separation_profile, z_train, y["train"], z_test, y["test"], **profile_settings(cfg),
-                          seed=cfg.seed)
-
+             y: dict, remembered: Remembered) -> tuple[list[dict], list[dict[str, np.ndarray]]]:
+    """dynamics.csv's rows, the raw, PCA and untrained baselines on the sample, then the latent at each
+    snapshot; and each snapshot's per-point evidence."""
     raw_test = latents["raw_test"][sample.test]
     pca_test = latents["pca_test"][sample.test]
     pca_recon = pca_test @ latents["pca_components"] + latents["pca_mean"]
     recon = {"raw": 0.0, "pca": float(np.mean((pca_recon - raw_test) ** 2)),
              "untrained": reconstruction_mse(untrained, x_test)}
-    rows = [{"representation": name, "epoch": "", **profile(latents[f"{name}_train"][sample.train],
-                                                            latents[f"{name}_test"][sample.test]),
-             "recon_mse": recon[name]} for name in ("raw", "pca", "untrained")]
+    rows = []
+    for name in ("raw", "pca", "untrained"):
+        scores, _ = measured(cfg, remembered, latents[f"{name}_train"][sample.train],
+                             latents[f"{name}_test"][sample.test], y, PROFILE_METRICS)
+        rows.append({"representation": name, "epoch": "", **scores, "recon_mse": recon[name]})
+    evidence = []
     for index, epoch in enumerate(snapshots["epochs"]):
-        rows.append({"representation": "latent", "epoch": int(epoch),
-                     **profile(snapshots["train"][index], snapshots["test"][index]),
+        scores, points = measured(cfg, remembered, snapshots["train"][index], snapshots["test"][index], y,
+                                  PROFILE_METRICS)
+        rows.append({"representation": "latent", "epoch": int(epoch), **scores,
                      "recon_mse": float(snapshots["recon_mse"][index])})
-    return rows
+        evidence.append(points)
+    return rows, evidence
 
 
-def profile_settings(cfg) -> dict:
-    """analyse.profile's settings of :func:`aelat.metrics.profile.separation_profile`."""
-    return {key: value for key, value in OmegaConf.to_container(cfg.analyse.profile).items() if key != "id_resamples"}
+def measured(cfg, remembered: Remembered, z_train: np.ndarray, z_test: np.ndarray, y: dict,
+             metrics: tuple[str, ...]) -> tuple[dict, dict[str, np.ndarray]]:
+    """A representation's kNN accuracy and ``metrics`` (:func:`separation_profile`) on the sample, and
+    its per-point evidence (:func:`point_evidence`), whose knn_correct gives the accuracy: one
+    neighbour search."""
+    settings = OmegaConf.to_container(cfg.analyse.profile)
+    evidence = remembered.arrays(point_evidence, z_train, y["train"], z_test, y["test"], knn_k=settings["knn_k"],
+                                 valid=lambda points: _evidence_of(points, len(z_train), len(z_test)))
+    scores = remembered(separation_profile, z_train, y["train"], z_test, y["test"], metrics=metrics,
+                        n_directions=settings["n_directions"], id_samples=settings["id_samples"], seed=cfg.seed)
+    return {"knn_accuracy": float(evidence["knn_correct"].mean()), **scores}, evidence
 
 
 def layer_profile(cfg, encoders: dict[str, Autoencoder], x: dict, y: dict,
@@ -164,7 +172,7 @@ def layer_profile(cfg, encoders: dict[str, Autoencoder], x: dict, y: dict,
     """layers.csv's rows, every layer of each encoder on the sample (the raw input, layer 0, is
     scored once), and layers_points.npz's arrays: the rows' per-point evidence, stacked in row order."""
     n_train = len(x["train"])
-    profile = profile_settings(cfg)
+    settings = cfg.analyse.profile
     rows, evidence, input_scores = [], [], None
     for encoder, model in encoders.items():
         layers = encoder_layers(model, torch.cat([x["train"], x["test"]]))
@@ -172,15 +180,11 @@ def layer_profile(cfg, encoders: dict[str, Autoencoder], x: dict, y: dict,
             if index == 0 and input_scores is not None:
                 scores = input_scores
             else:
-                scores = remembered(separation_profile, Z[:n_train], y["train"], Z[n_train:], y["test"],
-                                    metrics=LAYER_METRICS, **profile, seed=cfg.seed)
-                dimension = remembered(twonn_interval, Z, n_samples=profile["id_samples"],
-                                       n_resamples=cfg.analyse.profile.id_resamples,
-                                       level=DIMENSION_LEVEL, seed=cfg.seed)
+                scores, scores["evidence"] = measured(cfg, remembered, Z[:n_train], Z[n_train:], y, LAYER_METRICS)
+                dimension = remembered(twonn_interval, Z, n_samples=settings.id_samples,
+                                       n_resamples=settings.id_resamples, level=DIMENSION_LEVEL, seed=cfg.seed)
                 scores |= {"twonn_dimension": dimension["dimension"], "twonn_dimension_low": dimension["low"],
                            "twonn_dimension_high": dimension["high"]}
-                scores["evidence"] = point_evidence(Z[:n_train], y["train"], Z[n_train:], y["test"],
-                                                    knn_k=profile["knn_k"])
             if index == 0:
                 input_scores = scores
             to_next = "" if index == len(layers) - 1 else remembered(
@@ -206,9 +210,27 @@ class Remembered:
     def __call__(self, function: Callable, *arrays: np.ndarray, **parameters):
         """``function(*arrays, **parameters)`` (numbers, or a mapping of names to numbers), from the
         cache when it holds it."""
-        name = content_store.key(kind=function.__name__, points=content_store.digest(arrays), parameters=parameters,
+        return self.store.json_or_compute(self._name(function, arrays, parameters),
+                                          lambda: function(*arrays, **parameters), _numbers)
+
+    def arrays(self, function: Callable, *arrays: np.ndarray, valid: Callable[[dict], bool],
+               **parameters) -> dict[str, np.ndarray]:
+        """``function(*arrays, **parameters)`` (a mapping of names to arrays), from the cache when it
+        holds one that is ``valid``."""
+        name = self._name(function, arrays, parameters)
+        return self.store.arrays_or_compute(name, lambda: function(*arrays, **parameters), valid)
+
+    def _name(self, function: Callable, arrays, parameters: dict) -> str:
+        return content_store.key(kind=function.__name__, points=content_store.digest(arrays), parameters=parameters,
                                  code=self.code)
-        return self.store.json_or_compute(name, lambda: function(*arrays, **parameters), _numbers)
+
+
+def _evidence_of(points: dict, n_train: int, n_test: int) -> bool:
+    """Whether ``points`` has the form of :func:`point_evidence`'s arrays for the sample's sizes."""
+    correct, influence = points.get("knn_correct"), points.get("share_influence")
+    return set(points) == {"knn_correct", "share_influence"} and correct.dtype == bool \
+        and correct.shape == (n_test,) and influence.shape == (n_train + n_test,) \
+        and bool(np.isfinite(influence).all())
 
 
 def _numbers(value) -> bool:
