@@ -180,7 +180,8 @@ def layer_profile(cfg, encoders: dict[str, Autoencoder], x: dict, y: dict,
             if index == 0 and input_scores is not None:
                 scores = input_scores
             else:
-                scores, scores["evidence"] = measured(cfg, remembered, Z[:n_train], Z[n_train:], y, LAYER_METRICS)
+                scores, points = measured(cfg, remembered, Z[:n_train], Z[n_train:], y, LAYER_METRICS)
+                scores["evidence"] = points
                 dimension = remembered(twonn_interval, Z, n_samples=settings.id_samples,
                                        n_resamples=settings.id_resamples, level=DIMENSION_LEVEL, seed=cfg.seed)
                 scores |= {"twonn_dimension": dimension["dimension"], "twonn_dimension_low": dimension["low"],
